@@ -1,0 +1,157 @@
+"""Turn a raw 1D curve into one the network can read: finite, positive, sorted, unique q.
+
+Every step is counted in a :class:`CleaningReport`, so callers can tell the user what
+was changed instead of silently altering their data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import DataError
+
+#: Fewest usable points accepted. Ten points still show a slope or a knee; fewer than
+#: that cannot distinguish 71 models and the 100-point resampling would be mostly
+#: interpolation.
+MIN_POINTS = 10
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A cleaned 1D curve: q strictly increasing and > 0, I > 0, dI > 0 or None."""
+
+    q: np.ndarray
+    I: np.ndarray  # noqa: E741 - the field's physical name
+    dI: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class CleaningReport:
+    """What :func:`clean_curve` did, point by point."""
+
+    n_input: int
+    n_nonfinite: int = 0
+    n_bad_q: int = 0
+    n_nonpositive: int = 0
+    n_merged: int = 0
+    reordered: bool = False
+    dI_dropped: bool = False
+    n_usable: int = 0
+
+    def notes(self) -> list[str]:
+        """One short sentence per change made, empty when the data was already clean."""
+        out = []
+        if self.n_nonfinite:
+            out.append(f"dropped {self.n_nonfinite} point(s) with NaN or infinite values")
+        if self.n_bad_q:
+            out.append(f"dropped {self.n_bad_q} point(s) with q <= 0")
+        if self.n_nonpositive:
+            out.append(f"dropped {self.n_nonpositive} point(s) with I <= 0")
+        if self.reordered:
+            out.append("sorted the points by q")
+        if self.n_merged:
+            out.append(f"merged {self.n_merged} point(s) sharing a q value with another")
+        if self.dI_dropped:
+            out.append("ignored the uncertainties dI (missing, zero or not finite)")
+        return out
+
+    def as_dict(self) -> dict:
+        return {
+            "n_input": self.n_input,
+            "n_nonfinite": self.n_nonfinite,
+            "n_bad_q": self.n_bad_q,
+            "n_nonpositive": self.n_nonpositive,
+            "n_merged": self.n_merged,
+            "reordered": self.reordered,
+            "dI_dropped": self.dI_dropped,
+            "n_usable": self.n_usable,
+        }
+
+
+def _as_1d(name: str, values) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1:
+        raise DataError(f"{name} must be a 1D array of numbers, got shape {arr.shape}.")
+    return arr
+
+
+def clean_curve(q, I, dI=None) -> tuple[Curve, CleaningReport]:  # noqa: E741
+    """Drop unusable points, sort by q and merge duplicate q values.
+
+    Rows with a non-finite q or I, q <= 0 or I <= 0 are dropped (a log-scale model
+    cannot use them). dI is kept only when every remaining value is finite and > 0;
+    files without uncertainties arrive with dI all zero and are treated as "no dI".
+    Points sharing a q are merged into their (inverse-variance) weighted mean.
+
+    Raises :class:`DataError` when fewer than :data:`MIN_POINTS` usable points remain.
+    """
+    q = _as_1d("q", q)
+    I = _as_1d("I", I)  # noqa: E741
+    if q.shape != I.shape:
+        raise DataError(f"q and I have different lengths ({q.size} and {I.size}).")
+    if dI is not None:
+        dI = _as_1d("dI", dI)
+        if dI.shape != q.shape:
+            raise DataError(f"dI has {dI.size} values but q has {q.size}.")
+    n_input = q.size
+
+    finite = np.isfinite(q) & np.isfinite(I)
+    good_q = finite & (q > 0)
+    keep = good_q & (I > 0)
+    n_nonfinite = int(np.count_nonzero(~finite))
+    n_bad_q = int(np.count_nonzero(finite & ~good_q))
+    n_nonpositive = int(np.count_nonzero(good_q & ~keep))
+    q, I = q[keep], I[keep]  # noqa: E741
+    dI_dropped = False
+    if dI is not None:
+        dI = dI[keep]
+        if dI.size and not np.all(np.isfinite(dI) & (dI > 0)):
+            dI_dropped = bool(np.any(dI != 0))  # all-zero dI just means "not given"
+            dI = None
+
+    order = np.argsort(q, kind="stable")
+    reordered = bool(np.any(order != np.arange(q.size)))
+    q, I = q[order], I[order]  # noqa: E741
+    if dI is not None:
+        dI = dI[order]
+
+    unique_q, first, counts = np.unique(q, return_index=True, return_counts=True)
+    n_merged = int(q.size - unique_q.size)
+    if n_merged:
+        group = np.repeat(np.arange(unique_q.size), counts)
+        weights = np.ones_like(I) if dI is None else dI**-2
+        wsum = np.bincount(group, weights)
+        I = np.bincount(group, weights * I) / wsum  # noqa: E741
+        dI = None if dI is None else wsum**-0.5
+        q = unique_q
+
+    report = CleaningReport(
+        n_input=n_input,
+        n_nonfinite=n_nonfinite,
+        n_bad_q=n_bad_q,
+        n_nonpositive=n_nonpositive,
+        n_merged=n_merged,
+        reordered=reordered,
+        dI_dropped=dI_dropped,
+        n_usable=int(q.size),
+    )
+    if q.size < MIN_POINTS:
+        raise DataError(_too_few_message(report))
+    return Curve(q=q, I=I, dI=dI), report
+
+
+def _too_few_message(report: CleaningReport) -> str:
+    if report.n_input == 0:
+        return "The data set contains no points."
+    if report.n_nonpositive and report.n_usable == 0:
+        return (
+            f"All {report.n_input} intensities are zero, negative or invalid; the model "
+            "suggestion needs positive I(q) (check the background subtraction)."
+        )
+    detail = "; ".join(report.notes())
+    return (
+        f"Only {report.n_usable} usable point(s) out of {report.n_input}"
+        + (f" ({detail})" if detail else "")
+        + f"; at least {MIN_POINTS} are needed to suggest a model."
+    )

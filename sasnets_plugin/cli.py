@@ -1,0 +1,126 @@
+"""``sasnets-suggest``: rank sasmodels models for 1D data files from the command line.
+
+Exit status: 0 when every file was ranked, 2 when any file could not be ranked (its
+error is reported in place of its ranking) or the command line was wrong.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .errors import SasnetsError
+from .loading import load_1d
+
+EXIT_OK = 0
+EXIT_FAILED = 2
+
+#: sasdata example files the ``--demo`` option ranks (their models are known).
+DEMO_FILES = ("cyl_400_20.txt", "sphere_80.txt", "latex_smeared.xml", "ISIS_Polymer_Blend_TK49.xml")
+
+
+def demo_files() -> list[Path]:
+    """Example data shipped with sasdata (installed with SasView)."""
+    import sasdata
+
+    folder = Path(sasdata.__file__).parent / "example_data" / "1d_data"
+    return [folder / name for name in DEMO_FILES]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sasnets-suggest",
+        description="Suggest which sasmodels model describes small-angle scattering data. "
+        "Reads every 1D format SasView reads; ranks the first 1D data set of each file.",
+        epilog="Exit status: 0 when every file was ranked, 2 when any file failed "
+        "(its error is printed in its place).",
+    )
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="data file(s)")
+    parser.add_argument("--top", type=int, default=5, metavar="K",
+                        help="how many models to list per file (default 5)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON array, one object per file, in input order")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="where the network runs (default: GPU when TensorFlow sees one)")
+    parser.add_argument("--weights", type=Path, default=None, metavar="DIR",
+                        help="folder with model.keras, classes.json, metadata.json "
+                        "(default: the bundled network)")
+    parser.add_argument("--demo", action="store_true",
+                        help="rank a few example files shipped with sasdata")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    return parser
+
+
+def _results(paths: list[Path], weights: Path | None, device: str, top: int) -> list[dict]:
+    """One JSON-ready dict per path: ``suggestions`` (plus details) or ``error``."""
+    from .suggestion import get_classifier, prepare, rank
+
+    results: list[dict] = [{"file": str(p)} for p in paths]
+    prepared, slots = [], []
+    for slot, path in enumerate(paths):
+        try:
+            curves = load_1d(path)
+            item = prepare(curves[0])
+        except SasnetsError as exc:
+            results[slot]["error"] = str(exc)
+            continue
+        results[slot]["dataset"] = item.raw.title
+        if len(curves) > 1:
+            results[slot]["n_datasets"] = len(curves)
+        results[slot]["cleaning"] = item.report.notes()
+        prepared.append(item)
+        slots.append(slot)
+    if not prepared:
+        return results
+    try:
+        rankings = rank(get_classifier(str(weights) if weights else None, device), prepared)
+    except SasnetsError as exc:
+        for slot in slots:
+            results[slot] = {"file": results[slot]["file"], "error": str(exc)}
+        return results
+    for slot, ranking in zip(slots, rankings):
+        results[slot]["suggestions"] = [
+            {"model": m, "probability": p} for m, p in ranking.top(top)
+        ]
+    return results
+
+
+def _print_table(result: dict) -> None:
+    print(result["file"])
+    if "error" in result:
+        print(f"  error: {result['error']}\n")
+        return
+    if result.get("n_datasets"):
+        print(f"  first of {result['n_datasets']} 1D data sets: {result['dataset']}")
+    for note in result["cleaning"]:
+        print(f"  note: {note}")
+    print(f"  {'rank':>4}  {'model':<36} probability")
+    for i, s in enumerate(result["suggestions"], 1):
+        print(f"  {i:>4}  {s['model']:<36} {100 * s['probability']:9.1f} %")
+    print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    paths = list(args.paths) + (demo_files() if args.demo else [])
+    if not paths:
+        parser.error("give at least one data file (or --demo)")
+    if args.top < 1:
+        parser.error("--top must be at least 1")
+    results = _results(paths, args.weights, args.device, args.top)
+    if args.json:
+        json.dump(results, sys.stdout, indent=1)
+        print()
+    else:
+        for result in results:
+            _print_table(result)
+    return EXIT_FAILED if any("error" in r for r in results) else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

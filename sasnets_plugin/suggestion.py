@@ -1,0 +1,82 @@
+"""Rank sasmodels models for 1D curves: clean → resample → network → sorted probabilities."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .classifier import Classifier
+from .cleaning import CleaningReport, Curve, clean_curve
+from .errors import DataError
+from .loading import RawCurve, load_1d
+from .preprocessing import network_input
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A curve ready for the network, with what cleaning did to it."""
+
+    raw: RawCurve
+    curve: Curve
+    report: CleaningReport
+    inputs: np.ndarray
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Every class of the network, most probable first."""
+
+    prepared: Prepared
+    models: tuple[str, ...]
+    probabilities: np.ndarray
+
+    def top(self, k: int | None = 5) -> list[tuple[str, float]]:
+        """The ``k`` best ``(model, probability)`` pairs (all of them for ``None``)."""
+        k = len(self.models) if k is None else k
+        return [(m, float(p)) for m, p in zip(self.models[:k], self.probabilities[:k])]
+
+
+def prepare(raw: RawCurve) -> Prepared:
+    """Clean ``raw`` and build its network input; raises :class:`DataError`."""
+    curve, report = clean_curve(raw.q, raw.I, raw.dI)
+    return Prepared(raw, curve, report, network_input(curve.q, curve.I, curve.dI))
+
+
+def rank(classifier: Classifier, prepared: list[Prepared]) -> list[Ranking]:
+    """One :class:`Ranking` per prepared curve, predicted in batches."""
+    if not prepared:
+        return []
+    probs = classifier.predict(np.stack([p.inputs for p in prepared]))
+    classes = np.asarray(classifier.classes)
+    rankings = []
+    for item, row in zip(prepared, probs):
+        order = np.argsort(-row, kind="stable")
+        rankings.append(Ranking(item, tuple(classes[order]), row[order]))
+    return rankings
+
+
+@functools.lru_cache(maxsize=4)
+def get_classifier(weights_dir: str | None = None, device: str = "auto") -> Classifier:
+    """A loaded network, shared by every call with the same arguments."""
+    return Classifier(weights_dir, device)
+
+
+def suggest(q, I, dI=None, top: int | None = 5) -> list[tuple[str, float]]:  # noqa: E741
+    """Rank the bundled network's models for one curve.
+
+    Returns ``(model_name, probability)`` pairs sorted by probability, descending
+    (``top`` of them, or all for ``top=None``); probabilities over all classes sum to 1.
+    """
+    raw = RawCurve("data", np.asarray(q, float), np.asarray(I, float),
+                   None if dI is None else np.asarray(dI, float))
+    return rank(get_classifier(), [prepare(raw)])[0].top(top)
+
+
+def suggest_file(path: str | Path, top: int | None = 5, dataset: int = 0) -> list[tuple[str, float]]:
+    """:func:`suggest` for the 1D data set number ``dataset`` (0 = first) in ``path``."""
+    curves = load_1d(path)
+    if not 0 <= dataset < len(curves):
+        raise DataError(f"{Path(path).name} has {len(curves)} 1D data set(s); no number {dataset}.")
+    return rank(get_classifier(), [prepare(curves[dataset])])[0].top(top)

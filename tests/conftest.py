@@ -1,0 +1,23 @@
+"""Shared fixtures: sasdata's example files, and Qt/SasView defaults for headless runs."""
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def example_1d() -> Path:
+    import sasdata
+
+    return Path(sasdata.__file__).parent / "example_data" / "1d_data"
+
+
+@pytest.fixture(scope="session")
+def example_2d() -> Path:
+    import sasdata
+
+    return Path(sasdata.__file__).parent / "example_data" / "2d_data"
