@@ -26,7 +26,9 @@ DEVICES = ("auto", "cpu", "gpu")
 
 
 def default_weights_dir() -> Path:
-    """The bundled network: ``model_weights/`` of the source tree, or of the installed wheel."""
+    """``$SASNETS_WEIGHTS`` if set, else the bundled network (``model_weights/``)."""
+    if os.environ.get("SASNETS_WEIGHTS"):
+        return Path(os.environ["SASNETS_WEIGHTS"])
     source_tree = Path(__file__).resolve().parent.parent / "model_weights"
     if source_tree.is_dir():
         return source_tree

@@ -53,7 +53,7 @@ def rank(classifier: Classifier, prepared: list[Prepared]) -> list[Ranking]:
     rankings = []
     for item, row in zip(prepared, probs):
         order = np.argsort(-row, kind="stable")
-        rankings.append(Ranking(item, tuple(classes[order]), row[order]))
+        rankings.append(Ranking(item, tuple(str(c) for c in classes[order]), row[order]))
     return rankings
 
 

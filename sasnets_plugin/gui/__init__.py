@@ -1,0 +1,25 @@
+"""SasView GUI for SASNets: the *Model Suggestion* perspective.
+
+Importing this package imports neither Qt nor SasView. The pieces:
+
+* :mod:`.launcher`: ``sasnets-sasview`` / ``python -m sasnets_plugin`` (SasView's own
+  start-up with the perspective added) and :func:`register` for custom start-up scripts;
+* :mod:`.perspective`: the perspective widget (import it only after SasView's reactor
+  is installed; the launcher does that);
+* :mod:`.worker`: network loading and ranking off the GUI thread;
+* :mod:`.fitting_bridge`: start values (Qt-free) and the hand-off to the Fitting
+  perspective.
+"""
+
+#: The perspective's name in SasView's "Send to" list and Analysis menu.
+PERSPECTIVE_NAME = "Model Suggestion"
+
+
+def register() -> None:
+    """Add the perspective to the next SasView main window built in this process."""
+    from .launcher import register as _register
+
+    _register()
+
+
+__all__ = ["PERSPECTIVE_NAME", "register"]

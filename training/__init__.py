@@ -1,0 +1,1 @@
+"""Rebuild the bundled network: simulate data with sasmodels, train, evaluate, export."""

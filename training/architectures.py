@@ -1,0 +1,88 @@
+"""The networks: the 2017 SASNets baseline and our default residual CNN.
+
+Both read ``(N_POINTS, N_CHANNELS)`` inputs from :mod:`sasnets_plugin.preprocessing` and
+end in *logits*; :mod:`training.export` appends the calibrated softmax.
+"""
+from __future__ import annotations
+
+from sasnets_plugin.preprocessing import N_CHANNELS, N_POINTS
+
+# Keras is imported inside the builders: importing this module (e.g. for the names in
+# ARCHITECTURES) must not start TensorFlow in the data-generation worker processes.
+
+
+def sasnets2017(n_classes: int):
+    """The poster's network rebuilt from its description.
+
+    Two blocks of Conv1D → MaxPool → Dropout, then a tanh dense layer and the class
+    layer (128 and 64 filters of width 6, pooling by 4, dropout 0.17, 128 tanh units).
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((N_POINTS, N_CHANNELS))
+    x = layers.Conv1D(128, 6, activation="relu")(inputs)
+    x = layers.MaxPooling1D(4)(x)
+    x = layers.Dropout(0.17)(x)
+    x = layers.Conv1D(64, 6, activation="relu")(x)
+    x = layers.MaxPooling1D(4)(x)
+    x = layers.Dropout(0.17)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="tanh")(x)
+    x = layers.Dropout(0.17)(x)
+    logits = layers.Dense(n_classes, name="logits", dtype="float32")(x)
+    return keras.Model(inputs, logits, name="sasnets2017")
+
+
+def _residual_block(x, filters: int, kernel: int, dilation: int = 1):
+    from keras import layers
+
+    shortcut = x
+    if x.shape[-1] != filters:
+        shortcut = layers.Conv1D(filters, 1, use_bias=False)(x)
+    y = layers.Conv1D(filters, kernel, padding="same", dilation_rate=dilation, use_bias=False)(x)
+    y = layers.BatchNormalization()(y)
+    y = layers.Activation("gelu")(y)
+    y = layers.Conv1D(filters, kernel, padding="same", use_bias=False)(y)
+    y = layers.BatchNormalization()(y)
+    return layers.Activation("gelu")(layers.Add()([shortcut, y]))
+
+
+def resnet1d(n_classes: int, width: int = 48):
+    """Default: a small 1D residual network over log I and its first difference.
+
+    The first difference of log I (the local log-log slope, the quantity SAS users read
+    by eye: -4 Porod, -2 Gaussian coil, oscillation minima) is computed inside the
+    network so the exported model needs nothing beyond the shared preprocessing.
+    Three stages (full, 1/2, 1/4 resolution) of residual blocks, then global average
+    and max pooling, so features are recognised wherever they sit in the q window.
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((N_POINTS, N_CHANNELS))
+    d_log_i = inputs[:, 1:, :1] - inputs[:, :-1, :1]
+    d_log_q = keras.ops.maximum(inputs[:, 1:, 1:] - inputs[:, :-1, 1:], 1e-4)
+    slope = keras.ops.clip(d_log_i / d_log_q, -10.0, 10.0) / 4.0
+    x = layers.Concatenate()([inputs, layers.ZeroPadding1D((1, 0))(slope)])
+    x = layers.Conv1D(width, 7, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("gelu")(x)
+    x = _residual_block(x, width, 5)
+    x = _residual_block(x, width, 5, dilation=2)
+    x = layers.MaxPooling1D(2)(x)
+    x = _residual_block(x, 2 * width, 5)
+    x = _residual_block(x, 2 * width, 5, dilation=2)
+    x = layers.MaxPooling1D(2)(x)
+    x = _residual_block(x, 4 * width, 3)
+    x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
+    x = layers.Dropout(0.3)(x)
+    x = layers.Dense(256, activation="gelu")(x)
+    x = layers.Dropout(0.3)(x)
+    logits = layers.Dense(n_classes, name="logits", dtype="float32")(x)
+    return keras.Model(inputs, logits, name="resnet1d")
+
+
+ARCHITECTURES = {"resnet1d": resnet1d, "sasnets2017": sasnets2017}
+DEFAULT_ARCHITECTURE = "resnet1d"
+BASELINE_ARCHITECTURE = "sasnets2017"

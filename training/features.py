@@ -1,0 +1,43 @@
+"""Network inputs for a dataset split, made by the runtime's own cleaning + preprocessing."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from sasnets_plugin.cleaning import clean_curve
+from sasnets_plugin.preprocessing import N_CHANNELS, N_POINTS, PREPROCESSING_VERSION, network_input
+
+from .dataset import load_split
+
+log = logging.getLogger(__name__)
+
+
+def encode_split(dataset_dir: Path, split: str, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(inputs, labels)`` for ``split``: inputs ``(n, N_POINTS, N_CHANNELS)``, labels class indices.
+
+    Cached next to the dataset, keyed by the preprocessing version, so retraining
+    does not redo the resampling but a changed transform never reuses stale inputs.
+    """
+    cache = Path(dataset_dir) / f"inputs-{split}-{PREPROCESSING_VERSION}.npz"
+    if cache.is_file():
+        with np.load(cache, allow_pickle=False) as stored:
+            if list(stored["classes"]) == classes:
+                return stored["inputs"], stored["labels"]
+    data = load_split(dataset_dir, split)
+    index = {name: i for i, name in enumerate(classes)}
+    unknown = sorted(set(data.models) - set(index))
+    if unknown:
+        raise ValueError(f"dataset has models outside the class list: {', '.join(unknown)}")
+    inputs = np.empty((len(data.models), N_POINTS, N_CHANNELS), dtype=np.float32)
+    for row in tqdm(range(len(data.models)), desc=f"preprocess {split}", unit="curve",
+                    mininterval=2.0):
+        n = int(data.n_points[row])
+        curve, _ = clean_curve(data.q[row, :n], data.I[row, :n], data.dI[row, :n])
+        inputs[row] = network_input(curve.q, curve.I, curve.dI)
+    labels = np.array([index[m] for m in data.models], dtype=np.int32)
+    np.savez(cache, inputs=inputs, labels=labels, classes=np.array(classes))
+    log.info("%s: %d curves encoded", split, len(labels))
+    return inputs, labels
