@@ -47,13 +47,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", type=Path, default=None, metavar="DIR",
                         help="folder with model.keras, classes.json, metadata.json "
                         "(default: the bundled network)")
+    parser.add_argument("--verify", action="store_true",
+                        help="also fit the top K models to each file's data (sasmodels + bumps, "
+                        "honouring its resolution) and re-rank them by fit evidence")
     parser.add_argument("--demo", action="store_true",
                         help="rank a few example files shipped with sasdata")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     return parser
 
 
-def _results(paths: list[Path], weights: Path | None, device: str, top: int) -> list[dict]:
+def _add_verification(result: dict, ranking, top: int, workers: int | None) -> None:
+    """Fit the top candidates: a ``fit`` per suggestion and the re-ranked ``verified`` list."""
+    from .suggestion import verify
+
+    try:
+        verification = verify(ranking, top, workers=workers)
+    except SasnetsError as exc:
+        result["verification_error"] = str(exc)
+        return
+    fits = {c.model: c for c in verification.candidates}
+    for s in result["suggestions"]:
+        s["fit"] = fits[s["model"]].fit_json()
+    result["verified"] = [
+        {"model": c.model, "posterior": c.posterior, "probability": c.probability,
+         "chi2r": c.chi2r if c.ok else None, "status": c.status}
+        for c in verification.ranked
+    ]
+    result["verification"] = {"weighting": verification.weighting,
+                              "resolution": verification.resolution,
+                              "seconds": round(verification.seconds, 2),
+                              "notes": list(verification.notes)}
+
+
+def _results(paths: list[Path], weights: Path | None, device: str, top: int,
+             verify_fits: bool = False) -> list[dict]:
     """One JSON-ready dict per path: ``suggestions`` (plus details) or ``error``."""
     from .suggestion import get_classifier, prepare, rank
 
@@ -80,10 +107,13 @@ def _results(paths: list[Path], weights: Path | None, device: str, top: int) -> 
         for slot in slots:
             results[slot] = {"file": results[slot]["file"], "error": str(exc)}
         return results
+    workers = None if len(rankings) > 1 else 1  # a process pool pays off over several files
     for slot, ranking in zip(slots, rankings):
         results[slot]["suggestions"] = [
             {"model": m, "probability": p} for m, p in ranking.top(top)
         ]
+        if verify_fits:
+            _add_verification(results[slot], ranking, top, workers)
     return results
 
 
@@ -96,9 +126,30 @@ def _print_table(result: dict) -> None:
         print(f"  first of {result['n_datasets']} 1D data sets: {result['dataset']}")
     for note in result["cleaning"]:
         print(f"  note: {note}")
-    print(f"  {'rank':>4}  {'model':<36} probability")
-    for i, s in enumerate(result["suggestions"], 1):
-        print(f"  {i:>4}  {s['model']:<36} {100 * s['probability']:9.1f} %")
+    if "verified" not in result:
+        print(f"  {'rank':>4}  {'model':<36} probability")
+        for i, s in enumerate(result["suggestions"], 1):
+            print(f"  {i:>4}  {s['model']:<36} {100 * s['probability']:9.1f} %")
+    else:
+        verified = {v["model"]: (i, v) for i, v in enumerate(result["verified"], 1)}
+        print(f"  {'rank':>4}  {'model':<36} probability     chi2r        BIC   verified")
+        for i, s in enumerate(result["suggestions"], 1):
+            fit = s["fit"]
+            v_rank, v = verified[s["model"]]
+            if isinstance(fit, dict):
+                numbers = f"{fit['chi2r']:9.3g}  {fit['bic']:9.4g}"
+            else:
+                numbers = f"{'-':>9}  {'-':>9}"
+            print(f"  {i:>4}  {s['model']:<36} {100 * s['probability']:9.1f} %  {numbers}"
+                  f"   #{v_rank} ({100 * (v['posterior'] or 0):.1f} %)")
+        for i, s in enumerate(result["suggestions"], 1):
+            if not isinstance(s["fit"], dict):
+                print(f"  note: {s['model']}: {s['fit']}")
+        print("  verified order: " + ", ".join(v["model"] for v in result["verified"]))
+        print(f"  fit weighting: {result['verification']['weighting']}; "
+              f"resolution: {result['verification']['resolution']}")
+    if "verification_error" in result:
+        print(f"  verification failed: {result['verification_error']}")
     print()
 
 
@@ -112,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give at least one data file (or --demo)")
     if args.top < 1:
         parser.error("--top must be at least 1")
-    results = _results(paths, args.weights, args.device, args.top)
+    results = _results(paths, args.weights, args.device, args.top, args.verify)
     if args.json:
         json.dump(results, sys.stdout, indent=1)
         print()

@@ -15,13 +15,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RawCurve:
-    """One 1D data set as read, before cleaning. ``dQ`` is pinhole resolution (or None)."""
+    """One 1D data set as read, before cleaning.
+
+    ``dQ`` is the pinhole resolution (Gaussian sigma); ``dQl`` / ``dQw`` the slit length
+    and width of slit-smeared (e.g. USANS) data. Each is None when the file has none.
+    """
 
     title: str
     q: np.ndarray
     I: np.ndarray  # noqa: E741
     dI: np.ndarray | None = None
     dQ: np.ndarray | None = None
+    dQl: np.ndarray | None = None
+    dQw: np.ndarray | None = None
 
 
 def _is_2d(data) -> bool:
@@ -40,14 +46,18 @@ def from_data1d(data, title: str | None = None) -> RawCurve:
     y = getattr(data, "y", None)
     if np.ndim(x) != 1 or np.ndim(y) != 1:
         raise DataError("The data set has no q / I columns.")
-    dy = getattr(data, "dy", None)
-    dx = getattr(data, "dx", None)
+    def column(name: str) -> np.ndarray | None:
+        values = getattr(data, name, None)
+        return None if np.ndim(values) != 1 or np.size(values) != np.size(x) else np.asarray(values, float)
+
     return RawCurve(
         title=title or getattr(data, "title", "") or getattr(data, "filename", "") or "data",
         q=np.asarray(x, dtype=float),
         I=np.asarray(y, dtype=float),
-        dI=None if dy is None or np.size(dy) != np.size(x) else np.asarray(dy, dtype=float),
-        dQ=None if dx is None or np.size(dx) != np.size(x) else np.asarray(dx, dtype=float),
+        dI=column("dy"),
+        dQ=column("dx"),
+        dQl=column("dxl"),
+        dQw=column("dxw"),
     )
 
 

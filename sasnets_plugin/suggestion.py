@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +13,9 @@ from .cleaning import CleaningReport, Curve, clean_curve
 from .errors import DataError
 from .loading import RawCurve, load_1d
 from .preprocessing import network_input
+
+if TYPE_CHECKING:
+    from .verification import Verification
 
 
 @dataclass(frozen=True)
@@ -63,20 +67,45 @@ def get_classifier(weights_dir: str | None = None, device: str = "auto") -> Clas
     return Classifier(weights_dir, device)
 
 
-def suggest(q, I, dI=None, top: int | None = 5) -> list[tuple[str, float]]:  # noqa: E741
+def verify(ranking: Ranking, top: int = 5, **options) -> Verification:
+    """Fit the ``top`` candidates of ``ranking`` to its data and re-rank them.
+
+    ``options`` go to :func:`sasnets_plugin.verification.verify_candidates`
+    (``workers``, ``max_seconds``, ``cancel``...).
+    """
+    from .verification import verify_candidates
+
+    models, probabilities = zip(*ranking.top(top))
+    return verify_candidates(ranking.prepared.raw, list(models), list(probabilities), **options)
+
+
+def _answer(raw: RawCurve, top: int | None, verify_fits: bool):
+    ranking = rank(get_classifier(), [prepare(raw)])[0]
+    return verify(ranking, top or 5) if verify_fits else ranking.top(top)
+
+
+def suggest(q, I, dI=None, top: int | None = 5, *, dQ=None, verify: bool = False):  # noqa: E741
     """Rank the bundled network's models for one curve.
 
     Returns ``(model_name, probability)`` pairs sorted by probability, descending
     (``top`` of them, or all for ``top=None``); probabilities over all classes sum to 1.
+
+    With ``verify=True`` the ``top`` candidates are also fitted to the data (honouring
+    the pinhole resolution ``dQ`` when given) and a :class:`Verification` is returned:
+    ``.candidates`` in network order and ``.ranked`` in verified order, each with the
+    network probability, reduced chi², AIC, BIC, fitted parameters and the combined
+    ``posterior``.
     """
     raw = RawCurve("data", np.asarray(q, float), np.asarray(I, float),
-                   None if dI is None else np.asarray(dI, float))
-    return rank(get_classifier(), [prepare(raw)])[0].top(top)
+                   None if dI is None else np.asarray(dI, float),
+                   None if dQ is None else np.asarray(dQ, float))
+    return _answer(raw, top, verify)
 
 
-def suggest_file(path: str | Path, top: int | None = 5, dataset: int = 0) -> list[tuple[str, float]]:
-    """:func:`suggest` for the 1D data set number ``dataset`` (0 = first) in ``path``."""
+def suggest_file(path: str | Path, top: int | None = 5, dataset: int = 0, *, verify: bool = False):
+    """:func:`suggest` for the 1D data set number ``dataset`` (0 = first) in ``path``
+    (its pinhole or slit resolution is used by ``verify=True``)."""
     curves = load_1d(path)
     if not 0 <= dataset < len(curves):
         raise DataError(f"{Path(path).name} has {len(curves)} 1D data set(s); no number {dataset}.")
-    return rank(get_classifier(), [prepare(curves[dataset])])[0].top(top)
+    return _answer(curves[dataset], top, verify)

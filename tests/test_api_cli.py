@@ -145,3 +145,32 @@ def test_cli_ranks_2000_files_in_one_call(example_1d, tmp_path):
     out = json.loads(proc.stdout)
     assert [r["file"] for r in out] == paths
     assert len({r["suggestions"][0]["model"] for r in out}) == 1
+
+
+def test_suggest_file_with_verification_keeps_both_orders(example_1d):
+    path = example_1d / "cyl_400_20.txt"
+    network = suggest_file(path, top=3)
+    result = suggest_file(path, top=3, verify=True)
+    assert [c.model for c in result.candidates] == [m for m, _ in network]
+    assert sorted(result.verified_order) == sorted(m for m, _ in network)
+    posteriors = [c.posterior for c in result.ranked]
+    assert posteriors == sorted(posteriors, reverse=True)
+    assert sum(posteriors) == pytest.approx(1.0)
+    for c in result.candidates:
+        assert c.ok and np.isfinite(c.chi2r) and c.bic > c.chi2 - 1e-9
+    assert "no dI" in result.weighting  # cyl_400_20.txt has no uncertainties
+
+
+def test_cli_verify_json_adds_fits_and_the_verified_order(example_1d):
+    proc = subprocess.run([str(CLI), "--json", "--verify", "--top", "3",
+                           str(example_1d / "sphere_80.txt")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    (r,) = json.loads(proc.stdout)
+    for s in r["suggestions"]:
+        fit = s["fit"]
+        assert isinstance(fit, str) and fit.startswith("fit failed") or \
+            {"chi2r", "aic", "bic", "parameters"} <= set(fit)
+    assert sorted(v["model"] for v in r["verified"]) == sorted(s["model"] for s in r["suggestions"])
+    post = [v["posterior"] for v in r["verified"]]
+    assert post == sorted(post, reverse=True)
+    assert r["verification"]["resolution"]

@@ -42,20 +42,21 @@ def _residual_block(x, filters: int, kernel: int, dilation: int = 1):
         shortcut = layers.Conv1D(filters, 1, use_bias=False)(x)
     y = layers.Conv1D(filters, kernel, padding="same", dilation_rate=dilation, use_bias=False)(x)
     y = layers.BatchNormalization()(y)
-    y = layers.Activation("gelu")(y)
+    y = layers.Activation("relu")(y)
     y = layers.Conv1D(filters, kernel, padding="same", use_bias=False)(y)
     y = layers.BatchNormalization()(y)
-    return layers.Activation("gelu")(layers.Add()([shortcut, y]))
+    return layers.Activation("relu")(layers.Add()([shortcut, y]))
 
 
-def resnet1d(n_classes: int, width: int = 48):
-    """Default: a small 1D residual network over log I and its first difference.
+def resnet1d(n_classes: int, width: int = 32):
+    """Default: a small 1D residual network over log I and the local log-log slope.
 
-    The first difference of log I (the local log-log slope, the quantity SAS users read
-    by eye: -4 Porod, -2 Gaussian coil, oscillation minima) is computed inside the
-    network so the exported model needs nothing beyond the shared preprocessing.
+    The local slope d log I / d log q (the quantity SAS users read by eye: -4 Porod,
+    -2 Gaussian coil, oscillation minima) is computed inside the network from the two
+    input channels, so the exported model needs nothing beyond the shared preprocessing.
     Three stages (full, 1/2, 1/4 resolution) of residual blocks, then global average
     and max pooling, so features are recognised wherever they sit in the q window.
+    Sized to train on a 2-core CPU in about a minute per epoch of 200k curves.
     """
     import keras
     from keras import layers
@@ -67,17 +68,15 @@ def resnet1d(n_classes: int, width: int = 48):
     x = layers.Concatenate()([inputs, layers.ZeroPadding1D((1, 0))(slope)])
     x = layers.Conv1D(width, 7, padding="same", use_bias=False)(x)
     x = layers.BatchNormalization()(x)
-    x = layers.Activation("gelu")(x)
+    x = layers.Activation("relu")(x)
     x = _residual_block(x, width, 5)
-    x = _residual_block(x, width, 5, dilation=2)
     x = layers.MaxPooling1D(2)(x)
-    x = _residual_block(x, 2 * width, 5)
     x = _residual_block(x, 2 * width, 5, dilation=2)
     x = layers.MaxPooling1D(2)(x)
     x = _residual_block(x, 4 * width, 3)
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
     x = layers.Dropout(0.3)(x)
-    x = layers.Dense(256, activation="gelu")(x)
+    x = layers.Dense(256, activation="relu")(x)
     x = layers.Dropout(0.3)(x)
     logits = layers.Dense(n_classes, name="logits", dtype="float32")(x)
     return keras.Model(inputs, logits, name="resnet1d")

@@ -1,0 +1,192 @@
+"""Fit-verification benchmark: wall time of verifying 5 candidates, serial vs parallel,
+the per-process cost of sasmodels kernels, and how often a model's own fit finds the
+truth (self-recovery over the 71 network classes).
+
+    .venv/bin/python benchmarks/bench_verification.py               # timing + kernel cost
+    .venv/bin/python benchmarks/bench_verification.py --recovery    # + self-recovery (~2 min)
+
+Writes ``benchmarks/results/verification.json``. This machine is shared and noisy: every
+timing is reported with the 1-minute load average measured just before it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "verification.json"
+REAL_D22 = Path("/work/shared/real_data/093191_201.dat")
+
+#: (file, five plausible candidates in network order). The bundled network is not needed:
+#: the candidates are fixed so that runs are comparable.
+SPHERES = ["sphere", "core_shell_sphere", "fuzzy_sphere", "ellipsoid", "vesicle"]
+CASES = [
+    ("cyl_400_20.txt",
+     ["cylinder", "sphere", "ellipsoid", "core_shell_cylinder", "flexible_cylinder"]),
+    ("sphere_80.txt", SPHERES),
+    ("100nmPinholeSphere.txt", SPHERES),
+    (str(REAL_D22), ["ellipsoid", "core_shell_sphere", "hayter_msa", "broad_peak", "sphere"]),
+    ("1umSlitSmearSphere.ABS", SPHERES),
+]
+PRIORS = [0.4, 0.25, 0.15, 0.1, 0.1]
+
+
+def _example(name: str) -> Path:
+    import sasdata
+
+    path = Path(name)
+    examples = Path(sasdata.__file__).parent / "example_data" / "1d_data"
+    return path if path.is_absolute() else examples / name
+
+
+def _load(name: str):
+    from sasnets_plugin.loading import load_1d
+    from sasnets_plugin.verification import read_slit
+
+    path = _example(name)
+    raw = load_1d(path)[0]
+    slit = read_slit(path) if path.suffix.upper() == ".ABS" else (None, None)
+    return raw, slit
+
+
+def _verify(raw, slit, models, workers):
+    from sasnets_plugin.verification import verify_candidates
+
+    load = os.getloadavg()[0]
+    t = time.perf_counter()
+    v = verify_candidates(raw, models, PRIORS, workers=workers, slit_length=slit[0],
+                          slit_width=slit[1])
+    return time.perf_counter() - t, load, v
+
+
+def timing() -> list[dict]:
+    from sasnets_plugin.verification import shutdown_pool
+
+    rows = []
+    for name, models in CASES:
+        raw, slit = _load(name)
+        row = {"file": Path(name).name, "points": int(np.size(raw.q)), "candidates": models}
+        row["serial_s"], row["serial_load"], v = _verify(raw, slit, models, 1)
+        shutdown_pool()
+        row["parallel_cold_s"], row["parallel_cold_load"], _ = _verify(raw, slit, models, 2)
+        row["parallel_warm_s"], row["parallel_warm_load"], v2 = _verify(raw, slit, models, 2)
+        row["resolution"] = v.resolution
+        row["weighting"] = v.weighting
+        row["verified_order"] = list(v.verified_order)
+        row["verified_order_parallel"] = list(v2.verified_order)
+        row["fits"] = {c.model: {"status": c.status, "chi2r": c.chi2r,
+                                 "seconds": round(c.seconds, 3), "converged": c.converged,
+                                 "parameters": c.parameters}
+                       for c in v.candidates}
+        rows.append(row)
+        print(f"{row['file']:28s} n={row['points']:4d}  serial {row['serial_s']:5.2f} s   "
+              f"parallel cold {row['parallel_cold_s']:5.2f} s   "
+              f"warm {row['parallel_warm_s']:5.2f} s   (load {row['serial_load']:.1f}/"
+              f"{row['parallel_warm_load']:.1f})  -> {row['verified_order'][0]}")
+    shutdown_pool()
+    return rows
+
+
+_KERNEL_PROBE = """
+import time, sys
+t0 = time.perf_counter()
+import sasmodels.core, sasmodels.direct_model, bumps.fitters
+t1 = time.perf_counter()
+from sasnets_plugin.verification.fitting import kernel_model
+for m in sys.argv[1:]:
+    kernel_model(m)
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+
+def kernel_cost(models=("sphere", "cylinder", "ellipsoid", "core_shell_sphere", "vesicle")) -> dict:
+    """Per-process cost: imports, and loading 5 kernels from sasmodels' compile cache vs
+    compiling them into an empty cache."""
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="sasdll-") as empty:
+        for label, env_extra in (("cached", {}), ("compile", {"SAS_DLL_PATH": empty})):
+            env = {**os.environ, **env_extra}
+            res = subprocess.run([sys.executable, "-c", _KERNEL_PROBE, *models],
+                                 capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+            imports, kernels = map(float, res.stdout.split())
+            out[f"{label}_imports_s"] = imports
+            out[f"{label}_5_kernels_s"] = kernels
+    print(f"worker start: imports {out['cached_imports_s']:.2f} s; 5 kernels "
+          f"{out['cached_5_kernels_s']:.3f} s from the cache, "
+          f"{out['compile_5_kernels_s']:.2f} s compiled")
+    return out
+
+
+def recovery(budget: float = 4.0, seed: int = 0) -> dict:
+    """Simulate each class with 2 % noise (sizes = defaults x 0.6..1.6), fit the same model;
+    a fit 'recovers' when chi2r < 1.5, i.e. it found the global minimum's basin."""
+    sys.path.insert(0, str(ROOT))
+    from sasmodels.direct_model import call_kernel
+
+    from sasnets_plugin.verification import fit_model, make_fit_data
+    from sasnets_plugin.verification.fitting import kernel_model
+    from sasnets_plugin.verification.parameters import setup_for
+    from training.classes import DEFAULT_MODELS
+
+    q = np.geomspace(0.003, 0.5, 120)
+    rng = np.random.default_rng(seed)
+    results = {}
+    for model in DEFAULT_MODELS:
+        setup = setup_for(model, q[0], q[-1])
+        pars = dict(setup.fixed)
+        for name in setup.shape:
+            default = setup.defaults[name]
+            role = setup.spec.free[name].role
+            factor = float(np.exp(rng.uniform(np.log(0.6), np.log(1.6))))
+            scalable = role in ("size", "long", "area", "ratio") and default > 0
+            pars[name] = default * factor if scalable else default
+        clean = call_kernel(kernel_model(model).make_kernel([q]), {**pars, "background": 0.0})
+        if not (np.all(np.isfinite(clean)) and np.all(clean > 0)):
+            results[model] = {"skipped": "non-positive intensities"}
+            continue
+        clean = clean / clean[0] * 100 + 1e-3
+        dI = 0.02 * clean
+        data = make_fit_data(q, clean + dI * rng.standard_normal(q.size), dI)
+        fit = fit_model(model, data, deadline=time.time() + budget)
+        results[model] = {"recovered": bool(fit.ok and fit.chi2r < 1.5), "chi2r": fit.chi2r,
+                          "seconds": round(fit.seconds, 3), "converged": fit.converged}
+    fitted = [r for r in results.values() if "recovered" in r]
+    n_ok = sum(r["recovered"] for r in fitted)
+    failed = sorted(m for m, r in results.items() if r.get("recovered") is False)
+    print(f"self-recovery: {n_ok}/{len(fitted)} (budget {budget} s per model); "
+          f"not recovered: {failed}")
+    return {"budget_s": budget, "recovered": n_ok, "fitted": len(fitted), "not_recovered": failed,
+            "models": results}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recovery", action="store_true", help="also run the self-recovery sweep")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    report = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "kernel_cost": kernel_cost(),
+        "timing": timing(),
+    }
+    if args.recovery:
+        report["recovery"] = recovery()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2, default=float))
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

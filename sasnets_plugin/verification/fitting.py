@@ -1,0 +1,851 @@
+"""Fit one sasmodels model to one curve: screened multi-start + bumps Levenberg-Marquardt.
+
+Procedure for one model (:func:`fit_model`):
+
+1. **Setup** (:mod:`.parameters`): which shape parameters are free and their bounds
+   for this q window; SLDs, orientations, polydispersity (0) and integers stay fixed.
+2. **Starts**: the model's guess rule applied to the curve invariants
+   (:mod:`.invariants`), the model defaults, and :data:`DEFAULT_RANDOM_STARTS` seeded
+   random draws inside the bounds (log-uniform for lengths, ratios and q positions).
+3. **Screening**: every start is evaluated once (resolution included); the linear
+   amplitudes (``scale`` or the model's own amplitudes, and ``background``) are solved
+   exactly by non-negative least squares, so each start is judged at its best
+   amplitudes. Screening takes at most 30 % of the time left.
+4. **Refinement**: bumps' Levenberg-Marquardt (``LevenbergMarquardtFit``, SasView's
+   default fitter) of all free parameters together (shape, amplitudes, background) from
+   ``n_starts`` *distinct* screened starts, taken alternately from the best
+   invariant-based ones and the best of all (in sharp chi² landscapes a start's own chi²
+   says little about its basin). Bounds are built into the parametrisation (logistic
+   map, in log scale for lengths; ``exp`` for amplitudes and background), so LM never
+   meets a hard bound. The first two starts are refined by *continuation in q*: on the
+   leading part of the curve down to a tenth of its low-q intensity, then on q windows
+   doubled stage by stage, then on all points (monodisperse form factors oscillate, so
+   chi² is rugged in the sizes at high q; the low-q stages keep the fit in the right
+   basin). Refinement stops early once a fit reaches the noise level (chi2r < 1). The
+   best point ever evaluated is kept, so a fit stopped by the time budget still yields
+   the best point found so far (``converged=False``).
+5. **Statistics** on all points: ``chi2 = sum(((I_fit - I) / sigma)^2)``,
+   ``chi2r = chi2 / (n - k)``, ``AIC = chi2 + 2k``, ``BIC = chi2 + k ln n`` where ``k``
+   counts only the parameters actually varied (shape + amplitudes + background). The
+   constant ``sum(ln 2 pi sigma^2)`` is left out: AIC/BIC are comparable between models
+   fitted to the same data only.
+
+Weighting: the file's dI when every point has one (after cleaning). Otherwise
+``sigma = f * I`` with one relative error ``f`` for all points, estimated from the
+curve's own point-to-point scatter (:func:`.invariants.relative_noise`) and clipped to
+1 %..25 %; residuals are then relative (log-like), and results carry a note saying so.
+
+Resolution: slit smearing (sasmodels ``Slit1D``) when slit lengths/widths are given,
+else pinhole (``Pinhole1D``, dQ = Gaussian 1-sigma as in SasView) when some dQ > 0,
+else none. Slow models (one evaluation > 20 ms) are screened and refined on an evenly
+spaced subset of 60 points; the final statistics always use every point.
+"""
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from dataclasses import dataclass, field, replace
+from itertools import zip_longest
+from typing import Callable
+
+import numpy as np
+
+from .invariants import Invariants, curve_invariants, relative_noise
+from .parameters import Setup, model_info, setup_for
+
+#: Relative error assumed for data without dI: the estimated scatter, clipped to this.
+REL_ERROR_RANGE = (0.01, 0.25)
+#: Residual given to a point where the model returned NaN/inf (keeps LM finite).
+_BAD_RESIDUAL = 1e4
+#: Seeded random starts screened per model (besides the invariant-based ones).
+DEFAULT_RANDOM_STARTS = 48
+#: Above this cost per evaluation, screening and refinement use a subset of points.
+_SLOW_EVAL = 0.02
+_SUBSET_POINTS = 60
+
+
+class _Stop(Exception):
+    """Raised inside an evaluation to stop the current fit (budget, cancel, eval cap)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- data ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FitData:
+    """A cleaned curve with the weights and resolution the fits use."""
+
+    q: np.ndarray
+    I: np.ndarray  # noqa: E741
+    sigma: np.ndarray
+    dQ: np.ndarray | None = None
+    slit_length: np.ndarray | None = None
+    slit_width: np.ndarray | None = None
+    relative_error: float | None = None  # set when sigma = relative_error * I (no dI)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n(self) -> int:
+        return int(self.q.size)
+
+    @property
+    def sigma_estimated(self) -> bool:
+        return self.relative_error is not None
+
+    @property
+    def resolution(self) -> str:
+        """``"slit"``, ``"pinhole"`` or ``"none"``."""
+        if self.slit_length is not None or self.slit_width is not None:
+            return "slit"
+        return "pinhole" if self.dQ is not None else "none"
+
+    def describe_resolution(self) -> str:
+        if self.resolution == "slit":
+            parts = []
+            if self.slit_length is not None:
+                parts.append(f"length {np.median(self.slit_length):.3g} 1/Å")
+            if self.slit_width is not None:
+                parts.append(f"width {np.median(self.slit_width):.3g} 1/Å")
+            return "slit smearing (" + ", ".join(parts) + ")"
+        if self.resolution == "pinhole":
+            return f"pinhole dQ from the file (median dQ/q = {np.median(self.dQ / self.q):.3g})"
+        return "none (no dQ in the file)"
+
+    def describe_weighting(self) -> str:
+        if self.sigma_estimated:
+            return (f"no dI in the data: relative errors dI = {self.relative_error:.3g} * I "
+                    "(estimated from the curve's point-to-point scatter)")
+        return "dI from the file"
+
+    def subset(self, index) -> "FitData":
+        pick = (lambda a: None if a is None else a[index])
+        return replace(self, q=self.q[index], I=self.I[index], sigma=self.sigma[index],
+                       dQ=pick(self.dQ), slit_length=pick(self.slit_length),
+                       slit_width=pick(self.slit_width))
+
+    def sasmodels_data(self):
+        from sasmodels.data import Data1D
+
+        data = Data1D(x=self.q, y=self.I, dx=None, dy=self.sigma)
+        data.dxl = data.dxw = None
+        if self.resolution == "slit":
+            zeros = np.zeros_like(self.q)
+            data.dxl = zeros if self.slit_length is None else self.slit_length
+            data.dxw = zeros if self.slit_width is None else self.slit_width
+        elif self.resolution == "pinhole":
+            data.dx = self.dQ
+        return data
+
+
+def _per_point(name, values, n) -> np.ndarray | None:
+    if values is None:
+        return None
+    arr = np.asarray(values, float)
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise ValueError(f"{name} has {arr.size} values for {n} points")
+    return arr
+
+
+def make_fit_data(q, I, dI=None, dQ=None, slit_length=None,  # noqa: E741
+                  slit_width=None) -> FitData:
+    """:class:`FitData` from an already *cleaned* curve (see ``cleaning.clean_curve``).
+
+    ``dI`` must be all > 0 or None (then relative errors are estimated, see module doc).
+    ``dQ`` (pinhole 1-sigma) is used when some value is > 0; missing/zero entries are
+    filled with the median relative resolution. Slit ``slit_length``/``slit_width``
+    (scalars or per point) take precedence over ``dQ`` when one of them is > 0.
+    """
+    q = np.asarray(q, float)
+    I = np.asarray(I, float)  # noqa: E741
+    n = q.size
+    notes = []
+    dI = _per_point("dI", dI, n)
+    if dI is not None and not np.all(np.isfinite(dI) & (dI > 0)):
+        notes.append("dI ignored: not all finite and > 0")
+        dI = None
+    if dI is None:
+        f = float(np.clip(relative_noise(q, I), *REL_ERROR_RANGE))
+        sigma, rel = f * I, f
+    else:
+        sigma, rel = dI, None
+    sl = _per_point("slit length", slit_length, n)
+    sw = _per_point("slit width", slit_width, n)
+    if sl is not None and not np.any(np.isfinite(sl) & (sl > 0)):
+        sl = None
+    if sw is not None and not np.any(np.isfinite(sw) & (sw > 0)):
+        sw = None
+    if sl is not None:
+        sl = np.where(np.isfinite(sl) & (sl > 0), sl, 0.0)
+    if sw is not None:
+        sw = np.where(np.isfinite(sw) & (sw > 0), sw, 0.0)
+    dq = _per_point("dQ", dQ, n)
+    if sl is not None or sw is not None:
+        if dq is not None and np.any(dq > 0):
+            notes.append("slit and pinhole resolution both given: slit smearing used")
+        dq = None
+    elif dq is not None:
+        good = np.isfinite(dq) & (dq > 0)
+        if not good.any():
+            dq = None
+        elif not good.all():
+            dq = np.where(good, dq, np.median(dq[good] / q[good]) * q)
+            notes.append(f"{np.count_nonzero(~good)} point(s) without dQ given the median dQ/q")
+    return FitData(q, I, sigma, dq, sl, sw, rel, tuple(notes))
+
+
+# --- result ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CandidateFit:
+    """The fit of one candidate model (plus, once re-ranked, its combined score).
+
+    ``status`` is ``"ok"`` or ``"fit failed: <reason>"``. For failures the numbers
+    are ``nan`` and ``parameters`` is empty. ``parameters`` holds the fitted (varied)
+    values, ``fixed`` the values held at something other than the model default (e.g.
+    ``scale = 1`` for models with their own amplitudes); every other parameter is at its
+    sasmodels default with no polydispersity.
+    """
+
+    model: str
+    status: str
+    chi2: float = math.nan
+    chi2r: float = math.nan
+    aic: float = math.nan
+    bic: float = math.nan
+    n_points: int = 0
+    n_free: int = 0
+    parameters: dict = field(default_factory=dict)
+    uncertainties: dict = field(default_factory=dict)
+    fixed: dict = field(default_factory=dict)
+    q: np.ndarray | None = None
+    I_fit: np.ndarray | None = None
+    n_starts: int = 0
+    n_screened: int = 0
+    n_evaluations: int = 0
+    seconds: float = 0.0
+    converged: bool = False
+    notes: tuple[str, ...] = ()
+    # filled in by verify.rerank
+    probability: float = math.nan
+    posterior: float = math.nan
+    network_rank: int = 0
+    verified_rank: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def start_values(self) -> dict[str, float]:
+        """Fitted and fixed values: a complete start point for a SasView fit."""
+        return {**self.fixed, **self.parameters}
+
+    def fit_json(self) -> dict | str:
+        """``{"chi2r", "aic", "bic", "parameters", ...}`` for a fit, the status string
+        for a failure."""
+        if not self.ok:
+            return self.status
+        return {
+            "chi2r": _num(self.chi2r),
+            "aic": _num(self.aic),
+            "bic": _num(self.bic),
+            "parameters": {k: _num(v) for k, v in self.parameters.items()},
+            "uncertainties": {k: _num(v) for k, v in self.uncertainties.items()},
+            "fixed": {k: _num(v) for k, v in self.fixed.items()},
+            "n_points": self.n_points,
+            "n_free": self.n_free,
+            "converged": self.converged,
+            "posterior": _num(self.posterior),
+            "verified_rank": self.verified_rank,
+            "notes": list(self.notes),
+        }
+
+
+def _num(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def failed(model: str, reason: str, **extra) -> CandidateFit:
+    return CandidateFit(model=model, status=f"fit failed: {reason}", **extra)
+
+
+# --- model evaluation --------------------------------------------------------------------
+_KERNELS: dict = {}
+
+
+def kernel_model(name: str):
+    """The compiled sasmodels model (loaded once per process)."""
+    model = _KERNELS.get(name)
+    if model is None:
+        from sasmodels.core import build_model
+
+        model = _KERNELS[name] = build_model(model_info(name), dtype="double", platform="dll")
+    return model
+
+
+class _Best:
+    """Best finite point seen by any evaluation (screening or LM)."""
+
+    def __init__(self):
+        self.chi2 = math.inf
+        self.values: dict | None = None
+        self.source = ""
+
+    def offer(self, chi2: float, values: dict, source: str):
+        if chi2 < self.chi2:
+            self.chi2, self.values, self.source = chi2, dict(values), source
+
+
+class _Evaluator:
+    """Theory on one data set (resolution included), with the stop checks."""
+
+    def __init__(self, model, data: FitData, guard: Callable[[], None]):
+        from sasmodels.direct_model import DirectModel
+
+        self.data = data
+        self._calc = DirectModel(data.sasmodels_data(), model)
+        self._guard = guard
+        self.calls = 0
+
+    def __call__(self, values: dict) -> np.ndarray:
+        self._guard()
+        self.calls += 1
+        return np.asarray(self._calc(**values), dtype=float)
+
+
+def _solve_linear(columns, data: FitData, signed: bool):
+    """Best amplitudes for fixed shape: (coefficients, chi2); NNLS unless ``signed``."""
+    from scipy.optimize import nnls
+
+    A = np.column_stack(columns) / data.sigma[:, None]
+    if not np.all(np.isfinite(A)):
+        return None, math.inf
+    b = data.I / data.sigma
+    norms = np.linalg.norm(A, axis=0)
+    norms[norms == 0] = 1.0
+    try:
+        if signed:
+            x = np.linalg.lstsq(A / norms, b, rcond=None)[0]
+        else:
+            x = nnls(A / norms, b, maxiter=50 * A.shape[1])[0]
+    except (ValueError, RuntimeError, np.linalg.LinAlgError):
+        return None, math.inf
+    x = x / norms
+    r = A @ x - b
+    return x, float(r @ r)
+
+
+class _Problem:
+    """Model + data + setup: linear solves for trial shapes and the bumps fitness."""
+
+    def __init__(self, setup: Setup, evaluate: _Evaluator, best: _Best, source: str):
+        self.setup = setup
+        self.ev = evaluate
+        self.data = evaluate.data
+        self.best = best
+        self.source = source
+        self.base = dict(setup.fixed)
+
+    def columns(self, shape: dict) -> list[np.ndarray]:
+        s = self.setup
+        base = {**self.base, **shape, "background": 0.0}
+        cols = []
+        for a in s.amplitudes:
+            cols.append(self.ev({**base, **{b: 0.0 for b in s.amplitudes}, a: 1.0}))
+        if s.spec.background:
+            cols.append(np.ones_like(self.data.q))
+        return cols
+
+    def profile(self, shape: dict):
+        """``(all free values, chi2)`` at ``shape`` with the best amplitudes."""
+        coef, chi2 = _solve_linear(self.columns(shape), self.data, self.setup.spec.signed)
+        if coef is None:
+            return None, math.inf
+        values = dict(shape)
+        values.update(zip(self.setup.amplitudes, map(float, coef)))
+        if self.setup.spec.background:
+            values["background"] = float(coef[-1])
+        self.best.offer(chi2, values, self.source)
+        return values, chi2
+
+    def theory(self, values: dict) -> np.ndarray:
+        return self.ev({**self.base, **values})
+
+
+class _Map:
+    """Smooth map between a bounded fit parameter ``x`` and an unbounded ``u``.
+
+    Bounded shape parameters use a logistic map (in log x for lengths, ratios and q
+    positions), amplitudes and the background ``x = exp(u)`` (>= 0), signed amplitudes
+    the identity. Levenberg-Marquardt then works without hard bounds, whose penalty
+    (bumps adds a large cost outside them) makes it stick to a boundary."""
+
+    def __init__(self, kind: str, lo: float = 0.0, hi: float = 1.0):
+        self.kind, self.lo, self.hi = kind, lo, hi
+        if kind == "loglogit":
+            self.a, self.b = math.log(lo), math.log(hi)
+
+    def to_u(self, x: float) -> float:
+        if self.kind in ("logit", "loglogit"):
+            if self.kind == "logit":
+                t = (x - self.lo) / (self.hi - self.lo)
+            else:
+                t = (math.log(max(x, self.lo)) - self.a) / (self.b - self.a)
+            t = min(max(t, 1e-3), 1 - 1e-3)  # a start on a bound could not move
+            return math.log(t / (1 - t))
+        if self.kind == "exp":
+            return math.log(x)
+        return x
+
+    def to_x(self, u: float) -> float:
+        if self.kind in ("logit", "loglogit"):
+            t = 1.0 / (1.0 + math.exp(-u)) if u > -700 else 0.0
+            if self.kind == "logit":
+                return self.lo + (self.hi - self.lo) * t
+            return math.exp(self.a + (self.b - self.a) * t)
+        if self.kind == "exp":
+            return math.exp(min(u, 700.0))
+        return u
+
+    def dx_du(self, u: float) -> float:
+        x = self.to_x(u)
+        if self.kind in ("logit", "loglogit"):
+            t = 1.0 / (1.0 + math.exp(-u)) if u > -700 else 0.0
+            span = self.hi - self.lo if self.kind == "logit" else x * (self.b - self.a)
+            return span * t * (1 - t)
+        return x if self.kind == "exp" else 1.0
+
+
+class _Fitness:
+    """bumps Fitness around :class:`_Problem` (see ``bumps.fitproblem.Fitness``); its
+    bumps parameters are the unbounded ``u`` of :class:`_Map`."""
+
+    name = "verification"
+
+    def __init__(self, problem: _Problem, pars: dict, maps: dict):
+        self.problem = problem
+        self._pars = pars
+        self._maps = maps
+        self._resid = None
+        self.stopped: _Stop | None = None
+
+    def parameters(self):
+        return list(self._pars.values())
+
+    def update(self):
+        self._resid = None
+
+    def numpoints(self):
+        return self.problem.data.n
+
+    def values(self) -> dict:
+        return {k: self._maps[k].to_x(float(p.value)) for k, p in self._pars.items()}
+
+    def residuals(self):
+        if self._resid is None:
+            values = self.values()
+            data = self.problem.data
+            with np.errstate(over="ignore", invalid="ignore"):
+                r = (self.problem.theory(values) - data.I) / data.sigma
+            if np.all(np.isfinite(r)) and np.max(np.abs(r)) < 1e150:
+                self.problem.best.offer(float(r @ r), values, self.problem.source)
+            else:
+                r = np.where(np.isfinite(r), np.clip(r, -1e150, 1e150), _BAD_RESIDUAL)
+            self._resid = r
+        return self._resid
+
+    def nllf(self):
+        # bumps logs and swallows exceptions raised in nllf(): keep the stop for _lm
+        try:
+            r = self.residuals()
+        except _Stop as stop:
+            self.stopped = stop
+            return math.inf
+        return 0.5 * float(r @ r)
+
+    def resynth_data(self):  # pragma: no cover - not used
+        raise NotImplementedError
+
+    def restore_data(self):  # pragma: no cover - not used
+        raise NotImplementedError
+
+    def save(self, basename):  # pragma: no cover - not used
+        pass
+
+    def plot(self, view=None):  # pragma: no cover - not used
+        pass
+
+
+def _maps(setup: Setup, start: dict, data: FitData) -> tuple[dict, dict]:
+    """(maps, start values clipped so that their maps are finite)."""
+    maps, x0 = {}, {}
+    for name, (lo, hi) in setup.shape.items():
+        log = setup.spec.free[name].draws_log() and lo > 0
+        maps[name] = _Map("loglogit" if log else "logit", lo, hi)
+        x0[name] = float(np.clip(start[name], lo, hi))
+    amps = [abs(float(start[a])) for a in setup.amplitudes]
+    floor = 1e-9 * (max(amps) if amps and max(amps) > 0 else 1.0)
+    for name in setup.amplitudes:
+        maps[name] = _Map("identity" if setup.spec.signed else "exp")
+        x0[name] = float(start[name]) if setup.spec.signed else max(float(start[name]), floor)
+    if setup.spec.background:
+        maps["background"] = _Map("exp")
+        x0["background"] = max(float(start["background"]), 1e-6 * float(np.min(data.I)))
+    return maps, x0
+
+
+def _lm(problem: _Problem, start: dict, max_steps: int, tol: float = 1.5e-8):
+    """One bumps Levenberg-Marquardt run from ``start``.
+
+    Returns ``(stderr, finished, final values)``; ``stderr`` (1-sigma, from the LM
+    covariance mapped back through :class:`_Map`, valid if the errors sigma are right)
+    is empty when unavailable."""
+    from bumps.fitproblem import FitProblem
+    from bumps.fitters import FitDriver, LevenbergMarquardtFit
+    from bumps.parameter import Parameter
+
+    maps, x0 = _maps(problem.setup, start, problem.data)
+    pars = {name: Parameter(maps[name].to_u(x0[name]), name=name).range(-1e300, 1e300)
+            for name in x0}
+    fitness = _Fitness(problem, pars, maps)
+    fp = FitProblem(fitness)
+    driver = FitDriver(fitclass=LevenbergMarquardtFit, problem=fp, monitors=[], steps=max_steps,
+                       ftol=tol, xtol=tol)
+    x, _ = driver.fit()
+    if fitness.stopped is not None:
+        raise fitness.stopped
+    if x is None:
+        return {}, False, fitness.values()
+    stderr = {}
+    try:
+        cov = driver.cov()
+        if cov is not None:
+            err = np.sqrt(np.clip(np.diag(cov), 0, None))
+            for label, e, u in zip(fp.labels(), err, x):
+                stderr[label] = float(abs(maps[label].dx_du(float(u))) * e)
+    except Exception:  # noqa: BLE001 - uncertainties are optional
+        stderr = {}
+    return stderr, True, fitness.values()
+
+
+# --- starts --------------------------------------------------------------------------------
+def _seed(model: str, seed: int) -> int:
+    return (zlib.crc32(model.encode()) ^ (seed * 0x9E3779B1)) & 0xFFFFFFFF
+
+
+def _order(setup: Setup, s: dict) -> dict:
+    for a, b in setup.spec.order:
+        if a in s and b in s and s[a] > s[b]:
+            s[a], s[b] = s[b], s[a]
+    return s
+
+
+def _draw(setup: Setup, rng: np.random.Generator) -> dict:
+    s = {}
+    for name, (lo, hi) in setup.shape.items():
+        role = setup.spec.free[name]
+        if role.draws_log() and lo > 0:
+            s[name] = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+        else:
+            s[name] = float(rng.uniform(lo, hi))
+    return _order(setup, s)
+
+
+def guessed_starts(setup: Setup, inv: Invariants) -> list[dict]:
+    """Invariant-based starts for ``setup`` (clipped into the bounds), then the defaults."""
+    guesses = list(setup.spec.guess(inv)) if setup.spec.guess else []
+    guesses.append({})  # model defaults
+    out = []
+    for g in guesses:
+        s = {}
+        for name, (lo, hi) in setup.shape.items():
+            v = g.get(name, setup.defaults.get(name, 0.5 * (lo + hi)))
+            if not np.isfinite(v):
+                v = 0.5 * (lo + hi)
+            s[name] = float(np.clip(v, lo, hi))
+        s = _order(setup, s)
+        if s not in out:
+            out.append(s)
+    return out
+
+
+def _distance(setup: Setup, a: dict, b: dict) -> float:
+    d = 0.0
+    for name, (lo, hi) in setup.shape.items():
+        x, y = a[name], b[name]
+        if setup.spec.free[name].draws_log() and x > 0 and y > 0:
+            d = max(d, abs(math.log(x / y)) / 2.0)  # factor e^0.2 ~ 1.2 <-> 0.1
+        else:
+            d = max(d, abs(x - y) / (hi - lo))
+    return d
+
+
+# --- main entry -----------------------------------------------------------------------------
+def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | None = None,
+              deadline: float | None = None, abort: Callable[[], bool] | None = None,
+              max_steps: int = 100, max_evaluations: int = 10000, seed: int = 0,
+              invariants: Invariants | None = None) -> CandidateFit:
+    """Fit ``model`` to ``data``; never raises for model or fit problems.
+
+    ``deadline`` is a ``time.time()`` instant after which the fit stops and reports the
+    best point found so far (``converged=False``). ``abort()`` returning true stops it the
+    same way but the result has status ``"fit failed: cancelled"``. ``n_random`` seeded
+    random starts are screened besides the invariant-based ones (default
+    :data:`DEFAULT_RANDOM_STARTS`; screening stops early if it would take more than
+    30 % of the time left). LM runs from ``n_starts`` distinct screened starts, taken
+    alternately from the best invariant-based ones and the best of all.
+    """
+    t0 = time.time()
+    notes: list[str] = list(data.notes)
+    try:
+        setup = setup_for(model, float(data.q[0]), float(data.q[-1]))
+        km = kernel_model(model)
+    except ValueError as exc:
+        return failed(model, str(exc), seconds=time.time() - t0)
+    except Exception as exc:  # noqa: BLE001 - compilation errors etc.
+        return failed(model, f"could not load the model ({type(exc).__name__}: {exc})",
+                      seconds=time.time() - t0)
+
+    counter = {"evals": 0}
+    reserve = [0.0]  # seconds kept back from the deadline for the final scoring
+    stop_reason: list[str] = []
+
+    def guard():
+        if abort is not None and abort():
+            raise _Stop("cancelled")
+        if deadline is not None and time.time() > deadline - reserve[0]:
+            raise _Stop("time")
+        counter["evals"] += 1
+        if counter["evals"] > max_evaluations:
+            raise _Stop("evaluations")
+
+    best = _Best()
+    inv = invariants or curve_invariants(data.q, data.I,
+                                         None if data.sigma_estimated else data.sigma)
+    rng = np.random.default_rng(_seed(model, seed))
+    n_screened = n_lm = 0
+    converged = False
+    stderr: dict = {}
+    used_subset = False
+    try:
+        full = _Problem(setup, _Evaluator(km, data, guard), best, "full")
+        starts = guessed_starts(setup, inv)
+        # the first call also loads the compiled kernel: time the second one
+        first_values, first_chi2 = full.profile(starts[0])
+        t_eval = time.perf_counter()
+        full.profile(starts[0])
+        t_eval = (time.perf_counter() - t_eval) / max(1, len(setup.amplitudes))
+        n_screened = 1
+        work = full
+        if t_eval > _SLOW_EVAL and data.n > _SUBSET_POINTS:
+            idx = np.unique(np.round(np.linspace(0, data.n - 1, _SUBSET_POINTS)).astype(int))
+            work = _Problem(setup, _Evaluator(km, data.subset(idx), guard), _Best(), "subset")
+            reserve[0] = t_eval * (4 + len(setup.amplitudes))  # final scoring on all points
+            t_eval *= idx.size / data.n
+            used_subset = True
+            notes.append(f"slow model: screened and refined on {idx.size} of {data.n} points")
+        n_guessed = len(starts)
+        if n_random is None:
+            n_random = DEFAULT_RANDOM_STARTS
+        if setup.shape:
+            starts += [_draw(setup, rng) for _ in range(n_random)]
+        # screening may use at most 30 % of the time left (matters for slow models only)
+        screen_until = (None if deadline is None
+                        else time.time() + 0.3 * max(0.0, deadline - reserve[0] - time.time()))
+        screened = []  # (chi2, values, is_guess)
+        for i, s in enumerate(starts):
+            if i == 0 and work is full:
+                values, chi2 = first_values, first_chi2
+            else:
+                if screen_until is not None and time.time() > screen_until and screened:
+                    notes.append(f"time budget: {i} of {len(starts)} starts screened")
+                    break
+                values, chi2 = work.profile(s)
+                n_screened += 1
+            if values is not None and np.isfinite(chi2):
+                screened.append((chi2, values, i < n_guessed))
+        # refine the best invariant-based starts and the best of all, alternately: in
+        # sharp chi2 landscapes a start's own chi2 says little about its basin
+        guesses = sorted((e for e in screened if e[2]), key=lambda e: e[0])
+        overall = sorted(screened, key=lambda e: e[0])
+        chosen: list[dict] = []
+        for pair in zip_longest(guesses, overall):
+            for entry in pair:
+                if entry is None or len(chosen) >= max(1, n_starts):
+                    continue
+                if all(_distance(setup, entry[1], c) > 0.1 for c in chosen):
+                    chosen.append(entry[1])
+        if not setup.shape:  # only linear parameters: the solve is exact
+            chosen = chosen[:1]
+        plan = [(start, False) for start in chosen]
+        stages = _stages(work.data, setup.n_free) if setup.shape else []
+        if stages:
+            # monodisperse form factors make chi2(size) rugged at high q: also refine the
+            # two first starts by continuation in q (q window doubled at every stage)
+            stage_problems = [
+                _Problem(setup, _Evaluator(km, work.data.subset(idx), guard), _Best(), "stage")
+                for idx in stages]
+            plan = [item for i, start in enumerate(chosen)
+                    for item in ([(start, True), (start, False)] if i < 2 else [(start, False)])]
+        for start, staged in plan:
+            if staged:
+                for stage_problem in stage_problems:  # intermediate: loose tolerance
+                    start = _lm(stage_problem, start, max(10, max_steps // 2), tol=1e-5)[2]
+            n_lm += 1
+            err, finished, last = _lm(work, start, max_steps)
+            if finished and work.best.values is not None and _same(work.best.values, last):
+                stderr = err
+            converged = converged or finished
+            if converged and work.best.chi2 < max(1, work.data.n - setup.n_free):
+                break  # at the noise level (chi2r < 1): more starts cannot do better
+    except _Stop as stop:
+        stop_reason.append(stop.reason)
+    except Exception as exc:  # noqa: BLE001 - a model/fit failure must not crash the run
+        if best.values is None and (not used_subset or work.best.values is None):
+            return failed(model, f"{type(exc).__name__}: {exc}", seconds=time.time() - t0,
+                          n_evaluations=counter["evals"])
+        notes.append(f"refinement stopped by an error ({type(exc).__name__}: {exc})")
+
+    if stop_reason and stop_reason[0] == "cancelled":
+        return failed(model, "cancelled", seconds=time.time() - t0, n_evaluations=counter["evals"])
+
+    # the winner, evaluated on every point
+    candidates = [best.values] if best.values is not None else []
+    if used_subset and work.best.values is not None:
+        candidates.append(work.best.values)
+    final = None
+    try:
+        final_guard_off = _Evaluator(km, data, lambda: None)
+        scorer = _Problem(setup, final_guard_off, _Best(), "final")
+        for values in candidates:
+            theory = scorer.theory(values)
+            r = (theory - data.I) / data.sigma
+            if np.all(np.isfinite(r)):
+                chi2 = float(r @ r)
+                if final is None or chi2 < final[0]:
+                    final = (chi2, values, theory)
+        if final is not None and used_subset:
+            # amplitudes re-solved on all points (cheap, linear)
+            shape = {k: final[1][k] for k in setup.shape}
+            values, chi2 = scorer.profile(shape)
+            if values is not None and chi2 < final[0]:
+                final = (chi2, values, scorer.theory(values))
+    except Exception as exc:  # noqa: BLE001
+        return failed(model, f"{type(exc).__name__}: {exc}", seconds=time.time() - t0)
+
+    if final is None:
+        reason = ("time budget exhausted before the first evaluation" if stop_reason == ["time"]
+                  else "the model gives NaN or infinite intensities for every start")
+        return failed(model, reason, seconds=time.time() - t0, n_evaluations=counter["evals"])
+
+    chi2, values, theory = final
+    n, k = data.n, setup.n_free
+    if stop_reason:
+        converged = False
+        why = {"time": "time budget",
+               "evaluations": f"{max_evaluations} evaluations"}[stop_reason[0]]
+        notes.append(f"stopped at the {why}: the fit may not have converged")
+    notes.extend(_bound_notes(setup, values))
+    if setup.spec.notes:
+        notes.append(setup.spec.notes)
+    if data.sigma_estimated:
+        notes.append(f"no dI: relative errors {data.relative_error:.3g} * I assumed")
+    return CandidateFit(
+        model=model, status="ok", chi2=chi2, chi2r=chi2 / max(1, n - k),
+        aic=chi2 + 2 * k, bic=chi2 + k * math.log(n), n_points=n, n_free=k,
+        parameters={name: float(values[name]) for name in setup.free_names()},
+        uncertainties={name: v for name, v in stderr.items() if name in values},
+        fixed={name: float(v) for name, v in setup.fixed.items()},
+        q=data.q, I_fit=theory, n_starts=n_lm, n_screened=n_screened,
+        n_evaluations=counter["evals"], seconds=time.time() - t0, converged=converged,
+        notes=tuple(dict.fromkeys(notes)),
+    )
+
+
+def _stages(data: FitData, n_free: int) -> list[np.ndarray]:
+    """Index sets of growing leading parts of the curve for q-continuation.
+
+    The first stage ends where I has fallen by a decade from its low-q value; every
+    next stage doubles the q window. Stages with too few points or covering most of the
+    curve are left out; empty when the curve never falls by a decade."""
+    ref = float(np.median(data.I[:3]))
+    below = np.nonzero(data.I < 0.1 * ref)[0]
+    if below.size == 0:
+        return []
+    q_stage = float(data.q[below[0]])
+    out = []
+    while True:
+        idx = np.nonzero(data.q <= q_stage)[0]
+        if idx.size > 0.8 * data.n:
+            break
+        if idx.size >= max(8, n_free + 3):
+            out.append(idx)
+        q_stage *= 2.0
+    return out
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(math.isclose(a[k], b[k], rel_tol=1e-9) for k in a)
+
+
+def _bound_notes(setup: Setup, values: dict) -> list[str]:
+    out = []
+    for name, (lo, hi) in setup.shape.items():
+        v = values.get(name)
+        if v is None:
+            continue
+        span = math.log(hi / lo) if lo > 0 and setup.spec.free[name].draws_log() else None
+        if span:
+            at_lo, at_hi = math.log(v / lo) < 1e-3 * span, math.log(hi / v) < 1e-3 * span
+        else:
+            at_lo, at_hi = v - lo < 1e-3 * (hi - lo), hi - v < 1e-3 * (hi - lo)
+        if at_lo:
+            out.append(f"{name} at its lower bound ({lo:.4g})")
+        elif at_hi:
+            out.append(f"{name} at its upper bound ({hi:.4g})")
+    return out
+
+
+def start_values(model_name: str, q, I, dI=None, *, dQ=None, n_random: int = 16,  # noqa: E741
+                 seed: int = 0) -> dict[str, float]:
+    """Good starting parameters for one model and one curve, without fitting.
+
+    Cleans the curve like the rest of the plugin, computes its invariants, screens the
+    model's invariant-based starts plus ``n_random`` seeded random ones (one model
+    evaluation each, amplitudes solved exactly) and returns the best: every varied
+    parameter (shape parameters, ``scale`` or the model's own amplitudes,
+    ``background``) plus the non-default fixed ones (e.g. ``scale = 1``). Deterministic
+    for given inputs. Raises :class:`ValueError` for an unknown model and
+    ``errors.DataError`` for unusable data.
+    """
+    from ..cleaning import clean_curve
+
+    q_arr = np.asarray(q, float)
+    dq = None if dQ is None else np.asarray(dQ, float)
+    curve, _ = clean_curve(q_arr, I, dI)
+    if dq is not None:
+        from .verify import carry_over
+
+        dq = carry_over(q_arr, np.asarray(I, float), dq, curve.q)
+    data = make_fit_data(curve.q, curve.I, curve.dI, dQ=dq)
+    setup = setup_for(model_name, float(data.q[0]), float(data.q[-1]))
+    best = _Best()
+    evaluate = _Evaluator(kernel_model(model_name), data, lambda: None)
+    problem = _Problem(setup, evaluate, best, "start")
+    inv = curve_invariants(data.q, data.I, None if data.sigma_estimated else data.sigma)
+    rng = np.random.default_rng(_seed(model_name, seed))
+    starts = guessed_starts(setup, inv)
+    if setup.shape:
+        starts += [_draw(setup, rng) for _ in range(n_random)]
+    for s in starts:
+        problem.profile(s)
+    values = best.values
+    if values is None:
+        values = {**{k: setup.defaults[k] for k in setup.shape}}
+    out = {k: float(v) for k, v in setup.fixed.items()}
+    out.update((k, float(v)) for k, v in values.items())
+    return out

@@ -1,0 +1,304 @@
+"""Fit verification with real sasmodels + bumps: fits, re-ranking, failures, budget, cancel."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from sasnets_plugin.loading import RawCurve, load_1d
+from sasnets_plugin.verification import (
+    CandidateFit,
+    VerificationCancelled,
+    curve_invariants,
+    fit_model,
+    prepare_data,
+    read_slit,
+    rerank,
+    shutdown_pool,
+    start_values,
+    verify_candidates,
+)
+from sasnets_plugin.verification import fitting as fitting_module
+from sasnets_plugin.verification.parameters import setup_for
+
+TRUE_RADIUS = 60.0
+
+
+def _sphere_curve(n=100, noise=0.02, seed=1, with_dI=True) -> RawCurve:
+    from sasmodels.core import load_model
+    from sasmodels.direct_model import call_kernel
+
+    q = np.geomspace(0.005, 0.4, n)
+    kernel = load_model("sphere").make_kernel([q])
+    clean = call_kernel(kernel, {"radius": TRUE_RADIUS, "scale": 0.01, "background": 0.002})
+    rng = np.random.default_rng(seed)
+    dI = noise * clean
+    I = clean + dI * rng.standard_normal(n)  # noqa: E741
+    return RawCurve("synthetic sphere", q, I, dI if with_dI else None, None)
+
+
+@pytest.fixture(scope="module")
+def sphere_raw() -> RawCurve:
+    return _sphere_curve()
+
+
+@pytest.fixture(scope="module")
+def sphere_verification(sphere_raw):
+    # network prefers a wrong model: cylinder 0.5, true sphere 0.3, power_law 0.2
+    return verify_candidates(sphere_raw, ["cylinder", "sphere", "power_law"], [0.5, 0.3, 0.2],
+                             workers=1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_pool():
+    yield
+    shutdown_pool()
+
+
+def test_sphere_fit_recovers_radius_and_wins_bic(sphere_verification):
+    fits = {c.model: c for c in sphere_verification.candidates}
+    sphere = fits["sphere"]
+    assert sphere.ok, sphere.status
+    assert sphere.parameters["radius"] == pytest.approx(TRUE_RADIUS, rel=0.03)
+    assert 0.5 < sphere.chi2r < 2.0  # 2 % noise with dI = 2 %: chi2r ~ 1
+    assert sphere.n_free == 3  # radius, scale, background: SLDs are not varied
+    assert set(sphere.parameters) == {"radius", "scale", "background"}
+    assert sphere.bic < fits["cylinder"].bic and sphere.bic < fits["power_law"].bic
+    assert sphere.aic == pytest.approx(sphere.chi2 + 2 * 3)
+    assert sphere.bic == pytest.approx(sphere.chi2 + 3 * np.log(sphere.n_points))
+    assert sphere.I_fit is not None and sphere.I_fit.shape == sphere.q.shape
+
+
+def test_true_model_wins_reranking_against_a_higher_prior(sphere_verification):
+    v = sphere_verification
+    assert v.network_order == ("cylinder", "sphere", "power_law")
+    assert v.verified_order[0] == "sphere"
+    best = v.best
+    assert best is not None and best.model == "sphere" and best.network_rank == 2
+    assert best.posterior > 0.99
+    assert sum(c.posterior for c in v.candidates) == pytest.approx(1.0)
+    assert [c.probability for c in v.candidates] == [0.5, 0.3, 0.2]
+
+
+def test_json_output(sphere_verification):
+    payload = json.loads(json.dumps(sphere_verification.to_json()))
+    assert payload["verified_order"][0] == "sphere"
+    fit = payload["candidates"][1]["fit"]
+    assert {"chi2r", "aic", "bic", "parameters"} <= set(fit)
+    assert fit["parameters"]["radius"] == pytest.approx(TRUE_RADIUS, rel=0.03)
+    curves = sphere_verification.to_json(include_curves=True)
+    assert len(curves["q"]) == len(curves["candidates"][1]["I_fit"]) == 100
+
+
+def test_cyl_400_20_multistart_avoids_the_length_300_local_minimum(example_1d):
+    raw = load_1d(example_1d / "cyl_400_20.txt")[0]
+    data, _ = prepare_data(raw)
+    fit = fit_model("cylinder", data)
+    assert fit.ok, fit.status
+    assert fit.parameters["radius"] == pytest.approx(20.0, rel=0.02)
+    assert fit.parameters["length"] == pytest.approx(400.0, rel=0.03)
+    assert fit.n_starts >= 1 and fit.n_screened > 10  # screened many, refined the best
+
+    # a single Levenberg-Marquardt run from length 300 stays in the local minimum
+    setup = setup_for("cylinder", data.q[0], data.q[-1])
+    evaluate = fitting_module._Evaluator(fitting_module.kernel_model("cylinder"), data,
+                                         lambda: None)
+    problem = fitting_module._Problem(setup, evaluate, fitting_module._Best(), "test")
+    _, _, single = fitting_module._lm(problem, {"radius": 20.0, "length": 300.0, "scale": 1.0,
+                                                "background": 0.001}, 200)
+    assert single["length"] < 350
+    assert problem.best.chi2 > 100 * fit.chi2
+
+
+def test_failing_models_are_reported_and_ranked_last(sphere_raw, monkeypatch):
+    real = fitting_module.kernel_model
+
+    def broken(name):
+        if name == "cylinder":
+            raise RuntimeError("simulated kernel crash")
+        return real(name)
+
+    monkeypatch.setattr(fitting_module, "kernel_model", broken)
+    v = verify_candidates(sphere_raw, ["no_such_model", "cylinder", "sphere"], [0.6, 0.3, 0.1],
+                          workers=1)
+    fits = {c.model: c for c in v.candidates}
+    assert fits["no_such_model"].status.startswith("fit failed:")
+    assert "unknown" in fits["no_such_model"].status
+    assert fits["cylinder"].status.startswith("fit failed:")
+    assert "simulated kernel crash" in fits["cylinder"].status
+    assert v.verified_order[0] == "sphere"
+    assert {c.verified_rank for c in v.candidates if not c.ok} == {2, 3}
+    assert all(c.posterior == 0 for c in v.candidates if not c.ok)
+    assert fits["cylinder"].fit_json() == fits["cylinder"].status  # failures: the status string
+
+
+def test_nan_producing_model_fails_cleanly(sphere_raw, monkeypatch):
+    class NanEvaluator(fitting_module._Evaluator):
+        def __call__(self, values):
+            return np.full(self.data.n, np.nan)
+
+    monkeypatch.setattr(fitting_module, "_Evaluator", NanEvaluator)
+    data, _ = prepare_data(sphere_raw)
+    fit = fit_model("sphere", data)
+    assert fit.status.startswith("fit failed:") and "NaN" in fit.status
+
+
+def test_data_without_dI_is_fitted_and_flagged():
+    raw = _sphere_curve(noise=0.01, seed=3, with_dI=False)
+    v = verify_candidates(raw, ["sphere", "power_law"], [0.5, 0.5], workers=1)
+    assert v.dI_estimated
+    assert "no dI" in v.weighting
+    sphere = v.candidates[0]
+    assert sphere.ok
+    assert any("no dI" in note for note in sphere.notes)
+    assert sphere.parameters["radius"] == pytest.approx(TRUE_RADIUS, rel=0.03)
+    assert v.verified_order[0] == "sphere"
+
+
+def test_pinhole_and_slit_resolution_are_used(example_1d):
+    pin, _ = prepare_data(load_1d(example_1d / "100nmPinholeSphere.txt")[0])
+    assert pin.resolution == "pinhole" and np.allclose(pin.dQ / pin.q, 0.15, rtol=0.05)
+
+    path = example_1d / "1umSlitSmearSphere.ABS"
+    dxl, dxw = read_slit(path)
+    assert dxl is not None and np.allclose(dxl, 0.117) and dxw is None
+    raw = load_1d(path)[0]
+    slit, _ = prepare_data(raw, slit_length=dxl, slit_width=dxw)
+    assert slit.resolution == "slit"
+    fit = fit_model("sphere", slit)
+    assert fit.ok and fit.parameters["radius"] == pytest.approx(5000, rel=0.02)
+    assert fit.chi2r < 2
+
+
+def test_start_values_are_deterministic_and_close(example_1d):
+    raw = load_1d(example_1d / "cyl_400_20.txt")[0]
+    first = start_values("cylinder", raw.q, raw.I)
+    assert first == start_values("cylinder", raw.q, raw.I)
+    assert {"radius", "length", "scale", "background"} <= set(first)
+    assert first["radius"] == pytest.approx(20, rel=0.3)
+    q = np.geomspace(0.005, 0.4, 100)
+    sphere = start_values("sphere", q, _sphere_curve().I[: q.size])
+    assert sphere["radius"] == pytest.approx(TRUE_RADIUS, rel=0.1)
+    with pytest.raises(ValueError):
+        start_values("no_such_model", raw.q, raw.I)
+
+
+def test_fitted_parameters_serve_as_start_values(sphere_verification):
+    sphere = sphere_verification.best
+    assert sphere.start_values()["radius"] == sphere.parameters["radius"]
+    wrong = next(c for c in sphere_verification.candidates if c.model == "power_law")
+    assert wrong.start_values() == wrong.parameters  # no fixed overrides for power_law
+
+
+def test_parameter_table_is_consistent():
+    from sasnets_plugin.verification.fitting import guessed_starts
+    from sasnets_plugin.verification.parameters import SPECS
+
+    try:
+        from training.classes import DEFAULT_MODELS
+    except ImportError:  # pragma: no cover - training package not installed
+        DEFAULT_MODELS = ()
+    assert set(DEFAULT_MODELS) <= set(SPECS)
+    raw = _sphere_curve(noise=0.0)
+    inv = curve_invariants(raw.q, raw.I)
+    for name in SPECS:
+        setup = setup_for(name, raw.q[0], raw.q[-1])
+        assert set(setup.shape) == set(SPECS[name].free), name  # no parameter dropped
+        for start in guessed_starts(setup, inv):
+            assert set(start) == set(setup.shape), name
+            for key, value in start.items():
+                lo, hi = setup.shape[key]
+                assert lo <= value <= hi, (name, key)
+
+
+def test_invariants_of_a_sphere():
+    raw = _sphere_curve(noise=0.0)
+    inv = curve_invariants(raw.q, raw.I)
+    assert inv.rg == pytest.approx(np.sqrt(3 / 5) * TRUE_RADIUS, rel=0.1)
+    assert inv.q_dip == pytest.approx(4.493 / TRUE_RADIUS, rel=0.1)
+    assert inv.radii()[0] == pytest.approx(TRUE_RADIUS, rel=0.1)
+    assert inv.slope_low > -0.5 and inv.slope_high < -1.5
+    assert inv.background == pytest.approx(0.002, rel=0.2)
+    assert inv.noise < 0.005
+
+
+def test_resolution_follows_cleaning():
+    # unsorted rows, a duplicated q and an unusable row: dQ must follow the points
+    q = np.array([0.03, 0.01, 0.02, 0.02, -1.0] + list(np.linspace(0.04, 0.2, 12)))
+    I = 1.0 / q**2  # noqa: E741
+    I[4] = 1.0
+    dQ = 0.1 * q
+    dQ[2], dQ[3] = 0.001, 0.003
+    data, report = prepare_data(RawCurve("t", q, I, None, dQ))
+    assert report.n_merged == 1 and report.reordered
+    assert data.q[:3].tolist() == [0.01, 0.02, 0.03]
+    assert data.dQ[:3] == pytest.approx([0.001, 0.002, 0.003])
+
+
+def test_rerank_rule_is_tempered_by_the_best_chi2r():
+    def ok(model, chi2r, bic):
+        return CandidateFit(model=model, status="ok", chi2r=chi2r, bic=bic)
+
+    fits = [ok("a", 4.0, 100.0), ok("b", 5.0, 108.0), CandidateFit("c", "fit failed: x")]
+    ranked, temperature = rerank(fits, [0.2, 0.7, 0.1])
+    assert temperature == 4.0
+    a, b, c = ranked
+    expected_ratio = (0.2 / 0.7) * np.exp(8.0 / (2 * 4.0))
+    assert a.posterior / b.posterior == pytest.approx(expected_ratio)
+    assert c.posterior == 0 and c.verified_rank == 3
+    assert [x.network_rank for x in ranked] == [1, 2, 3]
+
+
+def test_cancellation_returns_promptly(sphere_raw):
+    cancel = threading.Event()
+    outcome = {}
+
+    def run():
+        try:
+            verify_candidates(sphere_raw, ["ellipsoid", "core_shell_cylinder", "cylinder",
+                                           "sphere"], None, workers=1, cancel=cancel,
+                              max_seconds=60)
+            outcome["result"] = "finished"
+        except VerificationCancelled as exc:
+            outcome["result"] = exc
+        outcome["t"] = time.perf_counter()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.3)
+    t_cancel = time.perf_counter()
+    cancel.set()
+    thread.join(10)
+    assert isinstance(outcome["result"], VerificationCancelled)
+    assert outcome["t"] - t_cancel < 1.0
+    assert all(f.ok for f in outcome["result"].partial)
+
+
+def test_parallel_timing_and_cancellation(example_1d, capsys):
+    raw = load_1d(example_1d / "sphere_80.txt")[0]
+    models = ["sphere", "core_shell_sphere", "fuzzy_sphere", "ellipsoid", "vesicle"]
+    probs = [0.4, 0.25, 0.15, 0.1, 0.1]
+    t = time.perf_counter()
+    v = verify_candidates(raw, models, probs, workers=2)  # cold pool: includes process start
+    cold = time.perf_counter() - t
+    t = time.perf_counter()
+    v = verify_candidates(raw, models, probs, workers=2)  # warm pool
+    warm = time.perf_counter() - t
+    with capsys.disabled():
+        print(f"\n[verification timing] 5 candidates, {raw.q.size} points, 2 workers: "
+              f"cold {cold:.2f} s, warm {warm:.2f} s")
+    assert v.workers == 2 and v.verified_order[0] == "sphere"
+    assert all(c.ok for c in v.candidates)
+    assert cold < 30 and warm < 30
+
+    cancel = threading.Event()
+    timer = threading.Timer(0.3, cancel.set)
+    timer.start()
+    t = time.perf_counter()
+    with pytest.raises(VerificationCancelled):
+        verify_candidates(raw, ["ellipsoid", "core_shell_cylinder", "cylinder", "fcc_paracrystal"],
+                          None, workers=2, cancel=cancel, max_seconds=60)
+    assert time.perf_counter() - t < 0.3 + 2.5
