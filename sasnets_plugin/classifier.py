@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import os
+import threading
 from importlib import resources
 from pathlib import Path
 
@@ -56,8 +57,12 @@ def read_classes(weights_dir: Path) -> list[str]:
 
 @contextlib.contextmanager
 def _native_stderr_silenced():
-    """TensorFlow's C++ start-up notes (CUDA probing, oneDNN) bypass Python logging."""
-    if log.isEnabledFor(logging.DEBUG):
+    """TensorFlow's C++ start-up notes (CUDA probing, oneDNN) bypass Python logging.
+
+    Only done on the main thread of a command-line process: file descriptor 2 belongs
+    to the whole process, and in a GUI other threads may be writing to it.
+    """
+    if log.isEnabledFor(logging.DEBUG) or threading.current_thread() is not threading.main_thread():
         yield
         return
     saved = os.dup(2)

@@ -296,8 +296,11 @@ def start_values(model_name: str, q, I) -> dict[str, float]:  # noqa: E741
     if best is None or not math.isfinite(best[0]):
         return _clip(model_name, {"scale": 1.0, "background": float(np.min(I)) * 1e-3})
     _, s, values, a, b = best
-    out = {name: values[name] for name in values
-           if name in ("scale", "background") or values[name] != _defaults(model_name).get(name)}
+    estimated = {p.name for p in info.parameters.kernel_parameters
+                 if _length_power(p) and p.name in values}
+    if "power" in pars:
+        estimated.add("power")
+    out = {name: values[name] for name in sorted(estimated)}
     out["scale"] = a * base.get("scale", 1.0)
     out["background"] = b
     log.debug("start values for %s (size factor %.3g): %s", model_name, s, out)

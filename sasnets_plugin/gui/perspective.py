@@ -21,7 +21,7 @@ from ..errors import DataError, SasnetsError
 from ..loading import RawCurve, from_data1d
 from ..preprocessing import LOG_Q_OFFSET
 from . import PERSPECTIVE_NAME, fitting_bridge
-from .worker import Outcome, load_network, run_in_background, suggest_all
+from .worker import Outcome, load_network, load_opengl_driver, run_in_background, suggest_all
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,9 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
         self.communicator = GuiUtils.communicator
         self.communicator.dataDeletedSignal.connect(self.removeData)
-        self.start_network_load()
+        self.lblNetwork.setText("Loading the network in the background…")
+        # Start once SasView's window is built (it creates OpenGL views; see worker.py).
+        QtCore.QTimer.singleShot(0, self.start_network_load)
 
     # ------------------------------------------------------------------ layout
 
@@ -140,8 +142,10 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         top = QtWidgets.QHBoxLayout()
         top.addWidget(QtWidgets.QLabel("Data set:"))
         self.cbDataSet = QtWidgets.QComboBox()
-        self.cbDataSet.setSizeAdjustPolicy(QtWidgets.QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.cbDataSet.setToolTip("Data sets sent here from the Data Explorer; each has its own ranking.")
+        self.cbDataSet.setSizeAdjustPolicy(
+            QtWidgets.QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.cbDataSet.setToolTip(
+            "Data sets sent here from the Data Explorer; each has its own ranking.")
         self.cbDataSet.currentIndexChanged.connect(self._refresh)
         top.addWidget(self.cbDataSet, 1)
         self.cmdRemove = QtWidgets.QPushButton("Remove")
@@ -233,6 +237,10 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.network_ready = None
         self.lblNetwork.setStyleSheet("")
         self.lblNetwork.setText("Loading the network in the background…")
+        try:
+            load_opengl_driver()
+        except Exception:  # no OpenGL at all: nothing can clash with TensorFlow
+            log.debug("no OpenGL context", exc_info=True)
         run_in_background(load_network, self._network_loaded, self._network_failed, self,
                           "loading the network")
 
@@ -329,7 +337,8 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
     def _find(self, key: int | None = None, item=None) -> DataSet | None:
         for dataset in self._datasets:
-            if (key is not None and dataset.key == key) or (item is not None and dataset.item is item):
+            if ((key is not None and dataset.key == key)
+                    or (item is not None and dataset.item is item)):
                 return dataset
         return None
 
@@ -347,7 +356,8 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         """Rank the models for every data set, in the background."""
         if not self._datasets:
             self._say("Send 1D data here first: tick it in the Data Explorer, choose "
-                      f"'{self.name}' in the 'Send to' list and press 'Send data'.", logging.WARNING)
+                      f"'{self.name}' in the 'Send to' list and press 'Send data'.",
+                      logging.WARNING)
             return
         self._generation += 1
         generation = self._generation

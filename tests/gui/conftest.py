@@ -1,0 +1,169 @@
+"""Fixtures driving the real SasView main window with the Model Suggestion perspective.
+
+One SasView main window serves the whole session: SasView's signals go through a
+process-wide communicator, so a second window would answer the first one's signals.
+Each test starts from an empty Data Explorer and an empty perspective.
+
+SasView's user files go to a scratch folder (XDG directories), and its config is
+reset to defaults without saving. Without trained weights in ``model_weights/`` the
+tests use a small untrained 71-class network made on the fly (biased towards
+``sphere`` so that "auto-fit the top choice" fits a well-behaved model).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from sasview_helpers import _SCRATCH, ROOT, XDG_DIRS, have_display, isolated_env
+
+
+def pytest_collection_modifyitems(config, items):
+    if have_display():
+        return
+    skip = pytest.mark.skip(reason="needs an X server: run ./test.sh (xvfb-run) or set DISPLAY")
+    for item in items:
+        if "gui" in item.keywords:
+            item.add_marker(skip)
+
+
+# ------------------------------------------------------------------ weights
+
+DUMMY_NETWORK = textwrap.dedent("""
+    import json, os, sys
+    import numpy as np
+    import keras
+    from sasnets_plugin.preprocessing import N_CHANNELS, N_POINTS, PREPROCESSING_VERSION
+    from training.classes import DEFAULT_MODELS
+    out = sys.argv[1]
+    classes = list(DEFAULT_MODELS)
+    inputs = keras.Input((N_POINTS, N_CHANNELS))
+    x = keras.layers.Flatten()(inputs)
+    bias = np.zeros(len(classes), "float32"); bias[classes.index("sphere")] = 4.0
+    outputs = keras.layers.Dense(len(classes), activation="softmax",
+                                 bias_initializer=keras.initializers.Constant(bias))(x)
+    keras.Model(inputs, outputs).save(os.path.join(out, "model.keras"))
+    json.dump(classes, open(os.path.join(out, "classes.json"), "w"))
+    json.dump({"preprocessing_version": PREPROCESSING_VERSION, "note": "untrained test network"},
+              open(os.path.join(out, "metadata.json"), "w"))
+""")
+
+
+@pytest.fixture(scope="session")
+def weights_dir() -> Path:
+    """The bundled weights when present, else an untrained stand-in built once."""
+    from sasnets_plugin.classifier import default_weights_dir
+
+    bundled = default_weights_dir()
+    if (bundled / "model.keras").is_file() and (bundled / "classes.json").is_file():
+        return bundled
+    out = _SCRATCH / "dummy_weights"
+    if not (out / "model.keras").is_file():
+        out.mkdir(exist_ok=True)
+        # In a subprocess: TensorFlow must not be imported here before SasView's OpenGL.
+        subprocess.run([sys.executable, "-c", DUMMY_NETWORK, str(out)], check=True, cwd=ROOT,
+                       env=isolated_env(), capture_output=True, timeout=300)
+    return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def use_weights(weights_dir):
+    """Point the network loader at ``weights_dir`` for this module's tests only."""
+    from sasnets_plugin.suggestion import get_classifier
+
+    old = os.environ.get("SASNETS_WEIGHTS")
+    os.environ["SASNETS_WEIGHTS"] = str(weights_dir)
+    get_classifier.cache_clear()
+    yield weights_dir
+    if old is None:
+        os.environ.pop("SASNETS_WEIGHTS", None)
+    else:
+        os.environ["SASNETS_WEIGHTS"] = old
+    get_classifier.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def network_classes(weights_dir) -> list[str]:
+    return json.loads((weights_dir / "classes.json").read_text())
+
+
+# ------------------------------------------------------------------ SasView
+
+@pytest.fixture(scope="session")
+def qapp():
+    """pytest-qt's application, created with SasView's settings (OpenGL sharing)."""
+    from sasnets_plugin.gui.launcher import make_application
+
+    return make_application()
+
+
+@pytest.fixture(scope="session")
+def sasview(qapp, weights_dir):
+    """SasView's main window with the perspective, built as ``run_sasview`` does."""
+    if not have_display():
+        pytest.skip("needs an X server")
+    from sasnets_plugin.gui import worker
+
+    if "tensorflow" in sys.modules and not worker.tensorflow_isolated:
+        # TensorFlow loaded first, globally: Mesa's OpenGL (llvmpipe) would then crash
+        # the process on its LLVM symbols (see sasnets_plugin/gui/worker.py).
+        pytest.fail("TensorFlow was imported before SasView's OpenGL; run the GUI tests "
+                    "first or on their own (pytest tests/gui)")
+    os.environ.update(XDG_DIRS)
+    if "sas.system.user" in sys.modules:  # imported before us: move its folders too
+        user = sys.modules["sas.system.user"]
+        for attr, var in (("_CONFIG_DIR", "XDG_CONFIG_HOME"), ("_APP_DATA_DIR", "XDG_DATA_HOME"),
+                          ("_APP_VERS_DIR", "XDG_DATA_HOME"), ("_CACHE_DIR", "XDG_CACHE_HOME"),
+                          ("_LOG_DIR", "XDG_STATE_HOME")):
+            setattr(user, attr, str(Path(XDG_DIRS[var]) / "SasView"))
+    from sas.system import config
+
+    config.override_with_defaults()
+    config.SHOW_WELCOME_PANEL = False
+    config.LAST_WHATS_NEW_HIDDEN_VERSION = "999.999.999"
+
+    from sasnets_plugin.gui.launcher import start_sasview_embedded
+
+    window = start_sasview_embedded()
+    window.resize(1500, 950)
+    window.show()
+    yield window
+    window.hide()
+    from twisted.internet import reactor
+
+    if reactor.running:
+        reactor.stop()
+        reactor.runUntilCurrent()
+
+
+@pytest.fixture
+def gui(sasview, qtbot):
+    """The GUI manager, with an empty Data Explorer and perspective before and after."""
+    manager = sasview.guiManager
+    _clean(manager)
+    yield manager
+    _clean(manager)
+
+
+def _clean(manager):
+    from sasnets_plugin.gui import PERSPECTIVE_NAME
+
+    explorer = manager.filesWidget
+    if explorer.model.rowCount():
+        explorer.deleteAllItems()
+    perspective = manager.loadedPerspectives[PERSPECTIVE_NAME]
+    perspective.reset()
+    perspective.chkAutoFit.setChecked(False)
+
+
+# ------------------------------------------------------------------ actions
+
+@pytest.fixture(scope="session")
+def example_data() -> Path:
+    import sasdata
+
+    return Path(sasdata.__file__).parent / "example_data"

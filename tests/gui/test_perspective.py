@@ -1,0 +1,224 @@
+"""The Model Suggestion perspective inside the real SasView main window.
+
+Nothing of SasView or of the network is mocked: data are loaded by the Data Explorer,
+sent with its "Send to" button, ranked by the network, fitted by SasView's Fitting
+perspective.
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+from sasview_helpers import (choose_perspective, click, load_files, no_modal_dialog, send,
+                             suggestion_perspective)
+
+from sasnets_plugin.gui import PERSPECTIVE_NAME
+
+pytestmark = pytest.mark.gui
+
+FIT_TIMEOUT = 240_000
+
+
+def table_rows(perspective):
+    table = perspective.tblRanking
+    rows = []
+    for row in range(table.rowCount()):
+        rows.append((int(table.item(row, 0).text()), table.item(row, 1).text(),
+                     table.item(row, 2).data(0x0100), table.item(row, 3).text()))
+    return rows
+
+
+def suggest(qtbot, perspective):
+    with qtbot.waitSignal(perspective.rankingFinished, timeout=180_000):
+        click(qtbot, perspective.cmdSuggest)
+
+
+def test_registered_in_sasview(gui, qtbot):
+    import sas.qtgui.Perspectives as perspectives
+    import sas.qtgui.Perspectives.Invariant.InvariantPerspective as invariant
+    from twisted.internet import reactor
+
+    from sasnets_plugin.gui.perspective import ModelSuggestionWindow
+
+    assert perspectives.PERSPECTIVES[PERSPECTIVE_NAME] is ModelSuggestionWindow
+    assert isinstance(gui.loadedPerspectives[PERSPECTIVE_NAME], ModelSuggestionWindow)
+    combo = gui.filesWidget.cbFitting
+    assert PERSPECTIVE_NAME in [combo.itemText(i) for i in range(combo.count())]
+    # Registered after SasView installed its Qt reactor: no module holds a dead one.
+    assert type(reactor).__name__ == "QtReactor"
+    assert invariant.reactor is reactor
+
+    actions = {a.text(): a for a in gui._workspace.menuAnalysis.actions()}
+    actions[PERSPECTIVE_NAME].trigger()
+    assert gui.perspective() is gui.loadedPerspectives[PERSPECTIVE_NAME]
+    assert combo.currentText() == PERSPECTIVE_NAME
+    assert actions[PERSPECTIVE_NAME].isChecked()
+    actions["Fitting"].trigger()
+    assert gui.perspective().name == "Fitting"
+    assert not actions[PERSPECTIVE_NAME].isChecked()
+    choose_perspective(gui, PERSPECTIVE_NAME)
+    assert actions[PERSPECTIVE_NAME].isChecked()
+
+
+def test_suggest_then_fit_cylinder(gui, qtbot, example_data, network_classes):
+    path = example_data / "1d_data" / "cyl_400_20.txt"
+    (item,) = load_files(gui, qtbot, [path])
+    perspective = suggestion_perspective(gui, qtbot)
+    assert perspective.network_ready, perspective.lblNetwork.text()
+    send(gui)
+    assert [d.title for d in perspective.datasets] == ["cyl_400_20.txt"]
+
+    suggest(qtbot, perspective)
+    rows = table_rows(perspective)
+    assert len(rows) == len(network_classes)
+    assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
+    assert sorted(r[1] for r in rows) == sorted(network_classes)
+    probabilities = np.array([r[2] for r in rows])
+    assert np.all(np.diff(probabilities) <= 0)
+    assert probabilities.sum() == pytest.approx(1.0, abs=1e-6)
+    category = {r[1]: r[3] for r in rows}
+    assert category["cylinder"] == "Cylinder" and category["sphere"] == "Sphere"
+    # Five rows visible, the rest behind the scroll bar.
+    table = perspective.tblRanking
+    assert table.viewport().height() // table.rowHeight(0) == 5
+    # The plot shows the data and the 100-point curve the network read.
+    lines = perspective.axes.get_lines()
+    assert any(line.get_xdata().size == 100 for line in lines)
+    assert perspective.tblRanking.selectionModel().selectedRows()[0].row() == 0  # top preselected
+
+    assert perspective.select_model("cylinder")
+    with qtbot.waitSignal(perspective.fitFinished, timeout=FIT_TIMEOUT) as finished:
+        click(qtbot, perspective.cmdFit)
+    page, chi2 = finished.args
+    fitting = gui.loadedPerspectives["Fitting"]
+    assert gui.perspective() is fitting
+    assert gui.filesWidget.cbFitting.currentText() == "Fitting"
+    assert fitting.currentFittingWidget is page
+    assert page.logic.data.name == item.child(0).data().name
+    assert page.cbCategory.currentText() == "Cylinder"
+    assert page.cbModel.currentText() == "cylinder"
+    assert {"scale", "background", "radius", "length"} <= set(page.main_params_to_fit)
+    assert not {"sld", "sld_solvent", "theta", "phi"} & set(page.main_params_to_fit)
+    assert chi2 is not None and math.isfinite(chi2)
+    assert math.isfinite(page.chi2)
+    # Good start values land in the right minimum (a length of 300 would not).
+    assert page.logic.kernel_module.getParam("length") == pytest.approx(400, rel=0.05)
+    assert page.logic.kernel_module.getParam("radius") == pytest.approx(20, rel=0.05)
+    assert "finished" in perspective.lblStatus.text()
+
+
+def test_several_data_sets_one_ranking_each(gui, qtbot, example_data, network_classes):
+    names = ["sphere_80.txt", "cyl_400_40.txt", "100nmSpheresNodQ.txt"]
+    load_files(gui, qtbot, [example_data / "1d_data" / n for n in names])
+    perspective = suggestion_perspective(gui, qtbot)
+    send(gui)
+    assert no_modal_dialog()
+    assert sorted(d.title for d in perspective.datasets) == sorted(names)
+    assert perspective.cbDataSet.count() == 3
+
+    suggest(qtbot, perspective)
+    tops = {}
+    for index in range(perspective.cbDataSet.count()):
+        perspective.cbDataSet.setCurrentIndex(index)
+        dataset = perspective.current_dataset()
+        assert dataset.ranking is not None, perspective.lblNotes.text()
+        rows = table_rows(perspective)
+        assert len(rows) == len(network_classes)
+        assert sum(r[2] for r in rows) == pytest.approx(1.0, abs=1e-6)
+        assert rows[0][1] == dataset.ranking.models[0]
+        assert dataset.title in perspective.lblNotes.text()
+        assert perspective.axes.get_title().startswith(dataset.title)
+        tops[dataset.title] = dataset.ranking
+    assert len({id(r) for r in tops.values()}) == 3
+    # Each data set was ranked from its own curve.
+    inputs = [r.prepared.inputs for r in tops.values()]
+    assert not np.allclose(inputs[0], inputs[1])
+
+
+def test_auto_fit_top_choice(gui, qtbot, example_data):
+    load_files(gui, qtbot, [example_data / "1d_data" / "sphere_80.txt"])
+    perspective = suggestion_perspective(gui, qtbot)
+    send(gui)
+    perspective.chkAutoFit.setChecked(True)
+    with qtbot.waitSignal(perspective.fitFinished, timeout=FIT_TIMEOUT) as finished:
+        click(qtbot, perspective.cmdSuggest)
+    page, chi2 = finished.args
+    top = perspective.current_dataset().ranking.models[0]
+    assert page is not None, perspective.lblStatus.text()
+    assert page.cbModel.currentText() == top or page.cbStructureFactor.currentText() == top
+    assert page.logic.data.name.startswith("sphere_80")
+    assert chi2 is not None and math.isfinite(chi2), perspective.lblStatus.text()
+
+
+def test_2d_data_refused_with_a_message(gui, qtbot, example_data, caplog):
+    load_files(gui, qtbot, [example_data / "2d_data" / "P123_D2O_10_percent.dat"])
+    perspective = suggestion_perspective(gui, qtbot)
+    with caplog.at_level(logging.WARNING, logger="sasnets_plugin"):
+        send(gui)
+    assert no_modal_dialog()
+    assert perspective.datasets == []
+    message = perspective.lblStatus.text()
+    assert "2D" in message and "1D" in message
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("sasnets_plugin")]
+    assert any("2D" in message for message in ours)
+    assert not perspective.cmdSuggest.isEnabled()
+
+
+def test_unusable_curve_explained(gui, qtbot, tmp_path):
+    bad = tmp_path / "all_negative.txt"
+    q = np.linspace(0.01, 0.3, 30)
+    np.savetxt(bad, np.column_stack([q, -1.0 - q]), header="Q I", comments="")
+    load_files(gui, qtbot, [bad])
+    perspective = suggestion_perspective(gui, qtbot)
+    send(gui)
+    suggest(qtbot, perspective)
+    assert perspective.tblRanking.rowCount() == 0
+    assert perspective.current_dataset().outcome.error
+    assert "all_negative.txt" in perspective.lblNotes.text()
+    assert "Ranked 0 of 1" in perspective.lblStatus.text()
+    assert not perspective.cmdFit.isEnabled()
+    assert no_modal_dialog()
+
+
+def test_missing_weights_reported_and_sasview_keeps_working(
+        gui, qtbot, example_data, tmp_path, monkeypatch):
+    from sasnets_plugin.gui.perspective import ModelSuggestionWindow
+    from sasnets_plugin.suggestion import get_classifier
+
+    empty = tmp_path / "no_weights"
+    empty.mkdir()
+    monkeypatch.setenv("SASNETS_WEIGHTS", str(empty))
+    get_classifier.cache_clear()
+    try:
+        # A perspective created with no weights says so on its own.
+        fresh = ModelSuggestionWindow(parent=gui)
+        qtbot.addWidget(fresh)
+        qtbot.waitUntil(lambda: fresh.network_ready is False, timeout=60_000)
+        assert "missing" in fresh.lblNetwork.text()
+        assert str(empty) in fresh.lblNetwork.text()
+
+        # The registered one: Suggest explains, nothing is ranked, no dialog.
+        (item,) = load_files(gui, qtbot, [example_data / "1d_data" / "cyl_400_20.txt"])
+        perspective = suggestion_perspective(gui, qtbot)
+        send(gui)
+        suggest(qtbot, perspective)
+        assert perspective.tblRanking.rowCount() == 0
+        assert "missing" in perspective.lblStatus.text()
+        assert no_modal_dialog()
+
+        # SasView still works: the same data fit in the Fitting perspective by hand.
+        fitting = choose_perspective(gui, "Fitting")
+        send(gui)
+        page = fitting.currentFittingWidget
+        assert page.logic.data.name == item.child(0).data().name
+        page.cbCategory.setCurrentIndex(page.cbCategory.findText("Sphere"))
+        page.cbModel.setCurrentIndex(page.cbModel.findText("sphere"))
+        page.changeCheckboxStatus(page.getRowFromName("scale"), True)
+        with qtbot.waitSignal(page.fittingFinishedSignal, timeout=FIT_TIMEOUT):
+            click(qtbot, page.cmdFit)
+        qtbot.waitUntil(lambda: page.chi2 is not None and math.isfinite(page.chi2))
+    finally:
+        monkeypatch.undo()
+        get_classifier.cache_clear()
