@@ -151,7 +151,9 @@ def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
     headline = {k: result[k] for k in ("top1", "top3", "top5", "mean_rank", "ece", "n_curves")}
     metadata = {
         "architecture": arch,
-        "command": "python -m training.run " + shlex.join(argv),
+        # the whole pipeline with these options reproduces the weights (stages are skipped
+        # when their output exists, so the stage actually run is not part of the recipe)
+        "command": "python -m training.run " + shlex.join(a for a in argv if a not in STAGES),
         "training": result["settings"],
         "training_seconds": result["training_seconds"],
         "epochs_run": result["epochs_run"],
