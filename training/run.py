@@ -170,6 +170,9 @@ def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
     model = keras.saving.load_model(args.out / "runs" / arch / "best.keras", compile=False)
     out = export(model, result["temperature"], report["classes"], metadata, report,
                  evaluation, report["plots"], args.out / "weights")
+    generation = args.out / "dataset" / "generation_report.json"
+    if generation.is_file():  # throughput and rejection rates of the data behind the weights
+        shutil.copy2(generation, out / generation.name)
     log.info("exported %s to %s", arch, out)
     if args.export_to:
         args.export_to.mkdir(parents=True, exist_ok=True)
