@@ -1,4 +1,13 @@
-"""The *Model Suggestion* perspective: rank sasmodels models for 1D data, then fit.
+"""The *Model Suggestion* perspective: rank sasmodels models for 1D data, verify, fit.
+
+*Suggest model* ranks every model with the network (worker thread). *Verify fits*
+(or the *Verify top 5 by fitting* option, run after each ranking) fits the top
+candidates to the data with :mod:`sasnets_plugin.verification` on a second worker
+thread (its fits run in the verification's process pool) and adds the reduced χ²,
+BIC, combined score and verified rank to the table; *Cancel* stops it. *Fit in
+SasView* (and *Auto-fit*) hands the selected model to SasView's Fitting perspective,
+starting from the verified fit's values when there is one, else from the
+verification's quick start values (:mod:`.fitting_bridge`).
 
 Import this module only after SasView installed its Qt reactor (it imports
 ``sas.qtgui.Perspectives``); :mod:`sasnets_plugin.gui.launcher` takes care of that.
@@ -7,6 +16,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,14 +32,58 @@ from ..errors import DataError, SasnetsError
 from ..loading import RawCurve, from_data1d
 from ..preprocessing import LOG_Q_OFFSET
 from . import PERSPECTIVE_NAME, fitting_bridge
-from .worker import Outcome, load_network, load_opengl_driver, run_in_background, suggest_all
+from .worker import (VERIFY, Outcome, VerifyJob, load_network, load_opengl_driver,
+                     run_in_background, suggest_all, verify)
 
 log = logging.getLogger(__name__)
 
 #: Rows of the ranking visible without scrolling.
 VISIBLE_ROWS = 5
-COLUMNS = ("Rank", "Model", "Probability", "SasView category")
+#: Candidates fitted by a verification (the most probable ones).
+TOP_VERIFIED = 5
+#: Widest the model column gets by itself (longer names are elided, whole in tooltips).
+MODEL_COLUMN_WIDTH = 180
+#: Width of the fit status column (long failure reasons are elided, whole in tooltips).
+STATUS_COLUMN_WIDTH = 100
+COLUMNS = ("Rank", "Model", "Probability", "Verified #", "Posterior", "χ²ᵣ", "BIC",
+           "Fit status", "Category")
+(COL_RANK, COL_MODEL, COL_PROBABILITY, COL_VERIFIED, COL_POSTERIOR, COL_CHI2R, COL_BIC,
+ COL_STATUS, COL_CATEGORY) = range(len(COLUMNS))
+#: Columns shown once the data set has been verified.
+VERIFICATION_COLUMNS = (COL_VERIFIED, COL_POSTERIOR, COL_CHI2R, COL_BIC, COL_STATUS)
+_HEADER_TIPS = {
+    COL_RANK: "Rank by the network's probability",
+    COL_VERIFIED: "Rank after fitting the candidates to the data (best combined score first)",
+    COL_POSTERIOR: "Combined score: the network probability updated by the fit's BIC",
+    COL_CHI2R: "Reduced χ² of the verification fit: χ² / (points − free parameters)",
+    COL_BIC: "Bayesian information criterion of the fit (lower is better; compare within "
+             "one data set only)",
+    COL_CATEGORY: "The model's category in SasView's Fitting perspective",
+    COL_STATUS: "'ok', or why the fit failed",
+}
 _COLOURS = {logging.ERROR: "#b00020", logging.WARNING: "#9a5b00", logging.INFO: ""}
+
+
+#: Item data role holding a cell's numeric sort key.
+SORT_ROLE = QtCore.Qt.UserRole + 1
+
+
+class _Cell(QtWidgets.QTableWidgetItem):
+    """A ranking cell: sorts by its numeric key (:data:`SORT_ROLE`) when it has one;
+    cells without a key (not verified, failed fit) go last in either order."""
+
+    def __lt__(self, other):
+        mine, theirs = self.data(SORT_ROLE), other.data(SORT_ROLE)
+        if mine is None and theirs is None:
+            return self.text() < other.text()  # (PySide's base __lt__ would call us back)
+        table = self.tableWidget()
+        descending = (table is not None and table.horizontalHeader().sortIndicatorOrder()
+                      == QtCore.Qt.DescendingOrder)
+        if mine is None:
+            return descending
+        if theirs is None:
+            return not descending
+        return mine < theirs
 
 
 @dataclass
@@ -39,6 +94,9 @@ class DataSet:
     item: QtGui.QStandardItem
     raw: RawCurve
     outcome: Outcome | None = None
+    #: The fit verification of ``verified_ranking``'s candidates, once run.
+    verification: object | None = None
+    verified_ranking: object | None = None
 
     @property
     def title(self) -> str:
@@ -47,6 +105,20 @@ class DataSet:
     @property
     def ranking(self):
         return None if self.outcome is None else self.outcome.ranking
+
+    @property
+    def verified(self):
+        """The verification of the current ranking (None if not verified)."""
+        if self.verification is None or self.verified_ranking is not self.ranking:
+            return None
+        return self.verification
+
+    def candidate_fit(self, model: str):
+        """The verification fit of ``model``, or None if it was not verified."""
+        verification = self.verified
+        if verification is None:
+            return None
+        return next((c for c in verification.candidates if c.model == model), None)
 
 
 class _FitWatch(QtCore.QObject):
@@ -104,6 +176,8 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     fitStarted = QtCore.Signal(object, str)
     #: A fit started from here finished: (page, χ² or None when it failed).
     fitFinished = QtCore.Signal(object, object)
+    #: A fit verification ended: the ``Verification``, or None (cancelled, failed).
+    verificationFinished = QtCore.Signal(object)
 
     @property
     def title(self) -> str:
@@ -120,6 +194,12 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self._fit_queue: list[tuple[int, str]] = []
         self._fit_busy = False
         self._categories: dict[str, str] | None = None
+        self._verify_queue: list[tuple[int, tuple[str, ...], bool]] = []
+        #: The verification running now (a worker.VerifyJob), or None.
+        self.verify_job: VerifyJob | None = None
+        #: The last plan handed to the Fitting perspective (a fitting_bridge.FitPlan).
+        self.last_plan: fitting_bridge.FitPlan | None = None
+        self._table_key: int | None = None
         self.network_ready: bool | None = None  # None while loading
         self.network_message = ""
 
@@ -130,6 +210,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
         self.communicator = GuiUtils.communicator
         self.communicator.dataDeletedSignal.connect(self.removeData)
+        self.communicator.closeSignal.connect(self.cancel_verification)
         self.lblNetwork.setText("Loading the network in the background…")
         # Start once SasView's window is built (it creates OpenGL views; see worker.py).
         QtCore.QTimer.singleShot(0, self.start_network_load)
@@ -164,17 +245,52 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.cmdSuggest.setToolTip("Rank every model of the network for each data set sent here.")
         self.cmdSuggest.clicked.connect(self.onSuggest)
         buttons.addWidget(self.cmdSuggest)
+        self.chkVerify = QtWidgets.QCheckBox(f"Verify top {TOP_VERIFIED} by fitting")
+        self.chkVerify.setToolTip(
+            f"After ranking, fit the {TOP_VERIFIED} most probable models to each data set "
+            "(sasmodels + bumps, several starting points) and re-rank them by how well they "
+            "fit. With Auto-fit, the best verified model is the one fitted in SasView.")
+        buttons.addWidget(self.chkVerify)
         self.chkAutoFit = QtWidgets.QCheckBox("Auto-fit top choice")
-        self.chkAutoFit.setToolTip("After ranking, fit each data set with its most probable "
-                                   "model in the Fitting perspective.")
+        self.chkAutoFit.setToolTip(
+            "After ranking, fit each data set in the Fitting perspective with its top choice: "
+            "the best verified model when the top models are verified, else the most "
+            "probable one.")
         buttons.addWidget(self.chkAutoFit)
         buttons.addStretch(1)
+        layout.addLayout(buttons)
+
+        actions = QtWidgets.QHBoxLayout()
+        self.cmdVerify = QtWidgets.QPushButton("Verify fits")
+        self.cmdVerify.setToolTip(
+            f"Fit the {TOP_VERIFIED} most probable models (and the selected one, if it is not "
+            "among them) to this data set and re-rank them by goodness of fit (reduced χ², "
+            "BIC). Fit in SasView then starts from the fitted values.")
+        self.cmdVerify.clicked.connect(self.onVerify)
+        actions.addWidget(self.cmdVerify)
+        self.cmdCancelVerify = QtWidgets.QPushButton("Cancel")
+        self.cmdCancelVerify.setToolTip("Stop the fit verification (the ranking stays).")
+        self.cmdCancelVerify.clicked.connect(self.cancel_verification)
+        actions.addWidget(self.cmdCancelVerify)
+        self.pbVerify = QtWidgets.QProgressBar()
+        self.pbVerify.setObjectName("pbVerify")
+        self.pbVerify.setTextVisible(True)
+        self.pbVerify.setMaximumHeight(self.cmdVerify.sizeHint().height())
+        policy = self.pbVerify.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)  # no jumping layout when it appears
+        self.pbVerify.setSizePolicy(policy)
+        self.pbVerify.hide()
+        actions.addWidget(self.pbVerify, 1)
         self.cmdFit = QtWidgets.QPushButton("Fit in SasView")
         self.cmdFit.setToolTip("Fit this data set with the selected model in the Fitting "
-                               "perspective (double-clicking a row does the same).")
+                               "perspective (double-clicking a row does the same); a verified "
+                               "model starts from its fitted values.")
         self.cmdFit.clicked.connect(self.onFit)
-        buttons.addWidget(self.cmdFit)
-        layout.addLayout(buttons)
+        actions.addWidget(self.cmdFit)
+        layout.addLayout(actions)
+        self._progress_timer = QtCore.QTimer(self)
+        self._progress_timer.setInterval(500)
+        self._progress_timer.timeout.connect(self._show_progress)
 
         self.lblStatus = QtWidgets.QLabel()
         self.lblStatus.setWordWrap(True)
@@ -184,18 +300,32 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
         self.tblRanking = QtWidgets.QTableWidget(0, len(COLUMNS))
         self.tblRanking.setHorizontalHeaderLabels(COLUMNS)
+        for column, tip in _HEADER_TIPS.items():
+            self.tblRanking.horizontalHeaderItem(column).setToolTip(
+                f"{tip} (click to sort by it)")
         self.tblRanking.verticalHeader().setVisible(False)
         self.tblRanking.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
         self.tblRanking.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
         self.tblRanking.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
         self.tblRanking.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOn)
         header = self.tblRanking.horizontalHeader()
-        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(1, QtWidgets.QHeaderView.Stretch)
-        header.setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeToContents)
-        header.setSectionResizeMode(3, QtWidgets.QHeaderView.ResizeToContents)
+        for column in range(len(COLUMNS)):
+            header.setSectionResizeMode(column, QtWidgets.QHeaderView.ResizeToContents)
+        # Long model names and failure reasons are elided (whole in the tooltips); the
+        # category takes the width left.
+        header.setSectionResizeMode(COL_MODEL, QtWidgets.QHeaderView.Interactive)
+        header.setSectionResizeMode(COL_STATUS, QtWidgets.QHeaderView.Interactive)
+        header.resizeSection(COL_STATUS, STATUS_COLUMN_WIDTH)
+        header.setStretchLastSection(True)
+        # Click a header to sort (e.g. by Verified #); the network rank order at first.
+        # No sort arrow: it would widen every column and push the category out of view.
+        header.setSortIndicator(COL_RANK, QtCore.Qt.AscendingOrder)
+        header.setSortIndicatorShown(False)
+        self.tblRanking.setTextElideMode(QtCore.Qt.ElideRight)
+        for column in VERIFICATION_COLUMNS:
+            self.tblRanking.setColumnHidden(column, True)
         self.tblRanking.itemDoubleClicked.connect(lambda _item: self.onFit())
-        self.tblRanking.itemSelectionChanged.connect(self._update_buttons)
+        self.tblRanking.itemSelectionChanged.connect(self._selection_changed)
         layout.addWidget(self.tblRanking)
 
         self.lblNotes = QtWidgets.QLabel()
@@ -213,12 +343,14 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     def _fit_table_height(self):
         table = self.tblRanking
         rows = VISIBLE_ROWS * table.verticalHeader().defaultSectionSize()
-        height = rows + table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth() + 2
+        scroll = table.horizontalScrollBar().sizeHint().height()  # shown when columns overflow
+        height = (rows + table.horizontalHeader().sizeHint().height() + scroll
+                  + 2 * table.frameWidth() + 2)
         table.setMinimumHeight(height)
         table.setMaximumHeight(height)
 
     def sizeHint(self) -> QtCore.QSize:
-        return QtCore.QSize(640, 760)
+        return QtCore.QSize(900, 760)
 
     # ------------------------------------------------------------------ messages
 
@@ -321,6 +453,9 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     def _forget(self, dataset: DataSet):
         self._datasets.remove(dataset)
         self._fit_queue = [(key, model) for key, model in self._fit_queue if key != dataset.key]
+        self._verify_queue = [entry for entry in self._verify_queue if entry[0] != dataset.key]
+        if self.verify_job is not None and self.verify_job.key == dataset.key:
+            self.verify_job.cancel.set()
         index = self.cbDataSet.findData(dataset.key)
         if index >= 0:
             self.cbDataSet.removeItem(index)
@@ -330,6 +465,9 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         """Back to the empty state (SasView's *New project*)."""
         self._generation += 1
         self._fit_queue.clear()
+        self._verify_queue.clear()
+        if self.verify_job is not None:
+            self.verify_job.cancel.set()
         self._datasets.clear()
         self.cbDataSet.clear()
         self.lblStatus.clear()
@@ -381,6 +519,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             if dataset is None:
                 continue
             dataset.outcome = outcome
+            dataset.verification = dataset.verified_ranking = None
             if outcome.ranking is not None:
                 ranked.append(dataset)
             else:
@@ -395,7 +534,11 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             best = ", ".join(f"{d.title}: {d.ranking.models[0]}" for d in ranked)
             self._say(f"Ranked {len(ranked)} data set(s). Most probable: {best}.")
         self.rankingFinished.emit()
-        if self.chkAutoFit.isChecked() and ranked:
+        if self.chkVerify.isChecked():
+            for dataset in ranked:
+                self._queue_verification(dataset, dataset.ranking.models[:TOP_VERIFIED],
+                                         auto_fit=self.chkAutoFit.isChecked())
+        elif self.chkAutoFit.isChecked():
             for dataset in ranked:
                 self._queue_fit(dataset, dataset.ranking.models[0])
 
@@ -418,13 +561,24 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self._plot(dataset)
         self._update_buttons()
 
+    def _selection_changed(self):
+        self._update_buttons()
+        self._plot(self.current_dataset())
+
     def _update_buttons(self):
         dataset = self.current_dataset()
+        ranked = dataset is not None and dataset.ranking is not None
         self.cmdRemove.setEnabled(dataset is not None)
         self.cmdSuggest.setEnabled(bool(self._datasets) and not self._ranking_busy)
-        self.cmdFit.setEnabled(dataset is not None and dataset.ranking is not None
-                               and self._manager is not None
+        self.cmdFit.setEnabled(ranked and self._manager is not None
                                and bool(self.tblRanking.selectedItems()))
+        job = self.verify_job
+        busy_here = ranked and (
+            (job is not None and job.key == dataset.key and not job.cancel.is_set())
+            or any(key == dataset.key for key, *_ in self._verify_queue))
+        self.cmdVerify.setEnabled(ranked and not busy_here)
+        self.cmdCancelVerify.setEnabled(
+            (job is not None and not job.cancel.is_set()) or bool(self._verify_queue))
 
     def category(self, model: str) -> str:
         if self._categories is None:
@@ -433,24 +587,88 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
     def _fill_table(self, dataset: DataSet | None):
         table = self.tblRanking
+        header = table.horizontalHeader()
+        same = dataset is not None and dataset.key == self._table_key
+        keep = self.selected_model() if same else None
+        self._table_key = None if dataset is None else dataset.key
+        table.setSortingEnabled(False)  # while filling
         table.setRowCount(0)
         ranking = None if dataset is None else dataset.ranking
+        verified = None if dataset is None else dataset.verified
+        for column in VERIFICATION_COLUMNS:
+            table.setColumnHidden(column, verified is None)
+        if table.isColumnHidden(header.sortIndicatorSection()):
+            header.setSortIndicator(COL_RANK, QtCore.Qt.AscendingOrder)
         if ranking is None:
             return
         self._categories = None  # re-read: the user may have edited categories
         table.setRowCount(len(ranking.models))
         for row, (model, probability) in enumerate(zip(ranking.models, ranking.probabilities)):
-            cells = (str(row + 1), model, f"{100 * probability:.1f} %", self.category(model))
-            for column, text in enumerate(cells):
-                cell = QtWidgets.QTableWidgetItem(text)
-                if column in (0, 2):
+            cells = {COL_RANK: (str(row + 1), row + 1), COL_MODEL: (model, None),
+                     COL_PROBABILITY: (f"{100 * probability:.1f} %", float(probability)),
+                     COL_CATEGORY: (self.category(model), None)}
+            fit = dataset.candidate_fit(model)
+            if verified is not None:
+                cells.update(self._fit_cells(fit))
+            for column, (text, key) in cells.items():
+                cell = _Cell(text)
+                if key is not None and math.isfinite(key):
+                    cell.setData(SORT_ROLE, key)
+                if column not in (COL_MODEL, COL_STATUS, COL_CATEGORY):
                     cell.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
-                if column == 2:
+                if column == COL_MODEL:
+                    cell.setToolTip(model)
+                if column == COL_PROBABILITY:
                     cell.setToolTip(f"p = {probability:.6f}")
                     cell.setData(QtCore.Qt.UserRole, float(probability))
+                if fit is not None and column in VERIFICATION_COLUMNS:
+                    cell.setToolTip(self._fit_tooltip(fit))
+                    if column == COL_VERIFIED and fit.verified_rank == 1 and fit.ok:
+                        font = cell.font()
+                        font.setBold(True)
+                        cell.setFont(font)
+                    if column == COL_STATUS and not fit.ok:
+                        cell.setForeground(QtGui.QColor(_COLOURS[logging.ERROR]))
                 table.setItem(row, column, cell)
-        table.selectRow(0)
-        table.scrollToTop()
+        table.setSortingEnabled(True)  # sorts by the column the user chose (rank at first)
+        header.setSortIndicatorShown(False)  # (turned on by setSortingEnabled; see _build_ui)
+        table.resizeColumnToContents(COL_MODEL)
+        table.setColumnWidth(COL_MODEL, min(table.columnWidth(COL_MODEL), MODEL_COLUMN_WIDTH))
+        if not (keep and self.select_model(keep)):
+            table.selectRow(0)
+            table.scrollToTop()
+
+    @staticmethod
+    def _fit_cells(fit) -> dict[int, tuple[str, float | None]]:
+        """Verification columns of one row: (text, sort key); blank when not verified."""
+        if fit is None:
+            return {column: ("", None) for column in VERIFICATION_COLUMNS}
+
+        def number(value, fmt):
+            return (format(value, fmt) if math.isfinite(value) else "—"), value
+
+        if fit.ok:
+            status = "ok" if fit.converged else "ok (not converged)"
+        else:
+            status = fit.status
+        return {COL_VERIFIED: (str(fit.verified_rank), fit.verified_rank),
+                COL_POSTERIOR: ((f"{100 * fit.posterior:.1f} %", fit.posterior) if fit.ok
+                                else ("—", None)),
+                COL_CHI2R: number(fit.chi2r, ".3g"),
+                COL_BIC: number(fit.bic, ".1f"),
+                COL_STATUS: (status, None)}
+
+    @staticmethod
+    def _fit_tooltip(fit) -> str:
+        if not fit.ok:
+            return fit.status
+        lines = [f"{fit.model}: reduced χ² = {fit.chi2r:.4g}, BIC = {fit.bic:.2f}, "
+                 f"combined score {100 * fit.posterior:.1f} %",
+                 "Fitted: " + ", ".join(f"{k} = {v:.4g}" for k, v in fit.parameters.items())]
+        if fit.fixed:
+            lines.append("Held: " + ", ".join(f"{k} = {v:.4g}" for k, v in fit.fixed.items()))
+        lines.extend(fit.notes)
+        return "\n".join(lines)
 
     def _fill_notes(self, dataset: DataSet | None):
         if dataset is None or dataset.outcome is None:
@@ -466,8 +684,16 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         notes = prepared.report.notes()
         text = f"{dataset.title}: {prepared.curve.q.size} points used"
         text += ("; cleaning " + "; ".join(notes) + ".") if notes else "; no cleaning needed."
+        verified = dataset.verified
+        tip = ""
+        if verified is not None:
+            text += (" Verification fits: relative errors assumed (no dI)."
+                     if verified.dI_estimated else " Verification fits weighted by dI.")
+            tip = (f"Verification fits: weighting: {verified.weighting}; resolution: "
+                   f"{verified.resolution}; evidence tempered by T = {verified.temperature:.3g}.")
         self.lblNotes.setStyleSheet("")
         self.lblNotes.setText(text)
+        self.lblNotes.setToolTip(tip)
 
     def _plot(self, dataset: DataSet | None):
         ax = self.axes
@@ -495,8 +721,17 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             offset = float(np.mean(np.interp(log_q, np.log10(curve.q), np.log10(curve.I))))
             ax.plot(10 ** log_q, 10 ** (inputs[:, 0] + offset), "-", color="C3", lw=1.5,
                     label=f"network input ({inputs.shape[0]} points)")
-            ax.set_title(f"{dataset.title}: {ranking.models[0]} "
-                         f"({100 * ranking.probabilities[0]:.0f} %)", fontsize=10)
+            title = (f"{dataset.title}: {ranking.models[0]} "
+                     f"({100 * ranking.probabilities[0]:.0f} %)")
+            verified = dataset.verified
+            if verified is not None and verified.best is not None:
+                title += f"; best fit: {verified.best.model}"
+            ax.set_title(title, fontsize=10)
+            fit = dataset.candidate_fit(self.selected_model() or "")
+            if fit is not None and fit.ok and fit.q is not None and fit.I_fit is not None:
+                show = np.isfinite(fit.I_fit) & (fit.I_fit > 0)
+                ax.plot(fit.q[show], fit.I_fit[show], "-", color="C2", lw=1.5,
+                        label=f"{fit.model} fit (χ²ᵣ = {fit.chi2r:.3g})")
         else:
             ax.set_title(dataset.title, fontsize=10)
         if q.size:
@@ -507,6 +742,145 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         ax.legend(loc="best", fontsize=8)
         self.canvas.draw_idle()
 
+    # ------------------------------------------------------------------ verification
+
+    def verification_candidates(self, dataset: DataSet) -> list[str]:
+        """The models *Verify fits* fits: the top ones, plus the selected one."""
+        models = list(dataset.ranking.models[:TOP_VERIFIED])
+        selected = self.selected_model() if dataset is self.current_dataset() else None
+        if selected and selected not in models:
+            models.append(selected)
+        return models
+
+    def onVerify(self):
+        """Fit the current data set's top candidates (and the selected one), re-rank."""
+        dataset = self.current_dataset()
+        if dataset is None or dataset.ranking is None:
+            self._say("Rank the models first (Suggest model), then verify them.",
+                      logging.WARNING)
+            return
+        self._queue_verification(dataset, self.verification_candidates(dataset))
+
+    def _queue_verification(self, dataset: DataSet, models, auto_fit: bool = False):
+        self._verify_queue.append((dataset.key, tuple(models), auto_fit))
+        if self.verify_job is not None:
+            self._say(f"Verification of {dataset.title} queued after the running one.")
+        self._next_verification()
+        self._update_buttons()
+
+    def _next_verification(self):
+        if self.verify_job is not None:
+            return
+        while self._verify_queue:
+            key, models, auto_fit = self._verify_queue.pop(0)
+            dataset = self._find(key=key)
+            if dataset is None or dataset.ranking is None:
+                continue
+            ranking = dataset.ranking
+            probabilities = tuple(float(ranking.probabilities[ranking.models.index(m)])
+                                  for m in models)
+            job = VerifyJob(key, dataset.raw, tuple(models), probabilities)
+            self.verify_job = job
+            generation = self._generation
+            run_in_background(
+                functools.partial(verify, job),
+                lambda result, job=job, ranking=ranking, auto_fit=auto_fit, g=generation:
+                    self._verified(job, ranking, auto_fit, g, result),
+                lambda error, job=job, auto_fit=auto_fit, g=generation:
+                    self._verify_failed(job, auto_fit, g, error),
+                self, "fit verification", thread=VERIFY)
+            self._say(f"Verifying {dataset.title}: fitting {', '.join(models)} to the data "
+                      f"(at most {job.max_seconds:.0f} s; Cancel stops it)…")
+            self._show_progress()
+            self._progress_timer.start()
+            self._update_buttons()
+            return
+
+    def cancel_verification(self):
+        """Stop the running verification and drop the queued ones."""
+        self._verify_queue.clear()
+        job = self.verify_job
+        if job is not None and not job.cancel.is_set():
+            job.cancel.set()
+            self._say("Cancelling the fit verification…")
+        self._show_progress()
+        self._update_buttons()
+
+    def _show_progress(self):
+        bar, job = self.pbVerify, self.verify_job
+        if job is None:
+            bar.hide()
+            return
+        bar.show()
+        if job.cancel.is_set():
+            bar.setRange(0, 0)
+            bar.setFormat("cancelling…")
+        elif job.phase == "fitting" and job.fitting_since is not None:
+            elapsed = time.monotonic() - job.fitting_since
+            bar.setRange(0, int(math.ceil(job.max_seconds)))
+            bar.setValue(min(int(elapsed), bar.maximum()))
+            bar.setFormat(f"fitting {len(job.models)} models: %v s (at most %m s)")
+        else:
+            bar.setRange(0, 0)  # busy: starting the fit workers
+            bar.setFormat("starting the fit workers…")
+
+    def _end_verification(self, job):
+        if self.verify_job is job:
+            self.verify_job = None
+        if self.verify_job is None:
+            self._progress_timer.stop()
+        self._show_progress()
+
+    def _verified(self, job, ranking, auto_fit, generation, verification):
+        self._end_verification(job)
+        dataset = self._find(key=job.key)
+        if generation == self._generation and dataset is not None:
+            if dataset.ranking is not ranking:
+                self._say(f"The verification of {dataset.title} was for an earlier ranking; "
+                          "verify again.", logging.WARNING)
+                verification = None
+            else:
+                dataset.verification, dataset.verified_ranking = verification, ranking
+                if dataset is self.current_dataset():
+                    self._refresh()
+                self._say(self._verification_summary(dataset, verification))
+                if auto_fit:
+                    best = verification.best
+                    self._queue_fit(dataset, best.model if best else ranking.models[0])
+        self._update_buttons()
+        self.verificationFinished.emit(verification)
+        self._next_verification()
+
+    @staticmethod
+    def _verification_summary(dataset: DataSet, verification) -> str:
+        fits = verification.candidates
+        ok = sum(c.ok for c in fits)
+        text = (f"Verified {dataset.title} in {verification.seconds:.0f} s "
+                f"({ok} of {len(fits)} fits ok).")
+        best = verification.best
+        if best is None:
+            return text + " No fit succeeded; the network ranking stands."
+        return text + (f" Best fit: {best.model} (χ²ᵣ = {best.chi2r:.3g}, "
+                       f"combined score {100 * best.posterior:.0f} %).")
+
+    def _verify_failed(self, job, auto_fit, generation, error):
+        from ..verification import VerificationCancelled
+
+        self._end_verification(job)
+        dataset = self._find(key=job.key)
+        if generation == self._generation and dataset is not None:
+            if isinstance(error, VerificationCancelled):
+                self._say(f"Fit verification cancelled for {dataset.title}; the network "
+                          "ranking stands.")
+            else:
+                self._say(f"Fit verification of {dataset.title} failed: {error}",
+                          logging.ERROR)
+                if auto_fit and dataset.ranking is not None:
+                    self._queue_fit(dataset, dataset.ranking.models[0])
+        self._update_buttons()
+        self.verificationFinished.emit(None)
+        self._next_verification()
+
     # ------------------------------------------------------------------ fitting
 
     def selected_model(self) -> str | None:
@@ -514,13 +888,15 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         if dataset is None or dataset.ranking is None:
             return None
         rows = self.tblRanking.selectionModel().selectedRows()
-        row = rows[0].row() if rows else 0
-        return dataset.ranking.models[row]
+        item = self.tblRanking.item(rows[0].row(), COL_MODEL) if rows else None
+        if item is not None:
+            return item.text()
+        return dataset.ranking.models[0] if dataset.ranking.models else None
 
     def select_model(self, model: str) -> bool:
         """Select ``model``'s row in the ranking (as a click would)."""
         items = self.tblRanking.findItems(model, QtCore.Qt.MatchExactly)
-        items = [i for i in items if i.column() == 1]
+        items = [i for i in items if i.column() == COL_MODEL]
         if not items:
             return False
         self.tblRanking.selectRow(items[0].row())
@@ -554,9 +930,12 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             if dataset is None or dataset.ranking is None:
                 continue
             self._fit_busy = True
-            curve = dataset.ranking.prepared.curve
+            fit = dataset.candidate_fit(model)
+            if fit is not None and fit.ok:  # verified: start from the fitted values
+                self._hand_off(key, fitting_bridge.plan_from_fit(fit))
+                return
             self._say(f"Preparing the fit of {dataset.title} with {model} (start values)…")
-            run_in_background(functools.partial(fitting_bridge.plan_fit, model, curve.q, curve.I),
+            run_in_background(functools.partial(fitting_bridge.plan_fit, model, dataset.raw),
                               lambda plan, key=key: self._hand_off(key, plan),
                               lambda error, model=model: self._fit_failed(model, error),
                               self, f"planning the fit with {model}")
@@ -570,6 +949,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             return
         try:
             page = fitting_bridge.open_fit_page(self._manager, dataset.item, plan)
+            self.last_plan = plan
             watch = _FitWatch(page, self)
             watch.done.connect(lambda page, chi2, title=dataset.title, model=plan.model:
                                self._fit_done(page, chi2, title, model))
@@ -582,8 +962,10 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             self._fit_failed(plan.model, exc)
             return
         free = ", ".join(plan.fit)
-        self._say(f"Fitting {dataset.title} with {plan.model} in the Fitting perspective "
-                  f"(free: {free}).")
+        origin = ("its verified fit" if plan.source == fitting_bridge.FROM_VERIFIED_FIT
+                  else "estimated start values")
+        self._say(f"Fitting {dataset.title} with {plan.model} in the Fitting perspective, "
+                  f"starting from {origin} (free: {free}).")
         self.fitStarted.emit(page, plan.model)
 
     def _fit_done(self, page, chi2, title, model):

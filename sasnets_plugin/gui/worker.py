@@ -1,11 +1,19 @@
-"""Background work for the perspective: network loading, ranking, fit planning.
+"""Background work for the perspective: network loading, ranking, fit planning,
+fit verification.
 
-Everything slow (TensorFlow import, network load, prediction, model evaluations for
-start values) runs on one shared, long-lived worker thread, so tasks run in
-submission order and the cached classifier is never loaded twice at once. Results
-come back to the GUI thread through Qt signals (queued connections).
+Two shared, long-lived plain Python threads, each running its jobs in submission
+order; results come back to the GUI thread through Qt signals (queued connections):
 
-It is a plain Python thread, not a ``QThreadPool`` thread: PySide gives each
+* the **network** thread (:data:`NETWORK`): everything TensorFlow (import, network
+  load, prediction; the cached classifier is never loaded twice at once), and the
+  quick start values of a fit (about a second of sasmodels evaluations), so an
+  auto-fit follows its ranking;
+* the **verification** thread (:data:`VERIFY`): :func:`verify`, i.e.
+  :func:`sasnets_plugin.verification.verify_candidates` (no TensorFlow; the fits run in
+  the verification's own process pool, started lazily by the first verification), so
+  that a verification, which may take tens of seconds, never holds up ranking.
+
+They are plain Python threads, not ``QThreadPool`` threads: PySide gives each
 ``QRunnable`` run its own Python thread state, while TensorFlow's pybind11 bindings
 re-acquire the GIL with the thread state first registered for the OS thread; from the
 second task on a pooled thread that is a different one, and the worker deadlocks on
@@ -30,7 +38,8 @@ import os
 import queue
 import sys
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from PySide6 import QtCore
@@ -119,6 +128,67 @@ def suggest_all(curves: list[tuple[int, RawCurve]]) -> list[Outcome]:
     return [outcomes[key] for key, _ in curves]
 
 
+# --------------------------------------------------------------------------- verification
+
+#: Wall-clock budget of one verification in the GUI (seconds); the user can cancel.
+VERIFY_SECONDS = 30.0
+
+
+@dataclass(eq=False)
+class VerifyJob:
+    """One fit verification: the candidates of one data set, and its cancel switch.
+
+    ``phase`` ("queued", "starting", "fitting", "done") and ``fitting_since`` are
+    written by the verification thread and read by the GUI (progress bar).
+    """
+
+    key: int
+    raw: RawCurve
+    models: tuple[str, ...]
+    probabilities: tuple[float, ...]
+    max_seconds: float = VERIFY_SECONDS
+    cancel: threading.Event = field(default_factory=threading.Event)
+    phase: str = "queued"
+    fitting_since: float | None = None
+
+    @property
+    def workers(self) -> int:
+        """Worker processes: one per candidate, at most one per CPU."""
+        return max(1, min(len(self.models), os.cpu_count() or 1))
+
+
+def verify(job: VerifyJob):
+    """Fit ``job``'s candidates to its data (verification thread); a ``Verification``.
+
+    Before the time budget starts, the verification's process pool is started (first
+    call only) and the candidates' kernels are loaded in it
+    (:func:`~sasnets_plugin.verification.warm_up`; quick once done). Raises
+    :class:`~sasnets_plugin.verification.VerificationCancelled` when ``job.cancel`` is
+    set, ``DataError`` for unusable data.
+    """
+    from ..verification import VerificationCancelled, verify_candidates, warm_up
+
+    job.phase = "starting"
+    try:
+        if job.cancel.is_set():
+            raise VerificationCancelled([])
+        try:
+            warm_up(workers=job.workers, models=job.models)
+        except Exception:  # no worker processes: verify_candidates then fits in-process
+            log.warning("Model Suggestion: could not start the fit workers", exc_info=True)
+        if job.cancel.is_set():
+            raise VerificationCancelled([])
+        job.fitting_since = time.monotonic()
+        job.phase = "fitting"
+        return verify_candidates(job.raw, list(job.models), list(job.probabilities),
+                                 workers=job.workers, max_seconds=job.max_seconds,
+                                 cancel=job.cancel)
+    finally:
+        job.phase = "done"
+
+
+# --------------------------------------------------------------------------- threads
+
 class _Signals(QtCore.QObject):
     succeeded = QtCore.Signal(object)
     failed = QtCore.Signal(object)  # a SasnetsError: str() is the user message
@@ -127,8 +197,8 @@ class _Signals(QtCore.QObject):
 class _Worker(threading.Thread):
     """Runs ``(fn, signals, what)`` jobs one after the other."""
 
-    def __init__(self):
-        super().__init__(name="sasnets-worker", daemon=True)
+    def __init__(self, name: str):
+        super().__init__(name=name, daemon=True)
         self.jobs: queue.Queue = queue.Queue()
 
     def run(self):
@@ -156,27 +226,30 @@ def _emit(signal, value, what):
         log.debug("Model Suggestion: result of %s dropped", what)
 
 
-_worker: _Worker | None = None
+#: The thread for TensorFlow (and quick start values).
+NETWORK = "sasnets-worker"
+#: The thread for fit verifications.
+VERIFY = "sasnets-verify"
+
+_workers: dict[str, _Worker] = {}
 _worker_lock = threading.Lock()
 
 
-def worker() -> _Worker:
-    """The worker thread shared by every perspective instance (started on first use)."""
-    global _worker
+def worker(thread: str = NETWORK) -> _Worker:
+    """The worker thread ``thread`` shared by every perspective (started on first use)."""
     with _worker_lock:
-        if _worker is None or not _worker.is_alive():
-            _worker = _Worker()
-            _worker.start()
-        return _worker
+        current = _workers.get(thread)
+        if current is None or not current.is_alive():
+            current = _workers[thread] = _Worker(thread)
+            current.start()
+        return current
 
 
 def wait_idle(timeout: float = 60.0) -> bool:
-    """Wait until the worker has no queued job (for scripts and tests)."""
-    import time
-
+    """Wait until no worker thread has a queued job (for scripts and tests)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if _worker is None or _worker.jobs.unfinished_tasks == 0:
+        if all(w.jobs.unfinished_tasks == 0 for w in list(_workers.values())):
             return True
         time.sleep(0.05)
     return False
@@ -184,8 +257,8 @@ def wait_idle(timeout: float = 60.0) -> bool:
 
 def run_in_background(fn: Callable[[], Any], on_success: Callable[[Any], None],
                       on_failure: Callable[[SasnetsError], None], receiver: QtCore.QObject,
-                      what: str = "background task") -> QtCore.QObject:
-    """Run ``fn()`` on the worker thread; call back on the GUI thread.
+                      what: str = "background task", thread: str = NETWORK) -> QtCore.QObject:
+    """Run ``fn()`` on the worker thread ``thread``; call back on the GUI thread.
 
     ``on_success(result)``, or ``on_failure(error)`` with a
     :class:`~sasnets_plugin.errors.SasnetsError` whose ``str`` is the user message. The
@@ -204,5 +277,5 @@ def run_in_background(fn: Callable[[], Any], on_success: Callable[[Any], None],
 
     signals.succeeded.connect(succeeded, QtCore.Qt.QueuedConnection)
     signals.failed.connect(failed, QtCore.Qt.QueuedConnection)
-    worker().jobs.put((fn, signals, what))
+    worker(thread).jobs.put((fn, signals, what))
     return signals

@@ -15,11 +15,13 @@ Public API::
     fit_model(model, data: FitData, ...) -> CandidateFit      # one model
     prepare_data(raw) -> (FitData, CleaningReport);  read_slit(path) -> (dxl, dxw)
     warm_up(workers=None, models=());  shutdown_pool()
+    setup_for(model, q_min, q_max) -> Setup     # which parameters are fitted, and bounds
 
 No Qt here: safe to call from a worker thread of the GUI.
 """
 from .fitting import CandidateFit, FitData, fit_model, make_fit_data, start_values
 from .invariants import Invariants, curve_invariants
+from .parameters import Setup, setup_for
 from .verify import (
     DEFAULT_MAX_SECONDS,
     DEFAULT_N_STARTS,
@@ -47,6 +49,8 @@ __all__ = [
     "prepare_data",
     "read_slit",
     "rerank",
+    "Setup",
+    "setup_for",
     "shutdown_pool",
     "start_values",
     "verify_candidates",

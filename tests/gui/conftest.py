@@ -144,20 +144,22 @@ def sasview(qapp, weights_dir):
 def gui(sasview, qtbot):
     """The GUI manager, with an empty Data Explorer and perspective before and after."""
     manager = sasview.guiManager
-    _clean(manager)
+    _clean(manager, qtbot)
     yield manager
-    _clean(manager)
+    _clean(manager, qtbot)
 
 
-def _clean(manager):
+def _clean(manager, qtbot):
     from sasnets_plugin.gui import PERSPECTIVE_NAME
 
     explorer = manager.filesWidget
     if explorer.model.rowCount():
         explorer.deleteAllItems()
     perspective = manager.loadedPerspectives[PERSPECTIVE_NAME]
-    perspective.reset()
+    perspective.reset()  # also cancels a running fit verification
     perspective.chkAutoFit.setChecked(False)
+    perspective.chkVerify.setChecked(False)
+    qtbot.waitUntil(lambda: perspective.verify_job is None, timeout=60_000)
 
 
 # ------------------------------------------------------------------ actions

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 
 import numpy as np
 import pytest
@@ -15,19 +16,43 @@ from sasview_helpers import (choose_perspective, click, load_files, no_modal_dia
                              suggestion_perspective)
 
 from sasnets_plugin.gui import PERSPECTIVE_NAME
+from sasnets_plugin.gui.fitting_bridge import FROM_START_VALUES, FROM_VERIFIED_FIT
 
 pytestmark = pytest.mark.gui
 
 FIT_TIMEOUT = 240_000
+VERIFY_TIMEOUT = 180_000
+
+
+def ui():
+    """``sasnets_plugin.gui.perspective``, imported on first use: importing it at
+    collection time would bind SasView's perspectives to twisted's default reactor
+    before SasView installs its Qt one."""
+    from sasnets_plugin.gui import perspective
+
+    return perspective
 
 
 def table_rows(perspective):
     table = perspective.tblRanking
     rows = []
     for row in range(table.rowCount()):
-        rows.append((int(table.item(row, 0).text()), table.item(row, 1).text(),
-                     table.item(row, 2).data(0x0100), table.item(row, 3).text()))
+        rows.append((int(table.item(row, ui().COL_RANK).text()),
+                     table.item(row, ui().COL_MODEL).text(),
+                     table.item(row, ui().COL_PROBABILITY).data(0x0100),
+                     table.item(row, ui().COL_CATEGORY).text()))
     return rows
+
+
+def verified_rows(perspective) -> dict[str, dict[str, str]]:
+    """Model -> verification cells, for the rows that have them."""
+    table = perspective.tblRanking
+    out = {}
+    for row in range(table.rowCount()):
+        cells = {ui().COLUMNS[c]: table.item(row, c).text() for c in ui().VERIFICATION_COLUMNS}
+        if cells["Verified #"]:
+            out[table.item(row, ui().COL_MODEL).text()] = cells
+    return out
 
 
 def suggest(qtbot, perspective):
@@ -99,8 +124,9 @@ def test_suggest_then_fit_cylinder(gui, qtbot, example_data, network_classes):
     assert page.logic.data.name == item.child(0).data().name
     assert page.cbCategory.currentText() == "Cylinder"
     assert page.cbModel.currentText() == "cylinder"
-    assert {"scale", "background", "radius", "length"} <= set(page.main_params_to_fit)
-    assert not {"sld", "sld_solvent", "theta", "phi"} & set(page.main_params_to_fit)
+    # Ticked: the verification engine's free parameters of the cylinder, nothing else.
+    assert set(page.main_params_to_fit) == {"scale", "background", "radius", "length"}
+    assert perspective.last_plan.source == FROM_START_VALUES
     assert chi2 is not None and math.isfinite(chi2)
     assert math.isfinite(page.chi2)
     # Good start values land in the right minimum (a length of 300 would not).
@@ -149,6 +175,146 @@ def test_auto_fit_top_choice(gui, qtbot, example_data):
     assert page is not None, perspective.lblStatus.text()
     assert page.cbModel.currentText() == top or page.cbStructureFactor.currentText() == top
     assert page.logic.data.name.startswith("sphere_80")
+    assert chi2 is not None and math.isfinite(chi2), perspective.lblStatus.text()
+
+
+def test_cancel_verification_leaves_the_gui_usable(gui, qtbot, example_data):
+    load_files(gui, qtbot, [example_data / "1d_data" / "apoferritin.txt"])
+    perspective = suggestion_perspective(gui, qtbot)
+    send(gui)
+    suggest(qtbot, perspective)
+    assert perspective.tblRanking.isColumnHidden(ui().COL_VERIFIED)  # nothing verified yet
+    assert not perspective.cmdCancelVerify.isEnabled()
+
+    click(qtbot, perspective.cmdVerify)
+    job = perspective.verify_job
+    assert job is not None and perspective.pbVerify.isVisible()
+    assert perspective.cmdCancelVerify.isEnabled() and not perspective.cmdVerify.isEnabled()
+    qtbot.waitUntil(lambda: job.phase in ("fitting", "done"), timeout=120_000)
+    assert job.phase == "fitting", "the verification ended before it could be cancelled"
+    if os.environ.get("SASNETS_SCREENSHOT_RUNNING"):  # for the docs: the progress bar
+        qtbot.wait(600)
+        perspective.grab().save(os.environ["SASNETS_SCREENSHOT_RUNNING"])
+    with qtbot.waitSignal(perspective.verificationFinished, timeout=30_000) as finished:
+        click(qtbot, perspective.cmdCancelVerify)
+    assert finished.args == [None]
+    assert "verification cancelled" in perspective.lblStatus.text()
+    assert no_modal_dialog()
+    assert perspective.verify_job is None and not perspective.pbVerify.isVisible()
+    assert perspective.current_dataset().verified is None
+    assert perspective.tblRanking.isColumnHidden(ui().COL_VERIFIED)
+    assert perspective.cmdVerify.isEnabled() and not perspective.cmdCancelVerify.isEnabled()
+    # Still usable: ranking again works, rows can be chosen for fitting.
+    suggest(qtbot, perspective)
+    assert perspective.tblRanking.rowCount() > 0
+    assert perspective.select_model("sphere") and perspective.cmdFit.isEnabled()
+
+
+def test_verify_then_fit_cylinder_from_fitted_values(gui, qtbot, example_data):
+    load_files(gui, qtbot, [example_data / "1d_data" / "cyl_400_20.txt"])
+    perspective = suggestion_perspective(gui, qtbot)
+    send(gui)
+    suggest(qtbot, perspective)
+    dataset = perspective.current_dataset()
+    network_rows = table_rows(perspective)
+    top = list(dataset.ranking.models[:ui().TOP_VERIFIED])
+    assert perspective.select_model("cylinder")  # verified too, even outside the top 5
+
+    with qtbot.waitSignal(perspective.verificationFinished, timeout=VERIFY_TIMEOUT) as finished:
+        click(qtbot, perspective.cmdVerify)
+    verification = finished.args[0]
+    assert verification is not None, perspective.lblStatus.text()
+    expected = top + ([] if "cylinder" in top else ["cylinder"])
+    assert list(verification.network_order) == expected
+    assert no_modal_dialog()
+
+    # The verified rows got their columns; the network order stays as it was.
+    assert not any(perspective.tblRanking.isColumnHidden(c) for c in ui().VERIFICATION_COLUMNS)
+    assert table_rows(perspective) == network_rows
+    rows = verified_rows(perspective)
+    assert set(rows) == set(expected) and len(rows) >= 5
+    assert sorted(int(r["Verified #"]) for r in rows.values()) == list(range(1, len(rows) + 1))
+    for model, cells in rows.items():
+        fit = dataset.candidate_fit(model)
+        assert int(cells["Verified #"]) == fit.verified_rank
+        if fit.ok:
+            assert cells["Fit status"].startswith("ok")
+            assert float(cells["χ²ᵣ"]) == pytest.approx(fit.chi2r, rel=1e-2)
+            assert float(cells["BIC"]) == pytest.approx(fit.bic, abs=0.06)
+            assert float(cells["Posterior"].rstrip(" %")) == pytest.approx(
+                100 * fit.posterior, abs=0.06)
+        else:
+            assert cells["Fit status"] == fit.status and fit.status.startswith("fit failed")
+    # Sorting by "Verified #" shows the verified order on top, the others after.
+    from PySide6.QtCore import Qt
+
+    table = perspective.tblRanking
+    table.sortByColumn(ui().COL_VERIFIED, Qt.AscendingOrder)
+    order = [table.item(r, ui().COL_MODEL).text() for r in range(table.rowCount())]
+    assert order[:len(expected)] == list(verification.verified_order)
+    assert perspective.selected_model() == "cylinder"  # the selection follows its row
+    table.sortByColumn(ui().COL_RANK, Qt.AscendingOrder)
+    assert table_rows(perspective) == network_rows
+    cylinder = dataset.candidate_fit("cylinder")
+    assert cylinder.ok and cylinder.chi2r < 1, cylinder.status
+    assert cylinder.parameters["length"] == pytest.approx(400, rel=0.01)
+    assert cylinder.parameters["radius"] == pytest.approx(20, rel=0.01)
+    assert "Verified cyl_400_20.txt" in perspective.lblStatus.text()
+    # The selection survived the refresh, and the plot shows its fitted curve.
+    assert perspective.selected_model() == "cylinder"
+    labels = [line.get_label() for line in perspective.axes.get_lines()]
+    assert any(label.startswith("cylinder fit") for label in labels), labels
+    if os.environ.get("SASNETS_SCREENSHOT"):  # for the docs: the verified top rows in view
+        perspective.tblRanking.scrollToTop()
+        perspective.grab().save(os.environ["SASNETS_SCREENSHOT"])
+
+    started = {}
+
+    def on_started(page, model):  # the page as SasView's fit starts
+        row = page.getRowFromName("length")
+        started.update(model=model, cell=float(page._model_model.item(row, 1).text()),
+                       length=page.logic.kernel_module.getParam("length"),
+                       ticked=set(page.main_params_to_fit))
+
+    perspective.fitStarted.connect(on_started)
+    try:
+        with qtbot.waitSignal(perspective.fitFinished, timeout=FIT_TIMEOUT) as done:
+            click(qtbot, perspective.cmdFit)
+    finally:
+        perspective.fitStarted.disconnect(on_started)
+    plan = perspective.last_plan
+    assert plan.source == FROM_VERIFIED_FIT and plan.model == "cylinder"
+    assert plan.values == cylinder.start_values()
+    assert started["model"] == "cylinder"
+    assert started["cell"] == pytest.approx(cylinder.parameters["length"], rel=1e-5)
+    assert started["length"] == pytest.approx(400, rel=0.01)
+    assert started["ticked"] == set(cylinder.parameters)
+    page, chi2 = done.args
+    assert chi2 is not None and math.isfinite(chi2), perspective.lblStatus.text()
+    assert page.logic.kernel_module.getParam("length") == pytest.approx(400, rel=0.05)
+    assert page.logic.kernel_module.getParam("radius") == pytest.approx(20, rel=0.05)
+
+
+def test_verify_top_five_then_auto_fit_the_best(gui, qtbot, example_data):
+    load_files(gui, qtbot, [example_data / "1d_data" / "sphere_80.txt"])
+    perspective = suggestion_perspective(gui, qtbot)
+    send(gui)
+    perspective.chkVerify.setChecked(True)
+    perspective.chkAutoFit.setChecked(True)
+    with qtbot.waitSignal(perspective.fitFinished, timeout=VERIFY_TIMEOUT + FIT_TIMEOUT) as done:
+        click(qtbot, perspective.cmdSuggest)
+    dataset = perspective.current_dataset()
+    verification = dataset.verified
+    assert verification is not None, perspective.lblStatus.text()
+    assert list(verification.network_order) == list(dataset.ranking.models[:ui().TOP_VERIFIED])
+    assert len(verified_rows(perspective)) == ui().TOP_VERIFIED
+    best = verification.best
+    assert best is not None
+    page, chi2 = done.args
+    assert page is not None, perspective.lblStatus.text()
+    assert best.model in (page.cbModel.currentText(), page.cbStructureFactor.currentText())
+    assert perspective.last_plan.model == best.model
+    assert perspective.last_plan.source == FROM_VERIFIED_FIT
     assert chi2 is not None and math.isfinite(chi2), perspective.lblStatus.text()
 
 

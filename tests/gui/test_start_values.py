@@ -1,4 +1,5 @@
-"""Qt-free parts: start values, parameters to fit, ranking outcomes, import hygiene."""
+"""Qt-free parts: fit plans (start values and ticked parameters come from the
+verification package), ranking outcomes, the verification job, import hygiene."""
 from __future__ import annotations
 
 import subprocess
@@ -9,71 +10,60 @@ import pytest
 
 from sasnets_plugin.gui import fitting_bridge as fb
 from sasnets_plugin.loading import load_1d
-from sasnets_plugin.suggestion import prepare
+from sasnets_plugin.verification import CandidateFit, VerificationCancelled, fit_model
+from sasnets_plugin.verification.parameters import setup_for
+from sasnets_plugin.verification.verify import prepare_data
 
 
 @pytest.fixture(scope="module")
-def cylinder_curve(example_1d):
-    return prepare(load_1d(example_1d / "cyl_400_20.txt")[0]).curve
+def cylinder_raw(example_1d):
+    return load_1d(example_1d / "cyl_400_20.txt")[0]
 
 
-@pytest.fixture(scope="module")
-def sphere_curve(example_1d):
-    return prepare(load_1d(example_1d / "sphere_80.txt")[0]).curve
+def test_quick_plan_uses_the_verification_start_values(cylinder_raw):
+    plan = fb.plan_fit("cylinder", cylinder_raw)
+    assert plan.model == "cylinder" and plan.source == fb.FROM_START_VALUES
+    # The screened starts find the right basin (a length of 300 is a local minimum).
+    assert plan.values["length"] == pytest.approx(400, rel=0.05)
+    assert plan.values["radius"] == pytest.approx(20, rel=0.05)
+    assert plan.values["scale"] > 0 and plan.values["background"] >= 0
+    assert set(plan.fit) == {"scale", "background", "radius", "length"}
 
 
-def test_guinier_radius_of_sphere(sphere_curve):
-    rg = fb.guinier_radius(sphere_curve.q, sphere_curve.I)
-    assert rg == pytest.approx(np.sqrt(3 / 5) * 80, rel=0.05)
+@pytest.mark.parametrize("model", ["cylinder", "vesicle", "broad_peak", "multilayer_vesicle",
+                                   "hardsphere", "power_law"])
+def test_ticked_parameters_are_the_verification_free_parameters(cylinder_raw, model):
+    data, _ = prepare_data(cylinder_raw)
+    expected = setup_for(model, data.q[0], data.q[-1]).free_names()
+    assert list(fb.free_parameters(model, data.q[0], data.q[-1])) == expected
+    plan = fb.plan_fit(model, cylinder_raw)
+    assert list(plan.fit) == expected
+    assert set(plan.fit) <= set(plan.values)
+    assert not {"sld", "sld_solvent", "theta", "phi", "n_shells"} & set(plan.fit)
 
 
-def test_no_guinier_region_means_none(cylinder_curve):
-    # q_min = 0.025 1/Å is beyond the Guinier region of a 400 Å cylinder (Rg ≈ 116 Å)
-    assert fb.guinier_radius(cylinder_curve.q, cylinder_curve.I) is None
+def test_models_with_own_amplitudes_hold_scale(cylinder_raw):
+    plan = fb.plan_fit("broad_peak", cylinder_raw)
+    assert {"porod_scale", "peak_scale"} <= set(plan.fit)
+    assert "scale" not in plan.fit and plan.values["scale"] == 1.0
 
 
-def test_model_guinier_radius_matches_theory():
-    assert fb.model_guinier_radius("sphere", {"radius": 50.0}) == pytest.approx(
-        np.sqrt(3 / 5) * 50, rel=1e-3)
-    assert fb.model_guinier_radius("power_law") is None
-    assert fb.model_guinier_radius("lamellar") is None  # no plateau at low q
+def test_verified_plan_starts_from_the_fitted_values(cylinder_raw):
+    data, _ = prepare_data(cylinder_raw)
+    fit = fit_model("cylinder", data, n_starts=2)
+    assert fit.ok, fit.status
+    plan = fb.plan_from_fit(fit)
+    assert plan.source == fb.FROM_VERIFIED_FIT
+    assert plan.values == fit.start_values()
+    assert plan.fit == tuple(fit.parameters)
+    assert plan.values["length"] == pytest.approx(400, rel=1e-3)
+    with pytest.raises(fb.PlanningError, match="failed"):
+        fb.plan_from_fit(CandidateFit(model="cylinder", status="fit failed: cancelled"))
 
 
-def test_start_values_find_the_sizes(cylinder_curve, sphere_curve):
-    cylinder = fb.start_values("cylinder", cylinder_curve.q, cylinder_curve.I)
-    assert cylinder["length"] == pytest.approx(400, rel=0.1)
-    assert cylinder["radius"] == pytest.approx(20, rel=0.1)
-    assert cylinder["scale"] > 0 and cylinder["background"] >= 0
-    sphere = fb.start_values("sphere", sphere_curve.q, sphere_curve.I)
-    assert sphere["radius"] == pytest.approx(80, rel=0.05)
-
-
-def test_power_law_exponent_from_slope():
-    q = np.geomspace(0.01, 0.3, 50)
-    values = fb.start_values("power_law", q, 3e-4 * q ** -3.2)
-    assert values["power"] == pytest.approx(3.2, abs=0.05)
-    assert values["scale"] == pytest.approx(3e-4, rel=0.05)
-
-
-def test_parameters_to_fit_skip_slds_angles_and_degenerate(cylinder_curve):
-    q = cylinder_curve.q
-    cylinder = fb.parameters_to_fit("cylinder", q, {})
-    assert cylinder[:2] == ["scale", "background"]
-    assert {"radius", "length"} <= set(cylinder)
-    assert not {"sld", "sld_solvent", "theta", "phi"} & set(cylinder)
-    # volfraction only multiplies the vesicle curve: degenerate with scale
-    assert "volfraction" not in fb.parameters_to_fit("vesicle", q, {})
-    # broad_peak's two amplitudes and scale: one of the three is redundant
-    peak = fb.parameters_to_fit("broad_peak", q, {})
-    assert len({"scale", "porod_scale", "peak_scale"} & set(peak)) == 2
-    assert "n_shells" not in fb.parameters_to_fit("multilayer_vesicle", q, {})
-
-
-def test_plan_fit_is_one_call(sphere_curve):
-    plan = fb.plan_fit("sphere", sphere_curve.q, sphere_curve.I)
-    assert plan.model == "sphere"
-    assert set(plan.fit) == {"scale", "background", "radius"}
-    assert set(plan.fit) <= set(plan.values) | {"background"}
+def test_unknown_model_is_a_planning_error(cylinder_raw):
+    with pytest.raises(fb.PlanningError, match="no_such_model"):
+        fb.plan_fit("no_such_model", cylinder_raw)
 
 
 def test_fit_result_chi2_reads_sasview_payloads():
@@ -96,6 +86,16 @@ def test_bad_curves_get_messages_without_the_network():
                             (8, RawCurve("short", q[:3], np.ones(3)))])
     assert [o.key for o in outcomes] == [7, 8]
     assert all(o.ranking is None and o.error for o in outcomes)
+
+
+def test_cancelled_verification_job_stops_before_fitting(cylinder_raw):
+    from sasnets_plugin.gui.worker import VerifyJob, verify
+
+    job = VerifyJob(0, cylinder_raw, ("sphere", "cylinder"), (0.5, 0.5))
+    job.cancel.set()
+    with pytest.raises(VerificationCancelled):
+        verify(job)
+    assert job.phase == "done" and job.fitting_since is None
 
 
 def test_importing_the_plugin_loads_no_qt_nor_tensorflow():
