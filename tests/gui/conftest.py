@@ -5,21 +5,17 @@ process-wide communicator, so a second window would answer the first one's signa
 Each test starts from an empty Data Explorer and an empty perspective.
 
 SasView's user files go to a scratch folder (XDG directories), and its config is
-reset to defaults without saving. Without trained weights in ``model_weights/`` the
-tests use a small untrained 71-class network made on the fly (biased towards
-``sphere`` so that "auto-fit the top choice" fits a well-behaved model).
+reset to defaults without saving. The network is the bundled one in ``model_weights/``.
 """
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from sasview_helpers import _SCRATCH, ROOT, XDG_DIRS, have_display, isolated_env
+from sasview_helpers import XDG_DIRS, have_display
 
 
 def pytest_collection_modifyitems(config, items):
@@ -33,41 +29,12 @@ def pytest_collection_modifyitems(config, items):
 
 # ------------------------------------------------------------------ weights
 
-DUMMY_NETWORK = textwrap.dedent("""
-    import json, os, sys
-    import numpy as np
-    import keras
-    from sasnets_plugin.preprocessing import N_CHANNELS, N_POINTS, PREPROCESSING_VERSION
-    from training.classes import DEFAULT_MODELS
-    out = sys.argv[1]
-    classes = list(DEFAULT_MODELS)
-    inputs = keras.Input((N_POINTS, N_CHANNELS))
-    x = keras.layers.Flatten()(inputs)
-    bias = np.zeros(len(classes), "float32"); bias[classes.index("sphere")] = 4.0
-    outputs = keras.layers.Dense(len(classes), activation="softmax",
-                                 bias_initializer=keras.initializers.Constant(bias))(x)
-    keras.Model(inputs, outputs).save(os.path.join(out, "model.keras"))
-    json.dump(classes, open(os.path.join(out, "classes.json"), "w"))
-    json.dump({"preprocessing_version": PREPROCESSING_VERSION, "note": "untrained test network"},
-              open(os.path.join(out, "metadata.json"), "w"))
-""")
-
-
 @pytest.fixture(scope="session")
 def weights_dir() -> Path:
-    """The bundled weights when present, else an untrained stand-in built once."""
+    """The bundled network (``model_weights/``)."""
     from sasnets_plugin.classifier import default_weights_dir
 
-    bundled = default_weights_dir()
-    if (bundled / "model.keras").is_file() and (bundled / "classes.json").is_file():
-        return bundled
-    out = _SCRATCH / "dummy_weights"
-    if not (out / "model.keras").is_file():
-        out.mkdir(exist_ok=True)
-        # In a subprocess: TensorFlow must not be imported here before SasView's OpenGL.
-        subprocess.run([sys.executable, "-c", DUMMY_NETWORK, str(out)], check=True, cwd=ROOT,
-                       env=isolated_env(), capture_output=True, timeout=300)
-    return out
+    return default_weights_dir()
 
 
 @pytest.fixture(scope="module", autouse=True)
