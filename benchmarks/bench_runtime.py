@@ -37,15 +37,17 @@ def _wall(cmd: list[str], repeats: int) -> list[float]:
 
 
 def _example_curves(n: int) -> list[Path]:
-    """n data files: sasdata's 1D examples, copied round-robin into a temporary folder."""
+    """n data files: sasdata's rankable 1D examples, copied round-robin into a temporary folder."""
     from sasnets_plugin.cli import demo_files
+    from sasnets_plugin.errors import SasnetsError
     from sasnets_plugin.loading import load_1d
+    from sasnets_plugin.suggestion import prepare
 
     sources = []
     for path in sorted(demo_files()[0].parent.iterdir()):
         try:
-            load_1d(path)
-        except Exception:  # noqa: BLE001 - keep only the files that load
+            prepare(load_1d(path)[0])
+        except SasnetsError:  # keep only the files the CLI ranks
             continue
         if path.stat().st_size < 200_000:
             sources.append(path)
