@@ -42,11 +42,6 @@ def main(argv=None) -> int:
 
     from sasnets_plugin.gui import PERSPECTIVE_NAME
     from sasnets_plugin.gui.launcher import start_sasview_embedded
-    from sas.system import config
-
-    config.override_with_defaults()
-    config.SHOW_WELCOME_PANEL = False
-    config.LAST_WHATS_NEW_HIDDEN_VERSION = "999.999.999"
 
     window = start_sasview_embedded()
     window.resize(1600, 1000)

@@ -213,9 +213,15 @@ def start_sasview_embedded():
     """Build SasView's main window with the perspective, inside the running process.
 
     What ``run_sasview`` does up to the event loop (application, reactor, window), for
-    tests and scripts that drive the GUI themselves. Returns the main window.
+    tests and scripts that drive the GUI themselves: SasView's configuration is reset to
+    its defaults (not saved) with the welcome panel and "what's new" page off, so no
+    window pops up over the main one. Returns the main window.
     """
-    from sas.system import lib
+    from sas.system import config, lib
+
+    config.override_with_defaults()
+    config.SHOW_WELCOME_PANEL = False
+    config.LAST_WHATS_NEW_HIDDEN_VERSION = "999.999.999"
 
     lib.setup_sasmodels()
     lib.setup_qt_env()

@@ -87,12 +87,6 @@ def sasview(qapp, weights_dir):
                           ("_APP_VERS_DIR", "XDG_DATA_HOME"), ("_CACHE_DIR", "XDG_CACHE_HOME"),
                           ("_LOG_DIR", "XDG_STATE_HOME")):
             setattr(user, attr, str(Path(XDG_DIRS[var]) / "SasView"))
-    from sas.system import config
-
-    config.override_with_defaults()
-    config.SHOW_WELCOME_PANEL = False
-    config.LAST_WHATS_NEW_HIDDEN_VERSION = "999.999.999"
-
     from sasnets_plugin.gui.launcher import start_sasview_embedded
 
     window = start_sasview_embedded()
