@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/bench_verified_accuracy.py            # full run (~20-25 min, 2 cores)
     .venv/bin/python benchmarks/bench_verified_accuracy.py --per-class 1 --real-only ...
+    .venv/bin/python benchmarks/bench_verified_accuracy.py --split val   # calibration mode
+    .venv/bin/python benchmarks/bench_verified_accuracy.py --rescore FILE  # re-score only
 
 Two test sets, each scored twice from the same network output: the network's own ranking,
 and the ranking after :func:`sasnets_plugin.suggestion.verify` fitted the network's top
@@ -19,6 +21,16 @@ pool, ``max_seconds`` = 9 s, 6 starts, seed 0).
 
 Verification re-orders the top ``--top`` only, so top-5 accuracy cannot change (a true
 model ranked 6th or lower stays there); top-1 and top-3 can.
+
+Every candidate fit is recorded (network probability, chi2, chi2r, n_points, n_free, AIC,
+BIC, status, converged), so re-ranking rules can be re-scored offline: every run reports
+top-1/top-3 for each evidence weight ``LAMBDA`` of :data:`WEIGHT_GRID` (``"rescored"``).
+
+Calibration mode (``--split val``): the same procedure on the *validation* split
+(simulated curves only), written to ``benchmarks/results/verification_calibration.json``;
+its ``rescored.chosen_weight`` (best top-1, ties -> the smaller weight) is the
+``EVIDENCE_WEIGHT`` of ``sasnets_plugin/verification/verify.py``. The test split only
+measures the chosen rule (never tune on it).
 
 Writes ``benchmarks/results/verified_accuracy.json``.
 """
@@ -39,6 +51,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "verified_accuracy.json"
+CALIBRATION = ROOT / "benchmarks" / "results" / "verification_calibration.json"
 LABELS = ROOT / "benchmarks" / "real_data" / "labels.json"
 DATASET = ROOT / "build" / "dataset"
 KS = (1, 3, 5)
@@ -144,6 +157,18 @@ def verified_rank(network_rank: int | None, verification, models: list[str]) -> 
     return min(ranks) if ranks else network_rank
 
 
+def fit_record(c) -> dict:
+    """Everything needed to re-score a re-ranking rule offline for one candidate fit."""
+    def num(x, digits=6):
+        return round(float(x), digits) if x is not None and math.isfinite(x) else None
+
+    return {"probability": num(c.probability), "status": c.status, "converged": c.converged,
+            "chi2": num(c.chi2, 4), "chi2r": num(c.chi2r, 4), "aic": num(c.aic, 4),
+            "bic": num(c.bic, 4), "n_points": c.n_points, "n_free": c.n_free,
+            "posterior": num(c.posterior, 4), "seconds": num(c.seconds, 3),
+            "parameters": {k: num(v) for k, v in c.parameters.items()}}
+
+
 def score_one(ranking, true_model: str, top: int, options: dict, accept=()) -> dict:
     """Network rank, verification and verified rank of one curve (never raises).
 
@@ -168,10 +193,7 @@ def score_one(ranking, true_model: str, top: int, options: dict, accept=()) -> d
     row["load_average"] = load_avg()
     row["verified_order"] = list(v.verified_order)
     row["verified_rank"] = verified_rank(row["network_rank"], v, correct)
-    row["fits"] = {c.model: {"chi2r": None if not math.isfinite(c.chi2r) else round(c.chi2r, 3),
-                             "posterior": round(c.posterior, 4), "status": c.status,
-                             "converged": c.converged}
-                   for c in v.candidates}
+    row["fits"] = {c.model: fit_record(c) for c in v.candidates}
     row["temperature"] = round(v.temperature, 3)
     row["resolution"] = v.resolution
     row["workers"] = v.workers
@@ -179,7 +201,7 @@ def score_one(ranking, true_model: str, top: int, options: dict, accept=()) -> d
 
 
 # --- 1. simulated held-out curves -------------------------------------------------------------
-def sample_test_split(dataset: Path, per_class: int, seed: int, classes=None):
+def sample_split(dataset: Path, per_class: int, seed: int, classes=None, split: str = "test"):
     """Rounds of (model, index) pairs: round r holds curve r of every class (shuffled)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -188,18 +210,18 @@ def sample_test_split(dataset: Path, per_class: int, seed: int, classes=None):
     models = sorted(read_manifest(dataset)["models"])
     if classes is not None:
         models = [m for m in models if m in set(classes)]
-    split = load_split(dataset, "test", models=models)
+    data = load_split(dataset, split, models=models)
     rng = np.random.default_rng(seed)
     picks = {}
     for m in models:
-        idx = np.flatnonzero(split.models == m)
+        idx = np.flatnonzero(data.models == m)
         picks[m] = rng.choice(idx, size=min(per_class, idx.size), replace=False)
     rounds = []
     for r in range(per_class):
         members = [(m, int(picks[m][r])) for m in models if r < len(picks[m])]
         order = rng.permutation(len(members))
         rounds.append([members[i] for i in order])
-    return split, rounds
+    return data, rounds
 
 
 def raw_from_split(split, i: int):
@@ -209,20 +231,83 @@ def raw_from_split(split, i: int):
     q = split.q[i, :n]
     inst = split.params[i].get("instrument", {})
     dq = inst.get("dq_over_q")
-    return RawCurve(title=f"test[{i}] {split.models[i]}", q=q, I=split.I[i, :n],
+    return RawCurve(title=f"{split.split}[{i}] {split.models[i]}", q=q, I=split.I[i, :n],
                     dI=split.dI[i, :n], dQ=None if dq is None else float(dq) * q), dq
+
+
+def simulated_pd(params: dict) -> dict:
+    """Relative polydispersity widths the simulation used (``*_pd`` > 0)."""
+    model = params.get("model", {})
+    return {k: round(float(v), 4) for k, v in model.items()
+            if k.endswith("_pd") and isinstance(v, (int, float)) and v > 0}
+
+
+def true_model_fits(rows: list[dict]) -> dict:
+    """How well the true model's own fit reproduces curves simulated from it."""
+    chi = [r["fits"][r["true_model"]]["chi2r"] for r in rows
+           if r.get("fits") and r["true_model"] in r["fits"]
+           and r["fits"][r["true_model"]]["status"] == "ok"]
+    pd = [r["fits"][r["true_model"]]["chi2r"] for r in rows
+          if r.get("fits") and r["true_model"] in r["fits"] and r.get("true_pd")
+          and r["fits"][r["true_model"]]["status"] == "ok"]
+    return {"n": len(chi),
+            "fraction_chi2r_below_2": round(np.mean(np.asarray(chi) < 2), 4) if chi else None,
+            "median_chi2r": percentile(chi, 50),
+            "n_polydisperse": len(pd),
+            "fraction_chi2r_below_2_polydisperse": (round(np.mean(np.asarray(pd) < 2), 4)
+                                                    if pd else None)}
+
+
+# --- offline re-scoring of the re-ranking rule --------------------------------------------
+#: Evidence weights LAMBDA tried by the calibration (0 = network order).
+WEIGHT_GRID = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+
+
+def rescored_rank(row: dict, weight: float) -> int | None:
+    """Rank of the true model had the rule used evidence weight ``weight``."""
+    from sasnets_plugin.verification import CandidateFit, rerank
+
+    if row.get("network_rank") is None or not row.get("fits"):
+        return row.get("verified_rank")
+    models = [m for m, _ in row["network_top"]]
+    fits = [CandidateFit(model=m, status=row["fits"][m]["status"],
+                         chi2r=_nan(row["fits"][m]["chi2r"]), bic=_nan(row["fits"][m]["bic"]))
+            for m in models]
+    ranked, _ = rerank(fits, [row["fits"][m]["probability"] or 0.0 for m in models], weight)
+    order = [c.model for c in sorted(ranked, key=lambda c: c.verified_rank)]
+    correct = [row["true_model"], *row.get("also_accepted", [])]
+    ranks = [order.index(m) + 1 for m in correct if m in order]
+    return min(ranks) if ranks else row["network_rank"]
+
+
+def _nan(x) -> float:
+    return math.nan if x is None else float(x)
+
+
+def rescore_grid(rows: list[dict]) -> dict:
+    """Top-1/top-3 of every weight in :data:`WEIGHT_GRID`; the best top-1 (ties: the
+    smaller weight) is ``chosen_weight``."""
+    scored = [r for r in rows if r.get("network_rank") is not None and r.get("fits")]
+    grid = []
+    for w in WEIGHT_GRID:
+        ranks = [rescored_rank(r, w) for r in scored]
+        grid.append({"weight": w, "top1_hits": sum(k == 1 for k in ranks),
+                     "top3_hits": sum(k is not None and k <= 3 for k in ranks)})
+    best = max(grid, key=lambda g: (g["top1_hits"], -g["weight"]))
+    return {"n": len(scored), "grid": grid, "chosen_weight": best["weight"],
+            "network_top1_hits": sum(r["network_rank"] == 1 for r in scored)}
 
 
 def run_simulated(classifier, args, options: dict) -> dict:
     from sasnets_plugin.suggestion import prepare, rank
 
     t_load = time.perf_counter()
-    split, rounds = sample_test_split(args.dataset, args.per_class, args.seed,
-                                      args.models.split(",") if args.models else None)
+    split, rounds = sample_split(args.dataset, args.per_class, args.seed,
+                                 args.models.split(",") if args.models else None, args.split)
     load_s = time.perf_counter() - t_load
     unknown = sorted({m for rnd in rounds for m, _ in rnd} - set(classifier.classes))
     print(f"simulated: {sum(map(len, rounds))} curves planned in {len(rounds)} round(s) of "
-          f"{len(rounds[0]) if rounds else 0} (test split loaded in {load_s:.1f} s)")
+          f"{len(rounds[0]) if rounds else 0} ({args.split} split loaded in {load_s:.1f} s)")
     if unknown:
         print(f"  note: {len(unknown)} dataset classes are not classes of this network")
 
@@ -257,7 +342,7 @@ def run_simulated(classifier, args, options: dict) -> dict:
             row = score_one(ranking, model, args.top, options)
             row.update(index=i, round=r, n_points=int(split.n_points[i]),
                        dq_over_q=None if dq is None else round(float(dq), 4),
-                       rank_seconds=round(rank_s, 4))
+                       rank_seconds=round(rank_s, 4), true_pd=simulated_pd(split.params[i]))
             rows.append(row)
             done = len(rows)
             if done % 10 == 0 or args.verbose:
@@ -293,9 +378,11 @@ def run_simulated(classifier, args, options: dict) -> dict:
                    "rounds_completed": len({r["round"] for r in rows}),
                    "curves": len(rows), "classes": len(per_class),
                    "classes_unknown_to_network": unknown, "stopped_early": stopped_early,
-                   "dataset": str(args.dataset), "split": "test"},
+                   "dataset": str(args.dataset), "split": args.split},
         "wall_seconds": round(wall, 1),
         "summary": summary,
+        "true_model_fits": true_model_fits(rows),
+        "rescored": rescore_grid(rows),
         "per_class": per_class,
         "classes_where_verification_hurts": hurt,
         "classes_where_verification_helps": helped,
@@ -386,6 +473,18 @@ def machine_info() -> dict:
             "python": platform.python_version(), "packages": versions}
 
 
+def print_rescore(path: Path) -> int:
+    """Print the weight grid re-scored on the simulated curves of a result file."""
+    rows = json.loads(path.read_text())["simulated"]["curves"]
+    result = rescore_grid(rows)
+    print(f"{path.name}: {result['n']} curves, network top-1 hits {result['network_top1_hits']}")
+    for g in result["grid"]:
+        print(f"  weight {g['weight']:6.3f}  top1 {g['top1_hits']:4d}  top3 {g['top3_hits']:4d}")
+    print(f"chosen weight (best top-1, ties -> smaller): {result['chosen_weight']}")
+    print(json.dumps(true_model_fits(rows)))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-class", type=int, default=3,
@@ -401,17 +500,31 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default=None,
                         help="comma-separated classes to sample (default: all; for debugging)")
     parser.add_argument("--weights", default=None, help="weights folder (default: bundled)")
-    parser.add_argument("--dataset", type=Path, default=DATASET)
+    parser.add_argument("--dataset", type=Path, default=DATASET,
+                        help="training dataset folder (default build/dataset)")
+    parser.add_argument("--split", choices=("test", "val"), default="test",
+                        help="split of the simulated curves; 'val' is the calibration mode "
+                             "(simulated only, written to " + CALIBRATION.name + ")")
+    parser.add_argument("--rescore", type=Path, default=None,
+                        help="only re-score the evidence weights on the curves of this "
+                             "result file (no fitting) and print the grid")
     parser.add_argument("--labels", type=Path, default=LABELS)
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--output", type=Path, default=None,
+                        help=f"default {RESULTS.name} ({CALIBRATION.name} with --split val)")
     parser.add_argument("--simulated-only", action="store_true")
     parser.add_argument("--real-only", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="print every curve")
     args = parser.parse_args(argv)
+    if args.rescore is not None:
+        return print_rescore(args.rescore)
+    if args.split == "val":
+        args.simulated_only = True
+    if args.output is None:
+        args.output = CALIBRATION if args.split == "val" else RESULTS
 
     from sasnets_plugin.suggestion import get_classifier
     from sasnets_plugin.verification import DEFAULT_MAX_SECONDS, DEFAULT_N_STARTS, warm_up
-    from sasnets_plugin.verification.verify import default_workers
+    from sasnets_plugin.verification.verify import EVIDENCE_WEIGHT, default_workers
 
     options = {}
     if args.workers is not None:
@@ -445,13 +558,15 @@ def main(argv=None) -> int:
                             if args.workers is None else "set by --workers",
             "max_seconds": args.max_seconds or DEFAULT_MAX_SECONDS,
             "n_starts": DEFAULT_N_STARTS, "seed": 0,
+            "evidence_weight": EVIDENCE_WEIGHT,
             "pool_warm_up_seconds": round(warm_s, 2),
             "verification_rank_rule": "true model's place in the verified order when it is "
                                       "among the candidates, else its network rank",
         },
     }
     if not args.real_only:
-        print(f"--- simulated held-out curves (test split, {args.per_class}/class, seed {args.seed})")
+        print(f"--- simulated held-out curves ({args.split} split, {args.per_class}/class, "
+              f"seed {args.seed})")
         report["simulated"] = run_simulated(classifier, args, options)
     if not args.simulated_only:
         print(f"--- real measured curves ({args.labels.name})")
@@ -468,7 +583,13 @@ def main(argv=None) -> int:
               f"top3 {n['top3']:.3f} -> {v['top3']:.3f}   top5 {n['top5']:.3f} -> {v['top5']:.3f}"
               f"   fixed {c['fixed']} broke {c['broke']} (p={c['sign_test_p']})   "
               f"verify median {s['verify_seconds']['median'] or 0:.1f} s "
-              f"p90 {s['verify_seconds']['p90'] or 0:.1f} s")
+              f"p90 {s['verify_seconds']['p90'] or 0:.1f} s max {s['verify_seconds']['max'] or 0:.1f} s")
+    if "simulated" in report:
+        sim = report["simulated"]
+        print("true-model fits:", json.dumps(sim["true_model_fits"]))
+        print("evidence weight grid (top-1 hits):",
+              {g["weight"]: g["top1_hits"] for g in sim["rescored"]["grid"]},
+              "chosen:", sim["rescored"]["chosen_weight"])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=1, default=float) + "\n")
     print(f"wrote {args.output}  ({report['total_wall_seconds'] / 60:.1f} min)")

@@ -22,18 +22,20 @@ from sasnets_plugin.verification import (
     verify_candidates,
 )
 from sasnets_plugin.verification import fitting as fitting_module
+from sasnets_plugin.verification.verify import EVIDENCE_WEIGHT
 from sasnets_plugin.verification.parameters import setup_for
 
 TRUE_RADIUS = 60.0
 
 
-def _sphere_curve(n=100, noise=0.02, seed=1, with_dI=True) -> RawCurve:
+def _sphere_curve(n=100, noise=0.02, seed=1, with_dI=True, pd=0.0) -> RawCurve:
     from sasmodels.core import load_model
     from sasmodels.direct_model import call_kernel
 
     q = np.geomspace(0.005, 0.4, n)
     kernel = load_model("sphere").make_kernel([q])
-    clean = call_kernel(kernel, {"radius": TRUE_RADIUS, "scale": 0.01, "background": 0.002})
+    clean = call_kernel(kernel, {"radius": TRUE_RADIUS, "radius_pd": pd, "radius_pd_n": 35,
+                                 "scale": 0.01, "background": 0.002})
     rng = np.random.default_rng(seed)
     dI = noise * clean
     I = clean + dI * rng.standard_normal(n)  # noqa: E741
@@ -64,28 +66,31 @@ def test_sphere_fit_recovers_radius_and_wins_bic(sphere_verification):
     assert sphere.ok, sphere.status
     assert sphere.parameters["radius"] == pytest.approx(TRUE_RADIUS, rel=0.03)
     assert 0.5 < sphere.chi2r < 2.0  # 2 % noise with dI = 2 %: chi2r ~ 1
-    assert sphere.n_free == 3  # radius, scale, background: SLDs are not varied
-    assert set(sphere.parameters) == {"radius", "scale", "background"}
+    # radius, its polydispersity, scale, background: SLDs are not varied
+    assert sphere.n_free == 4
+    assert set(sphere.parameters) == {"radius", "radius_pd", "scale", "background"}
+    assert sphere.parameters["radius_pd"] < 0.05  # the curve is monodisperse
     assert sphere.bic < fits["cylinder"].bic and sphere.bic < fits["power_law"].bic
-    assert sphere.aic == pytest.approx(sphere.chi2 + 2 * 3)
-    assert sphere.bic == pytest.approx(sphere.chi2 + 3 * np.log(sphere.n_points))
+    assert sphere.aic == pytest.approx(sphere.chi2 + 2 * 4)
+    assert sphere.bic == pytest.approx(sphere.chi2 + 4 * np.log(sphere.n_points))
     assert sphere.I_fit is not None and sphere.I_fit.shape == sphere.q.shape
 
 
 def test_true_model_wins_reranking_against_a_higher_prior(sphere_verification):
     v = sphere_verification
     assert v.network_order == ("cylinder", "sphere", "power_law")
-    assert v.verified_order[0] == "sphere"
-    best = v.best
-    assert best is not None and best.model == "sphere" and best.network_rank == 2
-    assert best.posterior > 0.99
     assert sum(c.posterior for c in v.candidates) == pytest.approx(1.0)
     assert [c.probability for c in v.candidates] == [0.5, 0.3, 0.2]
+    # with the full evidence weight the true model overturns the higher prior
+    ranked, _ = rerank(list(v.candidates), [0.5, 0.3, 0.2], 1.0)
+    best = min(ranked, key=lambda c: c.verified_rank)
+    assert best.model == "sphere" and best.network_rank == 2
+    assert best.posterior > 0.99
 
 
 def test_json_output(sphere_verification):
     payload = json.loads(json.dumps(sphere_verification.to_json()))
-    assert payload["verified_order"][0] == "sphere"
+    assert payload["verified_order"] == list(sphere_verification.verified_order)
     fit = payload["candidates"][1]["fit"]
     assert {"chi2r", "aic", "bic", "parameters"} <= set(fit)
     assert fit["parameters"]["radius"] == pytest.approx(TRUE_RADIUS, rel=0.03)
@@ -105,7 +110,7 @@ def test_cyl_400_20_multistart_avoids_the_length_300_local_minimum(example_1d):
     # a single Levenberg-Marquardt run from length 300 stays in the local minimum
     setup = setup_for("cylinder", data.q[0], data.q[-1])
     evaluate = fitting_module._Evaluator(fitting_module.kernel_model("cylinder"), data,
-                                         lambda: None)
+                                         lambda expected: None)
     problem = fitting_module._Problem(setup, evaluate, fitting_module._Best(), "test")
     _, _, single = fitting_module._lm(problem, {"radius": 20.0, "length": 300.0, "scale": 1.0,
                                                 "background": 0.001}, 200)
@@ -207,12 +212,48 @@ def test_parameter_table_is_consistent():
     for name in SPECS:
         setup = setup_for(name, raw.q[0], raw.q[-1])
         assert set(setup.shape) == set(SPECS[name].free), name  # no parameter dropped
+        if setup.pd is not None:  # polydispersity of a fitted size, counted in n_free
+            assert setup.pd[:-3] in setup.shape and setup.fixed[setup.pd + "_n"] > 1
+            assert setup.with_pd().n_free == setup.n_free == len(setup.free_names())
         for start in guessed_starts(setup, inv):
             assert set(start) == set(setup.shape), name
             for key, value in start.items():
                 lo, hi = setup.shape[key]
                 assert lo <= value <= hi, (name, key)
 
+
+def test_polydispersity_of_the_main_size_is_fitted():
+    data, _ = prepare_data(_sphere_curve(pd=0.15))
+    fit = fit_model("sphere", data, deadline=time.time() + 20)
+    assert fit.ok and fit.chi2r < 2.0
+    assert fit.parameters["radius"] == pytest.approx(TRUE_RADIUS, rel=0.03)
+    assert fit.parameters["radius_pd"] == pytest.approx(0.15, abs=0.03)
+    assert fit.fixed["radius_pd_n"] > 1
+
+
+
+def _gauss_smeared_porod(q, dq, points=4001):
+    """Reference pinhole smearing of q^-4 by direct quadrature over +-3.5 sigma."""
+    out = np.empty_like(q)
+    for i, (qi, si) in enumerate(zip(q, dq)):
+        x = np.linspace(qi - 3.5 * si, qi + 3.5 * si, points)
+        w = np.exp(-0.5 * ((x - qi) / si) ** 2)
+        out[i] = np.trapezoid(w * x ** -4.0, x) / np.trapezoid(w, x)
+    return out
+
+
+@pytest.mark.parametrize("spacing", ["linear", "log"])
+def test_pinhole_smearing_of_steep_curves_matches_quadrature(spacing):
+    q = (np.linspace(0.003, 0.2, 120) if spacing == "linear"
+         else np.geomspace(0.003, 0.2, 120))
+    dq = 0.05 * q
+    I = 1e-6 * _gauss_smeared_porod(q, dq) + 0.01  # noqa: E741
+    data = fitting_module.make_fit_data(q, I, 0.01 * I, dQ=dq)
+    fit = fit_model("porod", data)
+    # noiseless data with 1 % error bars: only the smearing can leave misfit
+    # (sasmodels' default grid, the data's own q, gives chi2r 1.0 on the linear one)
+    assert fit.ok and fit.chi2r < 0.1, fit.chi2r
+    assert fit.parameters["scale"] == pytest.approx(1e-6, rel=0.02)
 
 def test_invariants_of_a_sphere():
     raw = _sphere_curve(noise=0.0)
@@ -243,13 +284,17 @@ def test_rerank_rule_is_tempered_by_the_best_chi2r():
         return CandidateFit(model=model, status="ok", chi2r=chi2r, bic=bic)
 
     fits = [ok("a", 4.0, 100.0), ok("b", 5.0, 108.0), CandidateFit("c", "fit failed: x")]
-    ranked, temperature = rerank(fits, [0.2, 0.7, 0.1])
-    assert temperature == 4.0
-    a, b, c = ranked
-    expected_ratio = (0.2 / 0.7) * np.exp(8.0 / (2 * 4.0))
-    assert a.posterior / b.posterior == pytest.approx(expected_ratio)
-    assert c.posterior == 0 and c.verified_rank == 3
-    assert [x.network_rank for x in ranked] == [1, 2, 3]
+    for lam in (1.0, 0.3, EVIDENCE_WEIGHT):
+        ranked, temperature = rerank(fits, [0.2, 0.7, 0.1], lam)
+        assert temperature == 4.0
+        a, b, c = ranked
+        expected_ratio = (0.2 / 0.7) * np.exp(lam * 8.0 / (2 * 4.0))
+        assert a.posterior / b.posterior == pytest.approx(expected_ratio)
+        assert c.posterior == 0 and c.verified_rank == 3
+        assert [x.network_rank for x in ranked] == [1, 2, 3]
+    assert rerank(fits, [0.2, 0.7, 0.1])[0] == rerank(fits, [0.2, 0.7, 0.1], EVIDENCE_WEIGHT)[0]
+    zero, _ = rerank(fits, [0.2, 0.7, 0.1], 0.0)  # no evidence: the network order
+    assert [x.verified_rank for x in zero] == [2, 1, 3]
 
 
 def test_cancellation_returns_promptly(sphere_raw):
@@ -302,3 +347,24 @@ def test_parallel_timing_and_cancellation(example_1d, capsys):
         verify_candidates(raw, ["ellipsoid", "core_shell_cylinder", "cylinder", "fcc_paracrystal"],
                           None, workers=2, cancel=cancel, max_seconds=60)
     assert time.perf_counter() - t < 0.3 + 2.5
+
+
+def test_budget_is_a_hard_bound_even_for_slow_kernels():
+    # pringle: one evaluation at a large radius takes several to tens of seconds and
+    # cannot be interrupted; the call must still end with its budget (generous margin)
+    q = np.linspace(0.0006, 0.16, 237)
+    I = 1 / (1 + (q * 300) ** 2) ** 1.5 + 0.01  # noqa: E741
+    raw = RawCurve("slow", q, I, 0.02 * I, 0.02 * q)
+    models = ["pringle", "core_shell_bicelle", "stacked_disks",
+              "core_shell_bicelle_elliptical", "cylinder"]
+    seen = []
+    t = time.perf_counter()
+    v = verify_candidates(raw, models, None, workers=2, max_seconds=4.0,
+                          progress=lambda i, fit: seen.append((i, fit.model)))
+    elapsed = time.perf_counter() - t
+    assert elapsed < 4.0 + 1.5
+    assert sorted(seen) == list(enumerate(models))  # one progress call per candidate
+    assert len(v.candidates) == 5 and any(c.ok for c in v.candidates)
+    # the pool still works afterwards (restarted if a worker had to be stopped)
+    again = verify_candidates(_sphere_curve(), ["sphere", "power_law"], None, workers=2)
+    assert again.verified_order[0] == "sphere"

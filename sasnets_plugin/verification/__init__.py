@@ -4,13 +4,14 @@ The network's probability is a prior; this subpackage supplies the evidence. Eac
 candidate model is fitted to the user's curve with sasmodels + bumps (SasView's own
 engine), honouring the data's resolution, from several starting points derived from
 curve invariants plus seeded random draws; the goodness of fit (reduced chi², AIC, BIC)
-is combined with the network probability into a posterior (see :mod:`.verify`).
+is combined with the network probability into a posterior (see :mod:`.verify`; the
+weight of the evidence, ``EVIDENCE_WEIGHT``, is calibrated on validation curves).
 
 Public API::
 
     verify_candidates(raw, models, probabilities, *, workers=None, max_seconds=9.0,
                       cancel=None, n_starts=6, seed=0, slit_length=None,
-                      slit_width=None) -> Verification
+                      slit_width=None, progress=None) -> Verification
     start_values(model_name, q, I, dI=None, *, dQ=None, n_random=16, seed=0) -> dict
     fit_model(model, data: FitData, ...) -> CandidateFit      # one model
     prepare_data(raw) -> (FitData, CleaningReport);  read_slit(path) -> (dxl, dxw)

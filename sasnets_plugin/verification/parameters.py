@@ -11,9 +11,16 @@ For every model the verification varies:
   thickness, Rg, correlation length...), aspect ratios, power-law exponents, peak
   positions and widths, structure-factor volume fractions.
 
+Polydispersity: models with a polydisperse size parameter (a sasmodels *volume*
+parameter in Å) get, on the first such fitted parameter (the *main size*, see
+:attr:`Setup.pd`), a gaussian relative width ``<size>_pd`` in :data:`PD_BOUNDS`
+integrated on :data:`PD_N` points (3 sigma). It is freed in a last refinement stage
+only (it makes every evaluation :data:`PD_N` times dearer) but always counted in
+``n_free``, so AIC/BIC stay honest.
+
 Held at the model defaults: SLDs (for a fixed geometry they only rescale I(q), i.e.
 they are degenerate with ``scale``), volume fractions that only multiply I(q),
-orientation angles (1D data are orientationally averaged), polydispersity (0),
+orientation angles (1D data are orientationally averaged), other polydispersities (0),
 integer counts (number of layers, pearls, shells; a least-squares fit cannot move
 them), physical constants (temperature, Bjerrum length, dielectric constant...), and a
 few secondary parameters of the slowest models (documented in the table).
@@ -45,7 +52,7 @@ with ``exp``/``power``/``dim`` exponents in 0..6; the rest is held fixed).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import product
 from typing import Callable
@@ -55,6 +62,10 @@ import numpy as np
 from .invariants import Invariants
 
 LOG_ROLES = frozenset({"size", "long", "area", "ratio", "qpos", "qwidth"})
+#: Bounds of the fitted relative polydispersity width of the main size parameter.
+PD_BOUNDS = (0.0, 0.35)
+#: Gaussian integration points of that polydispersity (3 sigma either side).
+PD_N = 11
 
 
 @dataclass(frozen=True)
@@ -587,14 +598,25 @@ class Setup:
     amplitudes: tuple[str, ...]
     fixed: dict[str, float]
     defaults: dict[str, float]
+    pd: str | None = None  # ``<main size>_pd`` when the model gets a polydispersity
 
     @property
     def n_free(self) -> int:
-        return len(self.shape) + len(self.amplitudes) + int(self.spec.background)
+        """Varied parameters, the polydispersity included (also while it is held at 0)."""
+        extra = int(self.pd is not None and self.pd not in self.shape)
+        return len(self.shape) + len(self.amplitudes) + int(self.spec.background) + extra
 
     def free_names(self) -> list[str]:
         bg = ["background"] if self.spec.background else []
-        return list(self.shape) + list(self.amplitudes) + bg
+        pd = [self.pd] if self.pd is not None and self.pd not in self.shape else []
+        return list(self.shape) + pd + list(self.amplitudes) + bg
+
+    def with_pd(self) -> "Setup":
+        """This setup with the polydispersity width among the shape parameters."""
+        if self.pd is None or self.pd in self.shape:
+            return self
+        spec = replace(self.spec, free={**self.spec.free, self.pd: value(*PD_BOUNDS)})
+        return replace(self, spec=spec, shape={**self.shape, self.pd: PD_BOUNDS})
 
     def amplitude_bounds(self) -> tuple[float, float]:
         return (-np.inf, np.inf) if self.spec.signed else (0.0, np.inf)
@@ -645,4 +667,14 @@ def setup_for(name: str, q_min: float, q_max: float) -> Setup:
             continue  # the window cannot constrain it: keep the default
         shape[pname] = (lo, hi)
     fixed = dict(spec.fixed)
-    return Setup(name, spec, shape, tuple(spec.amplitudes), fixed, defaults)
+    pd = _pd_parameter(info, shape)
+    if pd is not None:
+        fixed.update({f"{pd}_n": PD_N, f"{pd}_nsigma": 3.0})
+    return Setup(name, spec, shape, tuple(spec.amplitudes), fixed, defaults, pd)
+
+
+def _pd_parameter(info, shape: dict) -> str | None:
+    """``<name>_pd`` of the first fitted size parameter sasmodels can make polydisperse."""
+    sizes = {p.name for p in info.parameters.kernel_parameters
+             if p.polydisperse and p.type == "volume" and p.units == "Ang" and p.length == 1}
+    return next((f"{name}_pd" for name in shape if name in sizes), None)
