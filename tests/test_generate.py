@@ -139,6 +139,45 @@ def test_priors_emit_known_parameters_only():
             assert all(0 < pars[k] <= 0.3 for k in pds)
 
 
+def _apart(*names):
+    """Predicate: the first SLD differs from every other by the minimum contrast."""
+    def check(p):
+        return all(abs(p[names[0]] - p[other]) >= priors.MIN_SHELL_CONTRAST
+                   for other in names[1:])
+    return check
+
+
+# A richer model drawn in the limit where it equals a simpler one is mislabelled
+# data: the priors must keep the distinguishing feature.
+NESTED_LIMITS = {
+    "multilayer_vesicle": lambda p: p["n_shells"] >= 2,
+    "star_polymer": lambda p: p["arms"] >= 3,
+    "poly_gauss_coil": lambda p: not 1.7 < p["polydispersity"] < 2.5 and p["polydispersity"] > 1.2,
+    "polymer_excl_volume": lambda p: not 1.8 < p["porod_exp"] < 2.3,
+    "core_shell_sphere": _apart("sld_shell", "sld_core", "sld_solvent"),
+    "core_shell_cylinder": _apart("sld_shell", "sld_core", "sld_solvent"),
+    "fractal_core_shell": _apart("sld_shell", "sld_core", "sld_solvent"),
+    "lamellar_hg": _apart("sld_head", "sld", "sld_solvent"),
+    "lamellar_hg_stack_caille": _apart("sld_head", "sld", "sld_solvent"),
+    "polymer_micelle": _apart("sld_corona", "sld_solvent"),
+    "ellipsoid": lambda p: not 1 / 1.4 < p["radius_polar"] / p["radius_equatorial"] < 1.4,
+    "triaxial_ellipsoid": lambda p: p["radius_equat_major"] >= 1.5 * p["radius_equat_minor"],
+    "elliptical_cylinder": lambda p: p["axis_ratio"] >= 1.4,
+    "flexible_cylinder_elliptical": lambda p: p["axis_ratio"] >= 1.8,
+    "capped_cylinder": lambda p: p["radius"] >= 0.6 * p["radius_cap"],
+    "hollow_rectangular_prism": lambda p: p["thickness"] >= 0.1 * p["length_a"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(NESTED_LIMITS))
+def test_priors_keep_richer_models_away_from_their_simpler_limit(name):
+    info, _ = simulate.load_model(name)
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        pars = priors.draw_parameters(info, rng, q_range=(2e-3, 0.4), pd_probability=0.0)
+        assert NESTED_LIMITS[name](pars), pars
+
+
 @pytest.mark.parametrize("name", classes.DEFAULT_MODELS)
 def test_every_default_model_yields_valid_curves(name):
     rng = np.random.default_rng(11)

@@ -242,6 +242,14 @@ def _gauss_smeared_porod(q, dq, points=4001):
     return out
 
 
+def test_log_grid_smearing_stays_finite_for_very_narrow_resolution():
+    q = np.geomspace(0.001, 0.5, 50)
+    res = fitting_module.pinhole_on_log_grid(q, 0.002 * q)  # grid step >> dQ
+    with np.errstate(all="raise"):
+        smeared = res.apply(res.q_calc ** -2.0)
+    np.testing.assert_allclose(smeared, q ** -2.0, rtol=5e-3)
+
+
 @pytest.mark.parametrize("spacing", ["linear", "log"])
 def test_pinhole_smearing_of_steep_curves_matches_quadrature(spacing):
     q = (np.linspace(0.003, 0.2, 120) if spacing == "linear"

@@ -11,6 +11,16 @@ derive the main length from it.  Secondary lengths are drawn as ratios of
 the main one.  Lengths therefore stay log-uniformly distributed while their
 features usually land inside the window, so each class is learnable.
 
+Nested models.  Many models contain a simpler one as a limit (a vesicle is
+a multilayer vesicle with one shell, a core-shell sphere without shell
+contrast is a sphere, a polydisperse Gaussian coil with Mw/Mn = 2 is exactly
+a Lorentzian).  A curve drawn in such a limit carries the simpler model's
+label in disguise: it teaches the network noise, and the right suggestion
+for such data is the simpler model anyway.  The priors of the richer models
+therefore keep their distinguishing feature visible: shells and head groups
+with real contrast and thickness, aspect ratios away from 1, enough shells,
+arms or polydispersity to matter (see :data:`MIN_SHELL_CONTRAST`).
+
 Models without a specific rule fall back to a generic prior built from the
 sasmodels parameter table (units, limits, defaults), so ``--models all``
 still works.
@@ -38,6 +48,9 @@ PD_N_DEFAULT = 35
 #: Fraction of curves whose feature position is drawn in a wider range than
 #: the window (feature partly or not at all visible, as in practice).
 OUTSIDE_FRACTION = 0.15
+#: Minimum SLD difference (1e-6/Ang^2) between a shell, rim or head group and
+#: its neighbours, so the layer is visible in the curve.
+MIN_SHELL_CONTRAST = 1.0
 
 # Parameters that are volume parameters in sasmodels but must not be made
 # polydisperse (counts and ratios).
@@ -48,9 +61,10 @@ _NO_PD = {
 
 # Settings that define the priors; written into the dataset manifest so that a
 # change of priors is detected on restart.
-PRIOR_VERSION = 1
+PRIOR_VERSION = 2
 PRIOR_SETTINGS = {
     "prior_version": PRIOR_VERSION,
+    "min_shell_contrast": MIN_SHELL_CONTRAST,
     "pd_probability": PD_PROBABILITY,
     "pd_range": PD_RANGE,
     "pd_type": "gaussian",
@@ -93,6 +107,22 @@ class Draw:
             a, b = self.sld(lo, hi), self.sld(lo, hi)
             if abs(a - b) >= min_contrast:
                 return a, b
+
+    def sld_apart(self, *others: float, gap: float = MIN_SHELL_CONTRAST,
+                  lo: float = -0.5, hi: float = 7.0) -> float:
+        """An SLD at least *gap* away from each of *others* (a visible layer)."""
+        while True:
+            value = self.sld(lo, hi)
+            if all(abs(value - other) >= gap for other in others):
+                return value
+
+    def ratio_apart(self, lo: float, hi: float, gap: float = 1.4) -> float:
+        """A log-uniform aspect ratio in [lo, hi] outside [1/gap, gap], so the
+        shape differs visibly from the isotropic one."""
+        while True:
+            value = self.logu(lo, hi)
+            if not 1.0 / gap < value < gap:
+                return value
 
     # --- window-aware feature positions -------------------------------
     def qstar(self, margin: float = 1.5) -> float:
@@ -212,9 +242,11 @@ def _broad_peak(d: Draw) -> dict:
 
 
 def _capped_cylinder(d: Draw) -> dict:
+    # caps of large radius are flat and short caps on long rods are invisible:
+    # both are cylinders
     radius_cap = d.length(2.0)
-    radius = radius_cap * d.logu(0.2, 0.95)
-    length = radius_cap * d.logu(0.5, 20.0)
+    radius = radius_cap * d.logu(0.6, 0.98)
+    length = radius_cap * d.logu(0.5, 6.0)
     sld, solvent = d.sld_pair()
     return dict(radius_cap=radius_cap, radius=radius, length=length,
                 sld=sld, sld_solvent=solvent)
@@ -225,50 +257,56 @@ def _core_shell_bicelle(d: Draw) -> dict:
     thick_rim = outer * d.logu(0.05, 0.5)
     radius = outer - thick_rim
     total_length = outer * d.logu(0.1, 10.0)
-    thick_face = total_length * d.logu(0.03, 0.3)
+    thick_face = total_length * d.logu(0.05, 0.3)
+    core, solvent = d.sld(), d.sld()
     return dict(radius=radius, thick_rim=thick_rim, thick_face=thick_face,
                 length=max(total_length - 2 * thick_face, 1.0),
-                sld_core=d.sld(), sld_face=d.sld(), sld_rim=d.sld(),
-                sld_solvent=d.sld())
+                sld_core=core, sld_face=d.sld_apart(core, solvent),
+                sld_rim=d.sld_apart(core, solvent), sld_solvent=solvent)
 
 
 def _core_shell_bicelle_elliptical(d: Draw) -> dict:
     pars = _core_shell_bicelle(d)
-    pars["x_core"] = d.logu(1.0, 4.0)
+    pars["x_core"] = d.logu(1.5, 4.0)
     return pars
 
 
 def _core_shell_cylinder(d: Draw) -> dict:
     outer = d.length(2.5)
-    thickness = outer * d.logu(0.05, 0.6)
+    thickness = outer * d.logu(0.1, 0.6)
+    core, solvent = d.sld(), d.sld()
     return dict(radius=outer - thickness, thickness=thickness,
                 length=outer * d.logu(0.3, 30.0),
-                sld_core=d.sld(), sld_shell=d.sld(), sld_solvent=d.sld())
+                sld_core=core, sld_shell=d.sld_apart(core, solvent), sld_solvent=solvent)
 
 
 def _core_shell_ellipsoid(d: Draw) -> dict:
     outer = d.length(2.5)
-    thick = outer * d.logu(0.05, 0.6)
-    return dict(radius_equat_core=outer - thick, x_core=d.logu(0.2, 5.0),
+    thick = outer * d.logu(0.1, 0.6)
+    core, solvent = d.sld(), d.sld()
+    return dict(radius_equat_core=outer - thick, x_core=d.ratio_apart(0.2, 5.0),
                 thick_shell=thick, x_polar_shell=d.logu(0.3, 3.0),
-                sld_core=d.sld(), sld_shell=d.sld(), sld_solvent=d.sld())
+                sld_core=core, sld_shell=d.sld_apart(core, solvent), sld_solvent=solvent)
 
 
 def _core_shell_parallelepiped(d: Draw) -> dict:
     a = d.length(3.0)
     lengths = sorted([a, a * d.logu(1.0, 5.0), a * d.logu(1.0, 30.0)])
-    thick = [x * d.logu(0.03, 0.3) for x in lengths]
+    thick = [x * d.logu(0.08, 0.4) for x in lengths]
+    core, solvent = d.sld(), d.sld()
     return dict(length_a=lengths[0], length_b=lengths[1], length_c=lengths[2],
                 thick_rim_a=thick[0], thick_rim_b=thick[1], thick_rim_c=thick[2],
-                sld_core=d.sld(), sld_a=d.sld(), sld_b=d.sld(), sld_c=d.sld(),
-                sld_solvent=d.sld())
+                sld_core=core, sld_a=d.sld_apart(core, solvent),
+                sld_b=d.sld_apart(core, solvent), sld_c=d.sld_apart(core, solvent),
+                sld_solvent=solvent)
 
 
 def _core_shell_sphere(d: Draw) -> dict:
     outer = d.length(3.0)
-    thickness = outer * d.logu(0.03, 0.6)
+    thickness = outer * d.logu(0.08, 0.6)
+    core, solvent = d.sld(), d.sld()
     return dict(radius=outer - thickness, thickness=thickness,
-                sld_core=d.sld(), sld_shell=d.sld(), sld_solvent=d.sld())
+                sld_core=core, sld_shell=d.sld_apart(core, solvent), sld_solvent=solvent)
 
 
 def _correlation_length(d: Draw) -> dict:
@@ -299,14 +337,14 @@ def _dab(d: Draw) -> dict:
 def _ellipsoid(d: Draw) -> dict:
     re = d.length(2.5)
     sld, solvent = d.sld_pair()
-    return dict(radius_equatorial=re, radius_polar=re * d.logu(0.1, 10.0),
+    return dict(radius_equatorial=re, radius_polar=re * d.ratio_apart(0.1, 10.0),
                 sld=sld, sld_solvent=solvent)
 
 
 def _elliptical_cylinder(d: Draw) -> dict:
     r = d.length(2.5)
     sld, solvent = d.sld_pair()
-    return dict(radius_minor=r, axis_ratio=d.logu(1.0, 6.0),
+    return dict(radius_minor=r, axis_ratio=d.logu(1.4, 6.0),
                 length=max(r * d.logu(0.3, 50.0), 1.0), sld=sld, sld_solvent=solvent)
 
 
@@ -318,10 +356,13 @@ def _flexible_cylinder(d: Draw) -> dict:
 
 
 def _flexible_cylinder_elliptical(d: Draw) -> dict:
-    pars = _flexible_cylinder(d)
-    pars["radius"] = max(pars["radius"], 1.0)
-    pars["axis_ratio"] = d.logu(1.0, 4.0)
-    return pars
+    # the elliptical cross-section is what tells it from flexible_cylinder:
+    # put the cross-section feature (not the Kuhn length) in the window
+    radius = max(d.length(2.5), 1.0)
+    sld, solvent = d.sld_pair()
+    kuhn = radius * d.logu(3.0, 100.0)
+    return dict(radius=radius, axis_ratio=d.logu(1.8, 5.0), kuhn_length=kuhn,
+                length=kuhn * d.logu(2.0, 100.0), sld=sld, sld_solvent=solvent)
 
 
 def _fractal(d: Draw) -> dict:
@@ -333,17 +374,18 @@ def _fractal(d: Draw) -> dict:
 
 def _fractal_core_shell(d: Draw) -> dict:
     outer = d.length(2.0)
-    thickness = outer * d.logu(0.05, 0.6)
+    thickness = outer * d.logu(0.1, 0.6)
+    core, solvent = d.sld(), d.sld()
     return dict(radius=outer - thickness, thickness=thickness,
                 cor_length=outer * d.logu(5.0, 100.0),
                 fractal_dim=d.u(1.2, 3.0), volfraction=d.logu(0.001, 0.3),
-                sld_core=d.sld(), sld_shell=d.sld(), sld_solvent=d.sld())
+                sld_core=core, sld_shell=d.sld_apart(core, solvent), sld_solvent=solvent)
 
 
 def _fuzzy_sphere(d: Draw) -> dict:
     radius = d.length(3.0)
     sld, solvent = d.sld_pair()
-    return dict(radius=radius, fuzziness=radius * d.logu(0.01, 0.3),
+    return dict(radius=radius, fuzziness=radius * d.logu(0.08, 0.35),
                 sld=sld, sld_solvent=solvent)
 
 
@@ -408,7 +450,8 @@ def _rectangular_prism(d: Draw) -> dict:
 
 def _hollow_rectangular_prism(d: Draw) -> dict:
     pars = _rectangular_prism(d)
-    pars["thickness"] = 0.5 * pars["length_a"] * d.logu(0.05, 0.8)
+    # thin walls are the hollow_rectangular_prism_thin_walls model
+    pars["thickness"] = 0.5 * pars["length_a"] * d.logu(0.2, 0.8)
     return pars
 
 
@@ -420,9 +463,10 @@ def _lamellar(d: Draw) -> dict:
 
 def _lamellar_hg(d: Draw) -> dict:
     total = d.length(2 * math.pi)  # full bilayer = 2 (tail + head)
-    head = 0.5 * total * d.u(0.1, 0.6)
+    head = 0.5 * total * d.u(0.2, 0.6)
+    tail, solvent = d.sld(), d.sld()
     return dict(length_tail=0.5 * total - head, length_head=head,
-                sld=d.sld(), sld_head=d.sld(), sld_solvent=d.sld())
+                sld=tail, sld_head=d.sld_apart(tail, solvent), sld_solvent=solvent)
 
 
 def _stack_common(d: Draw) -> tuple[float, float, int]:
@@ -434,11 +478,12 @@ def _stack_common(d: Draw) -> tuple[float, float, int]:
 
 def _lamellar_hg_stack_caille(d: Draw) -> dict:
     d_spacing, thickness, nlayers = _stack_common(d)
-    head = 0.5 * thickness * d.u(0.1, 0.6)
+    head = 0.5 * thickness * d.u(0.2, 0.6)
+    tail, solvent = d.sld(), d.sld()
     return dict(d_spacing=d_spacing, length_tail=0.5 * thickness - head,
                 length_head=head, Nlayers=nlayers,
                 Caille_parameter=d.logu(0.005, 0.4),
-                sld=d.sld(), sld_head=d.sld(), sld_solvent=d.sld())
+                sld=tail, sld_head=d.sld_apart(tail, solvent), sld_solvent=solvent)
 
 
 def _lamellar_stack_caille(d: Draw) -> dict:
@@ -494,7 +539,7 @@ def _mono_gauss_coil(d: Draw) -> dict:
 
 def _multilayer_vesicle(d: Draw) -> dict:
     outer = d.length(3.0)
-    n_shells = d.integer(1, 10)
+    n_shells = d.integer(2, 10)  # one shell is the vesicle model
     one = outer * d.u(0.2, 0.8) / n_shells
     thick_shell = one * d.u(0.2, 0.8)
     sld, solvent = d.sld_pair()
@@ -525,11 +570,16 @@ def _pearl_necklace(d: Draw) -> dict:
 
 
 def _poly_gauss_coil(d: Draw) -> dict:
-    return dict(i_zero=1.0, rg=d.length(1.5), polydispersity=d.u(1.0, 3.0))
+    # Mw/Mn -> 1 is mono_gauss_coil and Mw/Mn = 2 (Schulz-Zimm) is exactly a
+    # Lorentzian in q^2 Rg^2: draw on either side of the latter.
+    pdi = d.u(1.25, 1.7) if d.chance(0.5) else d.u(2.5, 5.0)
+    return dict(i_zero=1.0, rg=d.length(1.5), polydispersity=pdi)
 
 
 def _polymer_excl_volume(d: Draw) -> dict:
-    return dict(rg=d.length(1.5), porod_exp=d.u(1.5, 3.5))
+    # porod_exp = 1/nu; nu = 1/2 (theta solvent) is the Gaussian coil
+    exponent = d.u(1.5, 1.8) if d.chance(0.5) else d.u(2.3, 3.5)
+    return dict(rg=d.length(1.5), porod_exp=exponent)
 
 
 def _polymer_micelle(d: Draw) -> dict:
@@ -539,10 +589,11 @@ def _polymer_micelle(d: Draw) -> dict:
     v_core = 4 * math.pi / 3 * radius_core ** 3 / n_aggreg * 0.68
     segments = d.integer(6, 50)
     v_corona = math.pi * rg ** 3 * math.sqrt(6.0 / segments)
+    solvent = d.u(0.0, 6.5)
     return dict(radius_core=radius_core, rg=rg, n_aggreg=n_aggreg,
                 v_core=v_core, v_corona=v_corona, ndensity=d.logu(0.1, 50.0),
-                d_penetration=d.u(0.8, 1.2), sld_solvent=d.u(0.0, 6.5),
-                sld_core=d.u(0.0, 6.5), sld_corona=d.u(0.0, 6.5))
+                d_penetration=d.u(0.8, 1.2), sld_solvent=solvent,
+                sld_core=d.u(0.0, 6.5), sld_corona=d.sld_apart(solvent, lo=0.0, hi=6.5))
 
 
 def _porod(d: Draw) -> dict:
@@ -598,7 +649,8 @@ def _stacked_disks(d: Draw) -> dict:
 
 def _star_polymer(d: Draw) -> dict:
     rg = d.length(1.5)
-    return dict(rg_squared=rg * rg, arms=d.u(1.0, 6.0))
+    # one or two arms make a linear chain (mono_gauss_coil)
+    return dict(rg_squared=rg * rg, arms=d.u(3.0, 12.0))
 
 
 def _sticky_ok(volfraction: float, perturb: float, stickiness: float) -> bool:
@@ -645,7 +697,7 @@ def _teubner_strey(d: Draw) -> dict:
 def _triaxial_ellipsoid(d: Draw) -> dict:
     a = d.length(2.5)
     sld, solvent = d.sld_pair()
-    radii = sorted([a, a * d.logu(1.0, 5.0)])
+    radii = sorted([a, a * d.logu(1.5, 5.0)])  # equal radii: ellipsoid
     return dict(radius_equat_minor=radii[0], radius_equat_major=radii[1],
                 radius_polar=a * d.logu(0.1, 10.0), sld=sld, sld_solvent=solvent)
 

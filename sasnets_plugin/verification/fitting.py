@@ -323,7 +323,8 @@ def pinhole_on_log_grid(q: np.ndarray, dq: np.ndarray, max_factor: int = PINHOLE
     law fitted to its own smeared, noise-limited simulation gave chi2r up to 10^3). The
     grid here steps by half the narrowest dQ/q in log q, from 2.5 sigma below the first
     point to 3 sigma above the last, with at most ``max_factor`` times as many points as
-    the data (the cost of one evaluation grows with it).
+    the data (the cost of one evaluation grows with it). The data's own q are always
+    part of the grid, so a resolution narrower than the grid step still sees a point.
     """
     from sasmodels.resolution import Pinhole1D
 
@@ -333,7 +334,7 @@ def pinhole_on_log_grid(q: np.ndarray, dq: np.ndarray, max_factor: int = PINHOLE
     span = math.log(hi / lo)
     step = max(float(rel.min()) / 2.0, span / (max_factor * q.size))
     n = max(int(math.ceil(span / step)) + 1, q.size)
-    return Pinhole1D(q, dq, q_calc=np.geomspace(lo, hi, n))
+    return Pinhole1D(q, dq, q_calc=np.union1d(np.geomspace(lo, hi, n), q))
 
 
 class _Evaluator:
