@@ -57,13 +57,23 @@ class FitPlan:
 
 # --------------------------------------------------------------------------- planning
 
+_PD_SUFFIXES = ("_pd", "_pd_n", "_pd_nsigma", "_pd_type")
+
+
+def _main_table(names) -> list[str]:
+    """``names`` without polydispersity settings: a plan fills SasView's main parameter
+    table only, so SasView's fit starts monodisperse (its Polydispersity tab is left to
+    the user)."""
+    return [name for name in names if not name.endswith(_PD_SUFFIXES)]
+
+
 def free_parameters(model_name: str, q_min: float, q_max: float) -> tuple[str, ...]:
-    """The parameters the verification engine varies for ``model_name`` on data
-    covering ``q_min..q_max`` (shape parameters, amplitudes, ``background``)."""
+    """The main-table parameters the verification engine varies for ``model_name`` on
+    data covering ``q_min..q_max`` (shape parameters, amplitudes, ``background``)."""
     from ..verification import setup_for
 
     try:
-        return tuple(setup_for(model_name, float(q_min), float(q_max)).free_names())
+        return tuple(_main_table(setup_for(model_name, float(q_min), float(q_max)).free_names()))
     except ValueError as exc:  # unknown model, or a table entry sasmodels disagrees with
         raise PlanningError(f"No fit set-up for '{model_name}': {exc}.") from exc
 
@@ -75,8 +85,9 @@ def plan_from_fit(candidate) -> FitPlan:
     if not candidate.ok:
         raise PlanningError(f"The verification fit of {candidate.model} failed "
                             f"({candidate.status}); it gives no start values.")
-    return FitPlan(candidate.model, dict(candidate.start_values()),
-                   tuple(candidate.parameters), FROM_VERIFIED_FIT)
+    values = candidate.start_values()
+    return FitPlan(candidate.model, {k: values[k] for k in _main_table(values)},
+                   tuple(_main_table(candidate.parameters)), FROM_VERIFIED_FIT)
 
 
 def plan_fit(model_name: str, raw) -> FitPlan:

@@ -34,7 +34,8 @@ def test_quick_plan_uses_the_verification_start_values(cylinder_raw):
                                    "hardsphere", "power_law"])
 def test_ticked_parameters_are_the_verification_free_parameters(cylinder_raw, model):
     data, _ = prepare_data(cylinder_raw)
-    expected = setup_for(model, data.q[0], data.q[-1]).free_names()
+    expected = [name for name in setup_for(model, data.q[0], data.q[-1]).free_names()
+                if not name.endswith("_pd")]  # SasView's polydispersity tab is not planned
     assert list(fb.free_parameters(model, data.q[0], data.q[-1])) == expected
     plan = fb.plan_fit(model, cylinder_raw)
     assert list(plan.fit) == expected
@@ -54,8 +55,10 @@ def test_verified_plan_starts_from_the_fitted_values(cylinder_raw):
     assert fit.ok, fit.status
     plan = fb.plan_from_fit(fit)
     assert plan.source == fb.FROM_VERIFIED_FIT
-    assert plan.values == fit.start_values()
-    assert plan.fit == tuple(fit.parameters)
+    # the main parameter table: SasView's polydispersity tab is not planned
+    assert plan.values == {k: v for k, v in fit.start_values().items() if "_pd" not in k}
+    assert plan.fit == tuple(k for k in fit.parameters if not k.endswith("_pd"))
+    assert "radius_pd" in fit.parameters and "radius_pd" not in plan.fit
     assert plan.values["length"] == pytest.approx(400, rel=1e-3)
     with pytest.raises(fb.PlanningError, match="failed"):
         fb.plan_from_fit(CandidateFit(model="cylinder", status="fit failed: cancelled"))
