@@ -44,8 +44,9 @@ curve's own point-to-point scatter (:func:`.invariants.relative_noise`) and clip
 
 Resolution: slit smearing (sasmodels ``Slit1D``) when slit lengths/widths are given,
 else pinhole (``Pinhole1D``, dQ = Gaussian 1-sigma as in SasView, theory on a log grid
-finer than dQ: :func:`pinhole_on_log_grid`) when some dQ > 0, else none. Slow models (one evaluation > 20 ms) are screened and refined on an evenly
-spaced subset of 60 points; the final statistics always use every point.
+finer than dQ: :func:`pinhole_on_log_grid`) when some dQ > 0, else none. Slow models
+(one evaluation > 20 ms) are screened and refined on an evenly spaced subset of 60
+points; the final statistics always use every point.
 """
 from __future__ import annotations
 
