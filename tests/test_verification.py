@@ -231,6 +231,49 @@ def test_polydispersity_of_the_main_size_is_fitted():
     assert fit.fixed["radius_pd_n"] > 1
 
 
+def test_contrast_ratio_of_core_shell_particles_is_fitted():
+    """A shell with contrast opposite to the core's changes the curve's shape, not only its
+    scale: the fit must vary the relative contrast (held at the defaults, chi2r ~ 10^3)."""
+    from sasmodels.core import load_model
+    from sasmodels.direct_model import call_kernel
+
+    q = np.geomspace(0.004, 0.35, 120)
+    kernel = load_model("core_shell_sphere").make_kernel([q])
+    clean = call_kernel(kernel, {"radius": 50.0, "thickness": 15.0, "sld_core": 6.0,
+                                 "sld_shell": 1.0, "sld_solvent": 3.0, "scale": 0.01,
+                                 "background": 0.001})
+    dI = 0.02 * clean
+    I = clean + dI * np.random.default_rng(3).standard_normal(q.size)  # noqa: E741
+    data, _ = prepare_data(RawCurve("core-shell, opposite contrasts", q, I, dI, None))
+    fit = fit_model("core_shell_sphere", data, deadline=time.time() + 20)
+    assert fit.ok and fit.chi2r < 2.0, (fit.status, fit.chi2r)
+    # relative contrast: solvent 0, core 1, shell (1 - 3) / (6 - 3)
+    assert fit.fixed["sld_solvent"] == 0.0 and fit.fixed["sld_core"] == 1.0
+    assert fit.parameters["sld_shell"] == pytest.approx(-2 / 3, abs=0.05)
+    assert fit.parameters["radius"] == pytest.approx(50.0, rel=0.05)
+    assert fit.parameters["thickness"] == pytest.approx(15.0, rel=0.1)
+
+
+def test_integer_counts_are_searched():
+    """Nlayers = 14 is none of the tried choices (3, 5, 8, 13, 20...): the integer
+    search after the refinement must find it; the count is held, not LM-fitted."""
+    from sasmodels.core import load_model
+    from sasmodels.direct_model import call_kernel
+
+    q = np.geomspace(0.005, 0.3, 150)
+    kernel = load_model("lamellar_stack_caille").make_kernel([q])
+    clean = call_kernel(kernel, {"thickness": 30.0, "d_spacing": 120.0, "Nlayers": 14,
+                                 "Caille_parameter": 0.08, "scale": 0.01, "background": 0.001})
+    dI = 0.02 * clean
+    I = clean + dI * np.random.default_rng(4).standard_normal(q.size)  # noqa: E741
+    data, _ = prepare_data(RawCurve("stack of 14 bilayers", q, I, dI, None))
+    fit = fit_model("lamellar_stack_caille", data, deadline=time.time() + 20)
+    assert fit.ok and fit.chi2r < 2.0, (fit.status, fit.chi2r)
+    assert fit.parameters["Nlayers"] == 14
+    assert fit.parameters["d_spacing"] == pytest.approx(120.0, rel=0.03)
+    assert "Nlayers" in fit.parameters and "Nlayers" not in fit.uncertainties
+
+
 
 def _gauss_smeared_porod(q, dq, points=4001):
     """Reference pinhole smearing of q^-4 by direct quadrature over +-3.5 sigma."""

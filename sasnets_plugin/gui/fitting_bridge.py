@@ -9,8 +9,9 @@ Two halves:
 
   - *ticked parameters*: the parameters the verification varies for that model over
     the data's q range (its per-model table in :mod:`..verification.parameters`:
-    sizes, ratios, exponents..., the linear amplitudes and ``background``; SLDs,
-    orientations, integer counts and degenerate volume fractions stay fixed);
+    sizes, ratios, exponents..., relative contrasts of multi-component models, the
+    linear amplitudes and ``background``; other SLDs, orientations and degenerate
+    volume fractions stay fixed; integer counts get the verified value, unticked);
   - *start values*: a verified candidate's fitted values
     (:meth:`~sasnets_plugin.verification.CandidateFit.start_values`) when the model
     was verified (:func:`plan_from_fit`), else the verification's screened starts
@@ -67,13 +68,24 @@ def _main_table(names) -> list[str]:
     return [name for name in names if not name.endswith(_PD_SUFFIXES)]
 
 
+def _ticked(model_name: str, names) -> tuple[str, ...]:
+    """The main-table ``names`` SasView should vary: integer counts (number of layers,
+    pearls...) get their verified value but stay unticked (a least-squares fit cannot
+    move an integer)."""
+    from ..verification.parameters import count_names
+
+    counts = count_names(model_name)
+    return tuple(name for name in _main_table(names) if name not in counts)
+
+
 def free_parameters(model_name: str, q_min: float, q_max: float) -> tuple[str, ...]:
     """The main-table parameters the verification engine varies for ``model_name`` on
-    data covering ``q_min..q_max`` (shape parameters, amplitudes, ``background``)."""
+    data covering ``q_min..q_max`` (shape parameters, amplitudes, ``background``), its
+    integer counts excepted."""
     from ..verification import setup_for
 
     try:
-        return tuple(_main_table(setup_for(model_name, float(q_min), float(q_max)).free_names()))
+        return _ticked(model_name, setup_for(model_name, float(q_min), float(q_max)).free_names())
     except ValueError as exc:  # unknown model, or a table entry sasmodels disagrees with
         raise PlanningError(f"No fit set-up for '{model_name}': {exc}.") from exc
 
@@ -87,7 +99,7 @@ def plan_from_fit(candidate) -> FitPlan:
                             f"({candidate.status}); it gives no start values.")
     values = candidate.start_values()
     return FitPlan(candidate.model, {k: values[k] for k in _main_table(values)},
-                   tuple(_main_table(candidate.parameters)), FROM_VERIFIED_FIT)
+                   _ticked(candidate.model, candidate.parameters), FROM_VERIFIED_FIT)
 
 
 def plan_fit(model_name: str, raw) -> FitPlan:

@@ -3,8 +3,9 @@
 Procedure for one model (:func:`fit_model`):
 
 1. **Setup** (:mod:`.parameters`): which shape parameters are free and their bounds
-   for this q window; SLDs, orientations, integers and all polydispersities but the main
-   size's (step 5) stay fixed.
+   for this q window (relative contrasts of multi-component models and integer counts
+   included); other SLDs, orientations and all polydispersities but the main size's
+   (step 5) stay fixed.
 2. **Starts**: the model's guess rule applied to the curve invariants
    (:mod:`.invariants`), the model defaults, and :data:`DEFAULT_RANDOM_STARTS` seeded
    random draws inside the bounds (log-uniform for lengths, ratios and q positions).
@@ -22,7 +23,10 @@ Procedure for one model (:func:`fit_model`):
    leading part of the curve down to a tenth of its low-q intensity, then on q windows
    doubled stage by stage, then on all points (monodisperse form factors oscillate, so
    chi² is rugged in the sizes at high q; the low-q stages keep the fit in the right
-   basin). Refinement stops early once a fit reaches the noise level (chi2r < 1). The
+   basin). Integer counts (layers, pearls, shells) are tried at a few values in the
+   starts and held by each LM run; after each run an integer search over the count
+   (other parameters held) and, if the count changed, LM again. Refinement stops
+   early once a fit reaches the noise level (chi2r < 1). The
    best point ever evaluated is kept, so a fit stopped by the time budget still yields
    the best point found so far (``converged=False``). An evaluation is refused when the
    previous one's duration says it would end past the deadline.
@@ -60,7 +64,7 @@ from typing import Callable
 import numpy as np
 
 from .invariants import Invariants, curve_invariants, relative_noise
-from .parameters import Setup, model_info, setup_for
+from .parameters import CONTRAST_STARTS, Setup, model_info, setup_for
 
 #: Relative error assumed for data without dI: the estimated scatter, clipped to this.
 REL_ERROR_RANGE = (0.01, 0.25)
@@ -73,6 +77,8 @@ DEFAULT_RANDOM_STARTS = 48
 _PD_SHARE = 0.6
 #: Start value of the relative polydispersity width in that stage.
 _PD_START = 0.1
+#: Integers tried per pass of the count search (:func:`_search_counts`).
+_COUNT_SEARCH = 12
 #: Above this cost per evaluation, screening and refinement use a subset of points.
 _SLOW_EVAL = 0.02
 #: Theory points per data point at most, for pinhole smearing (see pinhole_on_log_grid).
@@ -475,10 +481,11 @@ class _Fitness:
 
     name = "verification"
 
-    def __init__(self, problem: _Problem, pars: dict, maps: dict):
+    def __init__(self, problem: _Problem, pars: dict, maps: dict, held: dict):
         self.problem = problem
         self._pars = pars
         self._maps = maps
+        self._held = held  # counts: part of every point, not varied
         self._resid = None
         self.stopped: _Stop | None = None
 
@@ -492,7 +499,8 @@ class _Fitness:
         return self.problem.data.n
 
     def values(self) -> dict:
-        return {k: self._maps[k].to_x(float(p.value)) for k, p in self._pars.items()}
+        return {**self._held, **{k: self._maps[k].to_x(float(p.value))
+                                 for k, p in self._pars.items()}}
 
     def residuals(self):
         if self._resid is None:
@@ -533,6 +541,8 @@ def _maps(setup: Setup, start: dict, data: FitData) -> tuple[dict, dict]:
     """(maps, start values clipped so that their maps are finite)."""
     maps, x0 = {}, {}
     for name, (lo, hi) in setup.shape.items():
+        if setup.spec.free[name].is_count:
+            continue  # a count is held by the caller
         log = setup.spec.free[name].draws_log() and lo > 0
         maps[name] = _Map("loglogit" if log else "logit", lo, hi)
         x0[name] = float(np.clip(start[name], lo, hi))
@@ -560,7 +570,7 @@ def _lm(problem: _Problem, start: dict, max_steps: int, tol: float = 1.5e-8):
     maps, x0 = _maps(problem.setup, start, problem.data)
     pars = {name: Parameter(maps[name].to_u(x0[name]), name=name).range(-1e300, 1e300)
             for name in x0}
-    fitness = _Fitness(problem, pars, maps)
+    fitness = _Fitness(problem, pars, maps, {k: start[k] for k in _counts(problem.setup)})
     fp = FitProblem(fitness)
     driver = FitDriver(fitclass=LevenbergMarquardtFit, problem=fp, monitors=[], steps=max_steps,
                        ftol=tol, xtol=tol)
@@ -594,11 +604,24 @@ def _order(setup: Setup, s: dict) -> dict:
     return s
 
 
+def _counts(setup: Setup) -> list[str]:
+    """The integer counts among the shape parameters (held during each LM run)."""
+    return [name for name in setup.shape if setup.spec.free[name].is_count]
+
+
+def _choices(setup: Setup, name: str) -> list[float]:
+    """The tried values of count ``name`` within its bounds."""
+    lo, hi = setup.shape[name]
+    return [c for c in setup.spec.free[name].choices if lo <= c <= hi] or [lo]
+
+
 def _draw(setup: Setup, rng: np.random.Generator) -> dict:
     s = {}
     for name, (lo, hi) in setup.shape.items():
         role = setup.spec.free[name]
-        if role.draws_log() and lo > 0:
+        if role.is_count:
+            s[name] = float(rng.choice(_choices(setup, name)))
+        elif role.draws_log() and lo > 0:
             s[name] = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
         else:
             s[name] = float(rng.uniform(lo, hi))
@@ -609,6 +632,11 @@ def guessed_starts(setup: Setup, inv: Invariants) -> list[dict]:
     """Invariant-based starts for ``setup`` (clipped into the bounds), then the defaults."""
     guesses = list(setup.spec.guess(inv)) if setup.spec.guess else []
     guesses.append({})  # model defaults
+    contrasts = [name for name in setup.shape if setup.spec.free[name].role == "contrast"]
+    if contrasts:  # each geometry with each contrast ratio (all components alike)
+        guesses = [{**g, **dict.fromkeys(contrasts, r)} for g in guesses for r in CONTRAST_STARTS]
+    for name in _counts(setup):  # ... and at each of the counts' choices
+        guesses = [{**g, name: c} for g in guesses for c in _choices(setup, name)]
     out = []
     for g in guesses:
         s = {}
@@ -627,7 +655,9 @@ def _distance(setup: Setup, a: dict, b: dict) -> float:
     d = 0.0
     for name, (lo, hi) in setup.shape.items():
         x, y = a[name], b[name]
-        if setup.spec.free[name].draws_log() and x > 0 and y > 0:
+        if setup.spec.free[name].is_count:
+            d = max(d, float(x != y))
+        elif setup.spec.free[name].draws_log() and x > 0 and y > 0:
             d = max(d, abs(math.log(x / y)) / 2.0)  # factor e^0.2 ~ 1.2 <-> 0.1
         else:
             d = max(d, abs(x - y) / (hi - lo))
@@ -754,6 +784,10 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
                     start = _lm(stage_problem, start, max(10, max_steps // 2), tol=1e-5)[2]
             n_lm += 1
             err, finished, last = _lm(work, start, max_steps)
+            searched = _search_counts(work, setup, last, max_steps) if _counts(setup) else None
+            if searched is not None:
+                n_lm += 1
+                err, finished, last = searched
             if finished and work.best.values is not None and _same(work.best.values, last):
                 stderr = err
             converged = converged or finished
@@ -840,6 +874,43 @@ def _refine_pd(work: _Problem, setup: Setup, max_steps: int):
     return _lm(problem, start, max_steps)
 
 
+def _search_counts(work: _Problem, setup: Setup, point: dict, max_steps: int):
+    """Integer search for the counts of a refined ``point``, then LM from the result.
+
+    For each count: :data:`_COUNT_SEARCH` log-spaced integers over its whole range, then
+    the integers (at most as many) between the best one's grid neighbours, each scored
+    with the other parameters held and the amplitudes solved. If a count changed, LM
+    from there; two rounds at most (the other parameters move with the count).
+    ``_lm``'s result of the last round, or None when no count changed."""
+    result = None
+    for _ in range(2):
+        shape = {k: point[k] for k in setup.shape}
+        changed = False
+        for name in _counts(setup):
+            scores = {shape[name]: work.profile(shape)[1]}
+
+            def score(values):
+                for n in np.unique(np.round(values)):
+                    if float(n) not in scores:
+                        scores[float(n)] = work.profile({**shape, name: float(n)})[1]
+
+            lo, hi = setup.shape[name]
+            grid = np.geomspace(lo, hi, _COUNT_SEARCH)
+            score(grid)
+            best = min(scores, key=scores.get)
+            below, above = grid[grid < best], grid[grid > best]
+            score(np.geomspace(math.floor(below[-1]) if below.size else best,
+                               math.ceil(above[0]) if above.size else best, _COUNT_SEARCH))
+            best = min(scores, key=scores.get)
+            if best != shape[name]:
+                shape[name], changed = best, True
+        if not changed:
+            break
+        result = _lm(work, {**point, **shape}, max_steps)
+        point = result[2]
+    return result
+
+
 def _with_pd(setup: Setup, values: dict) -> dict:
     """``values`` completed with a zero polydispersity when the fit never freed it."""
     return values if setup.pd is None or setup.pd in values else {**values, setup.pd: 0.0}
@@ -875,7 +946,7 @@ def _bound_notes(setup: Setup, values: dict) -> list[str]:
     out = []
     for name, (lo, hi) in setup.shape.items():
         v = values.get(name)
-        if v is None:
+        if v is None or setup.spec.free[name].is_count:
             continue
         span = math.log(hi / lo) if lo > 0 and setup.spec.free[name].draws_log() else None
         if span:

@@ -18,12 +18,23 @@ integrated on :data:`PD_N` points (3 sigma). It is freed in a last refinement st
 only (it makes every evaluation :data:`PD_N` times dearer) but always counted in
 ``n_free``, so AIC/BIC stay honest.
 
-Held at the model defaults: SLDs (for a fixed geometry they only rescale I(q), i.e.
-they are degenerate with ``scale``), volume fractions that only multiply I(q),
-orientation angles (1D data are orientationally averaged), other polydispersities (0),
-integer counts (number of layers, pearls, shells; a least-squares fit cannot move
-them), physical constants (temperature, Bjerrum length, dielectric constant...), and a
-few secondary parameters of the slowest models (documented in the table).
+Contrasts: with one contrast (particle against solvent) the SLDs only rescale I(q) and
+are degenerate with ``scale``, so they are held at the defaults. Models with several
+components (core-shell particles, head-group lamellae, micelle coronas, binary
+mixtures: :data:`CONTRASTS`) change *shape* with the ratio of their contrasts, so the
+fit works in relative contrast: solvent SLD 0, a reference component 1, and the other
+components' SLDs fitted in :data:`CONTRAST_BOUNDS` (``scale`` carries the absolute
+contrast).
+
+Integer counts that shape the curve (number of layers, pearls, shells, stacked disks:
+role ``count``) cannot be moved by a least-squares fit: the starts try a few values,
+each refinement holds its count, and an integer search follows each refinement (see
+:mod:`.fitting`). They count in ``n_free``.
+
+Held at the model defaults: volume fractions that only multiply I(q), orientation
+angles (1D data are orientationally averaged), other polydispersities (0), physical
+constants (temperature, Bjerrum length, dielectric constant...), and a few secondary
+parameters of the slowest models (documented in the table).
 
 Bounds come from the *role* of a parameter relative to the data's q window
 (``q_min``..``q_max``), intersected with the model's own limits:
@@ -39,6 +50,8 @@ ratio      aspect ratio                           0.05 .. 20
 qpos       a peak / crossover position (1/Å)      ``q_min/3`` .. ``1.5 q_max``
 qwidth     a peak width (1/Å)                     ``q_min/30`` .. ``q_max``
 frac       structure-factor volume fraction       0.001 .. 0.6
+contrast   SLD relative to the reference          :data:`CONTRAST_BOUNDS`
+count      integer count                          its ``choices`` (min .. max)
 value      anything else                          explicit in the table
 =========  =====================================  ===================================
 
@@ -66,6 +79,10 @@ LOG_ROLES = frozenset({"size", "long", "area", "ratio", "qpos", "qwidth"})
 PD_BOUNDS = (0.0, 0.35)
 #: Gaussian integration points of that polydispersity (3 sigma either side).
 PD_N = 11
+#: Bounds of a fitted relative contrast (component SLD when solvent = 0, reference = 1).
+CONTRAST_BOUNDS = (-10.0, 10.0)
+#: Start values tried for every relative contrast (shell weaker, stronger, opposite).
+CONTRAST_STARTS = (0.5, 2.0, -1.0)
 
 
 @dataclass(frozen=True)
@@ -76,9 +93,14 @@ class Free:
     lo: float | None = None
     hi: float | None = None
     log: bool | None = None  # draw log-uniformly (default: by role)
+    choices: tuple[float, ...] = ()  # the values tried for a ``count``
 
     def draws_log(self) -> bool:
         return self.role in LOG_ROLES if self.log is None else self.log
+
+    @property
+    def is_count(self) -> bool:
+        return self.role == "count"
 
 
 def size(lo=None, hi=None):
@@ -97,10 +119,18 @@ def value(lo, hi, log=False):
     return Free("value", lo, hi, log=log)
 
 
+def count(*choices: int) -> Free:
+    """An integer count (layers, pearls, shells): tried at ``choices``, refined by search."""
+    return Free("count", min(choices), max(choices), log=False, choices=tuple(map(float, choices)))
+
+
 RATIO = Free("ratio")
 QPOS = Free("qpos")
 QWIDTH = Free("qwidth")
 FRAC = Free("frac")
+CONTRAST = Free("contrast", *CONTRAST_BOUNDS, log=False)
+LAYERS = count(3, 5, 8, 13, 20, 32, 50, 80)
+PEARLS = count(2, 3, 5, 8, 13, 20)
 SIZE = size()
 LONG = long()
 
@@ -387,27 +417,24 @@ SPECS: dict[str, ModelSpec] = {
                          for t in thicknesses(v)]),
     "lamellar_hg_stack_caille": ModelSpec(
         {"length_tail": SIZE, "length_head": SIZE, "d_spacing": SIZE,
-         "Caille_parameter": value(0.001, 0.8)},
+         "Caille_parameter": value(0.001, 0.8), "Nlayers": LAYERS},
         guess=lambda v: [{"d_spacing": d, "length_tail": 0.2 * d, "length_head": 0.08 * d,
-                          "Caille_parameter": 0.1} for d in _spacings(v)],
-        notes="Nlayers (integer) fixed"),
+                          "Caille_parameter": 0.1} for d in _spacings(v)]),
     "lamellar_stack_caille": ModelSpec(
-        {"thickness": SIZE, "d_spacing": SIZE, "Caille_parameter": value(0.001, 0.8)},
+        {"thickness": SIZE, "d_spacing": SIZE, "Caille_parameter": value(0.001, 0.8),
+         "Nlayers": LAYERS},
         guess=lambda v: [{"d_spacing": d, "thickness": 0.3 * d, "Caille_parameter": 0.1}
-                         for d in _spacings(v)],
-        notes="Nlayers (integer) fixed"),
+                         for d in _spacings(v)]),
     "lamellar_stack_paracrystal": ModelSpec(
-        {"thickness": SIZE, "d_spacing": SIZE, "sigma_d": value(0.0, 100.0)},
+        {"thickness": SIZE, "d_spacing": SIZE, "sigma_d": value(0.0, 100.0), "Nlayers": LAYERS},
         guess=lambda v: [{"d_spacing": d, "thickness": 0.3 * d, "sigma_d": 0.05 * d}
-                         for d in _spacings(v)],
-        notes="Nlayers (integer) fixed"),
+                         for d in _spacings(v)]),
     "line": ModelSpec({}, amplitudes=("intercept", "slope"), fixed={"scale": 1.0},
                       background=False, signed=True, guess=lambda v: [{}]),
     "linear_pearls": ModelSpec(
-        {"radius": SIZE, "edge_sep": LONG},
+        {"radius": SIZE, "edge_sep": LONG, "num_pearls": PEARLS},
         guess=lambda v: [{"radius": r, "edge_sep": k * r}
-                         for r, k in product(v.radii()[:3], (0.5, 2.0))],
-        notes="num_pearls (integer) fixed"),
+                         for r, k in product(v.radii()[:3], (0.5, 2.0))]),
     "lorentz": ModelSpec({"cor_length": LONG}, guess=lambda v: [{"cor_length": x} for x in xis(v)]),
     "mass_fractal": ModelSpec(
         {"radius": SIZE, "fractal_dim_mass": value(1.0, 3.0), "cutoff_length": LONG},
@@ -425,10 +452,11 @@ SPECS: dict[str, ModelSpec] = {
         {"rg": LONG}, guess=lambda v: [{"rg": r} for r in gyration(v)],
         notes="i_zero (degenerate with scale) fixed"),
     "multilayer_vesicle": ModelSpec(
-        {"radius": SIZE, "thick_shell": SIZE, "thick_solvent": SIZE},
+        {"radius": SIZE, "thick_shell": SIZE, "thick_solvent": SIZE,
+         "n_shells": count(2, 3, 4, 6, 9)},
         guess=lambda v: [{"radius": 0.6 * r, "thick_shell": 0.1 * r, "thick_solvent": 0.1 * r}
                          for r in v.radii()[:3]],
-        notes="n_shells (integer) and volfraction (degenerate with scale) fixed"),
+        notes="volfraction (degenerate with scale) fixed"),
     "parallelepiped": ModelSpec(
         {"length_a": SIZE, "length_b": LONG, "length_c": LONG},
         guess=lambda v: [{"length_a": 1.5 * s, "length_b": 3 * s, "length_c": L}
@@ -438,10 +466,9 @@ SPECS: dict[str, ModelSpec] = {
         guess=lambda v: [{"peak_pos": q, "peak_hwhm": w * q}
                          for q, w in product(peak_q(v)[:3], (0.1, 0.3))]),
     "pearl_necklace": ModelSpec(
-        {"radius": SIZE, "edge_sep": LONG, "thick_string": SIZE},
+        {"radius": SIZE, "edge_sep": LONG, "thick_string": SIZE, "num_pearls": PEARLS},
         guess=lambda v: [{"radius": r, "edge_sep": k * r, "thick_string": 0.1 * r}
-                         for r, k in product(v.radii()[:3], (0.5, 2.0))],
-        notes="num_pearls (integer) fixed"),
+                         for r, k in product(v.radii()[:3], (0.5, 2.0))]),
     "poly_gauss_coil": ModelSpec(
         {"rg": LONG, "polydispersity": value(1.0, 5.0)},
         guess=lambda v: [{"rg": r, "polydispersity": p}
@@ -487,10 +514,11 @@ SPECS: dict[str, ModelSpec] = {
         guess=lambda v: [{**g, "volfraction": 0.04}
                          for g in _structure({"welldepth": 1.0, "wellwidth": 1.2})(v)]),
     "stacked_disks": ModelSpec(
-        {"thick_core": SIZE, "thick_layer": SIZE, "radius": SIZE},
+        {"thick_core": SIZE, "thick_layer": SIZE, "radius": SIZE,
+         "n_stacking": count(1, 2, 4, 8, 16, 32)},
         guess=lambda v: [{"radius": R, "thick_core": 0.5 * T, "thick_layer": 0.25 * T}
                          for R, T in product(v.radii()[:2], thicknesses(v)[:2])],
-        notes="n_stacking (integer) and sigma_d fixed"),
+        notes="sigma_d fixed"),
     "star_polymer": ModelSpec(
         {"rg_squared": Free("area"), "arms": value(1.0, 6.0)},
         guess=lambda v: [{"rg_squared": r * r, "arms": 3.0} for r in gyration(v)]),
@@ -541,6 +569,37 @@ SPECS: dict[str, ModelSpec] = {
         notes="volfraction (degenerate with scale) fixed"),
 }
 
+#: Models whose curve shape depends on a ratio of contrasts:
+#: (solvent SLD, reference component SLD, fitted component SLDs).
+CONTRASTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "binary_hard_sphere": ("sld_solvent", "sld_lg", ("sld_sm",)),
+    "core_shell_bicelle": ("sld_solvent", "sld_core", ("sld_face", "sld_rim")),
+    "core_shell_bicelle_elliptical": ("sld_solvent", "sld_core", ("sld_face", "sld_rim")),
+    "core_shell_cylinder": ("sld_solvent", "sld_core", ("sld_shell",)),
+    "core_shell_ellipsoid": ("sld_solvent", "sld_core", ("sld_shell",)),
+    "core_shell_sphere": ("sld_solvent", "sld_core", ("sld_shell",)),
+    "fractal_core_shell": ("sld_solvent", "sld_core", ("sld_shell",)),
+    "lamellar_hg": ("sld_solvent", "sld", ("sld_head",)),
+    "lamellar_hg_stack_caille": ("sld_solvent", "sld", ("sld_head",)),
+    "pearl_necklace": ("sld_solvent", "sld", ("sld_string",)),
+    "polymer_micelle": ("sld_solvent", "sld_core", ("sld_corona",)),
+    "raspberry": ("sld_solvent", "sld_lg", ("sld_sm",)),
+    "stacked_disks": ("sld_solvent", "sld_core", ("sld_layer",)),
+}
+
+
+def _with_contrasts(spec: ModelSpec, solvent: str, reference: str,
+                    others: tuple[str, ...]) -> ModelSpec:
+    """``spec`` in relative contrast: solvent 0, reference 1, ``others`` fitted."""
+    note = (f"SLDs relative: {solvent} = 0, {reference} = 1, {', '.join(others)} fitted "
+            "(scale carries the absolute contrast)")
+    return replace(spec, free={**spec.free, **{name: CONTRAST for name in others}},
+                   fixed={**spec.fixed, solvent: 0.0, reference: 1.0},
+                   notes="; ".join(n for n in (spec.notes, note) if n))
+
+
+SPECS.update({name: _with_contrasts(SPECS[name], *c) for name, c in CONTRASTS.items()})
+
 
 # --- generic rule for models outside the table -------------------------------------
 _SKIP_WORDS = ("sld", "theta", "phi", "psi", "up_", "magnetic", "volfraction", "scale",
@@ -585,6 +644,12 @@ def spec_for(name: str) -> ModelSpec:
     """The :class:`ModelSpec` of model ``name`` (table entry or generic rule)."""
     info = model_info(name)
     return SPECS.get(name) or _generic_spec(info)
+
+
+def count_names(name: str) -> frozenset[str]:
+    """The integer counts among the varied parameters of ``name`` (held, not fitted, by
+    a least-squares fitter such as SasView's)."""
+    return frozenset(p for p, f in spec_for(name).free.items() if f.is_count)
 
 
 @dataclass(frozen=True)
