@@ -28,18 +28,23 @@ from sasnets_plugin.verification.parameters import setup_for
 TRUE_RADIUS = 60.0
 
 
-def _sphere_curve(n=100, noise=0.02, seed=1, with_dI=True, pd=0.0) -> RawCurve:
+def _simulated(model: str, q, pars: dict, title: str, noise=0.02, seed=1,
+               with_dI=True) -> RawCurve:
+    """A sasmodels curve of ``model`` at ``q`` with gaussian relative noise ``noise``."""
     from sasmodels.core import load_model
     from sasmodels.direct_model import call_kernel
 
-    q = np.geomspace(0.005, 0.4, n)
-    kernel = load_model("sphere").make_kernel([q])
-    clean = call_kernel(kernel, {"radius": TRUE_RADIUS, "radius_pd": pd, "radius_pd_n": 35,
-                                 "scale": 0.01, "background": 0.002})
-    rng = np.random.default_rng(seed)
+    clean = call_kernel(load_model(model).make_kernel([q]), pars)
     dI = noise * clean
-    I = clean + dI * rng.standard_normal(n)  # noqa: E741
-    return RawCurve("synthetic sphere", q, I, dI if with_dI else None, None)
+    I = clean + dI * np.random.default_rng(seed).standard_normal(q.size)  # noqa: E741
+    return RawCurve(title, q, I, dI if with_dI else None, None)
+
+
+def _sphere_curve(n=100, noise=0.02, seed=1, with_dI=True, pd=0.0) -> RawCurve:
+    return _simulated("sphere", np.geomspace(0.005, 0.4, n),
+                      {"radius": TRUE_RADIUS, "radius_pd": pd, "radius_pd_n": 35,
+                       "scale": 0.01, "background": 0.002},
+                      "synthetic sphere", noise=noise, seed=seed, with_dI=with_dI)
 
 
 @pytest.fixture(scope="module")
@@ -234,17 +239,11 @@ def test_polydispersity_of_the_main_size_is_fitted():
 def test_contrast_ratio_of_core_shell_particles_is_fitted():
     """A shell with contrast opposite to the core's changes the curve's shape, not only its
     scale: the fit must vary the relative contrast (held at the defaults, chi2r ~ 10^3)."""
-    from sasmodels.core import load_model
-    from sasmodels.direct_model import call_kernel
-
-    q = np.geomspace(0.004, 0.35, 120)
-    kernel = load_model("core_shell_sphere").make_kernel([q])
-    clean = call_kernel(kernel, {"radius": 50.0, "thickness": 15.0, "sld_core": 6.0,
-                                 "sld_shell": 1.0, "sld_solvent": 3.0, "scale": 0.01,
-                                 "background": 0.001})
-    dI = 0.02 * clean
-    I = clean + dI * np.random.default_rng(3).standard_normal(q.size)  # noqa: E741
-    data, _ = prepare_data(RawCurve("core-shell, opposite contrasts", q, I, dI, None))
+    raw = _simulated("core_shell_sphere", np.geomspace(0.004, 0.35, 120),
+                     {"radius": 50.0, "thickness": 15.0, "sld_core": 6.0, "sld_shell": 1.0,
+                      "sld_solvent": 3.0, "scale": 0.01, "background": 0.001},
+                     "core-shell, opposite contrasts", seed=3)
+    data, _ = prepare_data(raw)
     fit = fit_model("core_shell_sphere", data, deadline=time.time() + 20)
     assert fit.ok and fit.chi2r < 2.0, (fit.status, fit.chi2r)
     # relative contrast: solvent 0, core 1, shell (1 - 3) / (6 - 3)
@@ -257,16 +256,11 @@ def test_contrast_ratio_of_core_shell_particles_is_fitted():
 def test_integer_counts_are_searched():
     """Nlayers = 14 is none of the tried choices (3, 5, 8, 13, 20...): the integer
     search after the refinement must find it; the count is held, not LM-fitted."""
-    from sasmodels.core import load_model
-    from sasmodels.direct_model import call_kernel
-
-    q = np.geomspace(0.005, 0.3, 150)
-    kernel = load_model("lamellar_stack_caille").make_kernel([q])
-    clean = call_kernel(kernel, {"thickness": 30.0, "d_spacing": 120.0, "Nlayers": 14,
-                                 "Caille_parameter": 0.08, "scale": 0.01, "background": 0.001})
-    dI = 0.02 * clean
-    I = clean + dI * np.random.default_rng(4).standard_normal(q.size)  # noqa: E741
-    data, _ = prepare_data(RawCurve("stack of 14 bilayers", q, I, dI, None))
+    raw = _simulated("lamellar_stack_caille", np.geomspace(0.005, 0.3, 150),
+                     {"thickness": 30.0, "d_spacing": 120.0, "Nlayers": 14,
+                      "Caille_parameter": 0.08, "scale": 0.01, "background": 0.001},
+                     "stack of 14 bilayers", seed=4)
+    data, _ = prepare_data(raw)
     fit = fit_model("lamellar_stack_caille", data, deadline=time.time() + 20)
     assert fit.ok and fit.chi2r < 2.0, (fit.status, fit.chi2r)
     assert fit.parameters["Nlayers"] == 14

@@ -784,7 +784,7 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
                     start = _lm(stage_problem, start, max(10, max_steps // 2), tol=1e-5)[2]
             n_lm += 1
             err, finished, last = _lm(work, start, max_steps)
-            searched = _search_counts(work, setup, last, max_steps) if _counts(setup) else None
+            searched = _search_counts(work, setup, last, max_steps)
             if searched is not None:
                 n_lm += 1
                 err, finished, last = searched
