@@ -44,8 +44,11 @@ def test_everything_is_written_under_out(tiny_run):
     assert meta["preprocessing_version"] == PREPROCESSING_VERSION
     assert meta["command"].startswith("python -m training.run --models sphere,cylinder,lamellar")
     assert meta["data"]["seed"] == 2017 or "seed" in json.dumps(meta["data"])
+    assert meta["architecture"] == "resnet1d+resnet1d_dropout"
+    assert set(meta["training"]) == {"resnet1d", "resnet1d_dropout"}
+    assert meta["training"]["resnet1d_dropout"]["hyperparameters"]["dropout"] == 0.3
     report = json.loads((weights / "report.json").read_text())
-    for arch in ("resnet1d", "sasnets2017"):
+    for arch in ("resnet1d+resnet1d_dropout", "resnet1d", "resnet1d_dropout", "sasnets2017"):
         scores = report["architectures"][arch]
         assert 0 <= scores["top1"] <= scores["top3"] <= 1
         assert scores["n_curves"] == 12
@@ -82,3 +85,27 @@ def test_a_second_run_resumes_instead_of_redoing(tiny_run):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "epoch 1/1" not in proc.stderr  # nothing retrained
     assert json.loads((tiny_run / "runs" / "resnet1d" / "state.json").read_text()) == state
+
+
+def test_an_ensemble_averages_its_members_log_probabilities():
+    import keras
+    from scipy.special import log_softmax
+
+    from training.architectures import ARCHITECTURES
+    from training.ensemble import average_log_probabilities
+
+    keras.utils.set_random_seed(0)
+    nets = [ARCHITECTURES[name](3) for name in ("resnet1d", "sasnets2017")]
+    x = np.random.default_rng(0).normal(size=(4, *nets[0].input.shape[1:])).astype("float32")
+    expected = np.mean([log_softmax(n.predict(x, verbose=0), axis=1) for n in nets], axis=0)
+    ensemble = average_log_probabilities(nets, "resnet1d+sasnets2017")
+    np.testing.assert_allclose(ensemble.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_unknown_or_repeated_ensemble_members_are_refused():
+    from training.ensemble import members
+
+    assert members("resnet1d+resnet1d_dropout") == ["resnet1d", "resnet1d_dropout"]
+    for bad in ("resnet1d+nosuchnet", "resnet1d+resnet1d"):
+        with pytest.raises(ValueError, match="distinct names"):
+            members(bad)

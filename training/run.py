@@ -8,7 +8,9 @@
 Layout of ``--out DIR``: ``dataset/`` (simulated curves), ``runs/<architecture>/``
 (checkpoints, resumable), ``evaluation/`` (scores and plots of every architecture),
 ``weights/`` (the exported network, loadable by ``sasnets-suggest --weights``).
-``model_weights/`` is only written by an explicit ``--export-to``.
+``model_weights/`` is only written by an explicit ``--export-to``. An architecture
+``a+b`` is an ensemble: ``a`` and ``b`` are trained, the average of their
+log-probabilities is evaluated and exported (``training.ensemble``).
 """
 from __future__ import annotations
 
@@ -20,11 +22,11 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
-from .architectures import ARCHITECTURES, BASELINE_ARCHITECTURE, DEFAULT_ARCHITECTURE
+from .architectures import ARCHITECTURES, BASELINE_ARCHITECTURE, DEFAULT_ARCHITECTURE, hyperparameters
 from .classes import resolve_models
+from .ensemble import SEPARATOR, members
 from .train import TrainSettings
 
 log = logging.getLogger("training")
@@ -52,8 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="simulation processes (default: all cores)")
     train = p.add_argument_group("training")
     train.add_argument("--architectures", default=f"{DEFAULT_ARCHITECTURE},{BASELINE_ARCHITECTURE}",
-                       help="comma list from: " + ", ".join(ARCHITECTURES)
-                       + "; the first one is exported (default: %(default)s)")
+                       help="comma list from: " + ", ".join(ARCHITECTURES) + f", or ensembles "
+                       f"of them joined by '{SEPARATOR}'; the first one is exported (default: "
+                       "%(default)s)")
     train.add_argument("--epochs", type=int, default=TrainSettings.epochs)
     train.add_argument("--batch-size", type=int, default=TrainSettings.batch_size)
     train.add_argument("--learning-rate", type=float, default=TrainSettings.learning_rate)
@@ -68,6 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args, architecture: str) -> TrainSettings:
     return TrainSettings(architecture=architecture, epochs=args.epochs, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, patience=args.patience, seed=args.seed)
+
+
+def _all_members(architectures: list[str]) -> list[str]:
+    """Every single network the architectures need, each once, in order of appearance."""
+    return list(dict.fromkeys(m for a in architectures for m in members(a)))
+
+
+def _training_record(runs_dir: Path, architecture: str) -> tuple[dict, dict]:
+    """How each member was trained (settings, hyperparameters, time) and its history."""
+    record, histories = {}, {}
+    for member in members(architecture):
+        state = json.loads((runs_dir / member / "state.json").read_text())
+        record[member] = {"settings": state["settings"], "hyperparameters": hyperparameters(member),
+                          "training_seconds": state["seconds"], "epochs_run": state["epoch"],
+                          "best_epoch": state["best_epoch"]}
+        histories[member] = state["history"]
+    return record, histories
 
 
 def _dataset_classes(dataset_dir: Path) -> list[str]:
@@ -92,7 +112,7 @@ def stage_train(args, architectures: list[str]) -> dict:
     x_train, y_train = encode_split(dataset, "train", classes)
     x_val, y_val = encode_split(dataset, "val", classes)
     runs = {}
-    for arch in architectures:
+    for arch in _all_members(architectures):
         log.info("training %s on %d curves (%s)", arch, len(y_train), device)
         _, state = train(x_train, y_train, x_val, y_val, len(classes), args.out / "runs" / arch,
                          _settings(args, arch))
@@ -101,8 +121,7 @@ def stage_train(args, architectures: list[str]) -> dict:
 
 
 def stage_evaluate(args, architectures: list[str]) -> dict:
-    import keras
-
+    from .ensemble import load_network
     from .evaluate import evaluate, fit_temperature, predict_logits, save_plots, write_json
     from .features import encode_split
 
@@ -113,17 +132,14 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
     out = args.out / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     report = {"classes": classes, "architectures": {}}
-    histories = {}
-    for arch in architectures:
-        run = args.out / "runs" / arch
-        model = keras.saving.load_model(run / "best.keras", compile=False)
-        state = json.loads((run / "state.json").read_text())
+    # the listed networks, then any ensemble member on its own (to show what averaging adds)
+    for arch in dict.fromkeys(architectures + _all_members(architectures)):
+        model = load_network(args.out / "runs", arch)
         temperature = fit_temperature(predict_logits(model, x_val), y_val)
         result = evaluate(model, temperature, x_test, y_test, classes)
-        result.update(training_seconds=state["seconds"], epochs_run=state["epoch"],
-                      best_epoch=state["best_epoch"], settings=state["settings"])
+        result["training"], _ = _training_record(args.out / "runs", arch)
+        result["training_seconds"] = sum(m["training_seconds"] for m in result["training"].values())
         report["architectures"][arch] = result
-        histories[arch] = state["history"]
         log.info("%s on test: top-1 %.1f %%, top-3 %.1f %%, top-5 %.1f %%, mean rank %.2f, "
                  "ECE %.3f (uncalibrated %.3f), T = %.2f", arch, 100 * result["top1"],
                  100 * result["top3"], 100 * result["top5"], result["mean_rank"], result["ece"],
@@ -131,6 +147,7 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
     if BASELINE_ARCHITECTURE in report["architectures"] and len(architectures) > 1:
         main, base = report["architectures"][architectures[0]], report["architectures"][BASELINE_ARCHITECTURE]
         report["top1_gain_over_baseline"] = main["top1"] - base["top1"]
+    _, histories = _training_record(args.out / "runs", architectures[0])
     report["plots"] = save_plots(report["architectures"][architectures[0]], histories, classes, out)
     write_json(out / "report.json", report)
     return report
@@ -141,6 +158,7 @@ def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
     import sasmodels
     import tensorflow as tf
 
+    from .ensemble import load_network
     from .export import export
 
     arch = architectures[0]
@@ -154,9 +172,8 @@ def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
         # the whole pipeline with these options reproduces the weights (stages are skipped
         # when their output exists, so the stage actually run is not part of the recipe)
         "command": "python -m training.run " + shlex.join(a for a in argv if a not in STAGES),
-        "training": result["settings"],
+        "training": result["training"],  # per member: settings, hyperparameters, time
         "training_seconds": result["training_seconds"],
-        "epochs_run": result["epochs_run"],
         "data": dataset_manifest,
         "test_scores": headline,
         "baseline": {k: report["architectures"][BASELINE_ARCHITECTURE][k]
@@ -167,7 +184,7 @@ def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
                     "sasmodels": sasmodels.__version__,
                     "device": "gpu" if tf.config.list_physical_devices("GPU") else "cpu"},
     }
-    model = keras.saving.load_model(args.out / "runs" / arch / "best.keras", compile=False)
+    model = load_network(args.out / "runs", arch)
     out = export(model, result["temperature"], report["classes"], metadata, report,
                  evaluation, report["plots"], args.out / "weights")
     generation = args.out / "dataset" / "generation_report.json"
@@ -188,9 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     architectures = [a.strip() for a in args.architectures.split(",") if a.strip()]
-    unknown = [a for a in architectures if a not in ARCHITECTURES]
-    if unknown:
-        raise SystemExit(f"unknown architecture(s): {', '.join(unknown)}")
+    try:
+        _all_members(architectures)
+    except ValueError as exc:
+        raise SystemExit(f"--architectures: {exc}") from None
     started = time.perf_counter()
     if args.stage in ("generate", "all"):
         stage_generate(args, resolve_models(args.models))
