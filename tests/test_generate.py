@@ -112,20 +112,21 @@ def test_noise_matches_reported_uncertainty():
     assert 0.9 < np.std(pulls) < 1.1
 
 
-def test_family_scaling_law():
-    # the size-family remedy relies on I(q; s L) being proportional to I(s q; L)
+@pytest.mark.parametrize("name", sorted(simulate.FAMILIES))
+def test_family_scaling_law(name):
+    # the size-family remedy relies on I(q; s L) being proportional to I(s q; L), with
+    # exactly the family's up/down parameters scaled (its recorded labels depend on it)
     q = np.geomspace(3e-3, 0.2, 24)
-    for name, up, down in [("bcc_paracrystal", ("dnn", "radius"), ()),
-                           ("pringle", ("radius", "thickness"), ("alpha", "beta"))]:
-        info, _ = simulate.load_model(name)
-        pars = priors.draw_parameters(info, np.random.default_rng(1), q_range=(3e-3, 0.2),
-                                      pd_probability=0.0)
-        s = 1.7
-        scaled = dict(pars)
-        scaled.update({k: pars[k] * s for k in up})
-        scaled.update({k: pars[k] / s for k in down})
-        ratio = simulate.evaluate(name, q, scaled) / simulate.evaluate(name, s * q, pars)
-        np.testing.assert_allclose(ratio / ratio[0], 1.0, rtol=1e-6)
+    up, down = simulate.FAMILIES[name].up, simulate.FAMILIES[name].down
+    info, _ = simulate.load_model(name)
+    pars = priors.draw_parameters(info, np.random.default_rng(1), q_range=(3e-3, 0.2),
+                                  pd_probability=0.0)
+    s = 1.7
+    scaled = dict(pars)
+    scaled.update({k: pars[k] * s for k in up})
+    scaled.update({k: pars[k] / s for k in down})
+    ratio = simulate.evaluate(name, q, scaled) / simulate.evaluate(name, s * q, pars)
+    np.testing.assert_allclose(ratio / ratio[0], 1.0, rtol=1e-6)
 
 
 def test_priors_emit_known_parameters_only():

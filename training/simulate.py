@@ -130,8 +130,8 @@ FAMILIES: dict[str, Family] = {
     "rectangular_prism": Family(up=("length_a",), **_MEDIUM),
     "triaxial_ellipsoid": Family(
         up=("radius_equat_minor", "radius_equat_major", "radius_polar"), **_MEDIUM),
-    "stacked_disks": Family(
-        up=("radius", "thick_core", "thick_layer", "sigma_d"), **_MEDIUM),
+    # sigma_d is relative (the kernel's Debye-Waller factor is exp(-(q d sigma_d)^2 / 2))
+    "stacked_disks": Family(up=("radius", "thick_core", "thick_layer"), **_MEDIUM),
 }
 
 #: Mean kernel time in microseconds per q point for parameters drawn from the

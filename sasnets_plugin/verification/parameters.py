@@ -478,9 +478,11 @@ SPECS: dict[str, ModelSpec] = {
         {"rg": LONG, "porod_exp": value(1.0, 4.0)},
         guess=lambda v: [{"rg": r, "porod_exp": _clip(n_high(v), 1.2, 3.5)} for r in gyration(v)]),
     "polymer_micelle": ModelSpec(
-        {"radius_core": SIZE, "rg": SIZE},
-        guess=lambda v: [{"radius_core": 0.6 * r, "rg": 0.2 * r} for r in v.radii()[:3]],
-        notes="volumes, aggregation number and penetration fixed"),
+        {"radius_core": SIZE, "rg": SIZE, "n_aggreg": value(1.0, 500.0, log=True),
+         "d_penetration": value(0.5, 1.5)},
+        guess=lambda v: [{"radius_core": 0.6 * r, "rg": 0.2 * r, "n_aggreg": n}
+                         for r in v.radii()[:3] for n in (10.0, 60.0)],
+        notes="block volumes fixed (their ratio is degenerate with the contrast ratio)"),
     "porod": ModelSpec({}, guess=lambda v: [{}]),
     "power_law": ModelSpec(
         {"power": exp()},
@@ -515,17 +517,23 @@ SPECS: dict[str, ModelSpec] = {
                          for g in _structure({"welldepth": 1.0, "wellwidth": 1.2})(v)]),
     "stacked_disks": ModelSpec(
         {"thick_core": SIZE, "thick_layer": SIZE, "radius": SIZE,
-         "n_stacking": count(1, 2, 4, 8, 16, 32)},
-        guess=lambda v: [{"radius": R, "thick_core": 0.5 * T, "thick_layer": 0.25 * T}
-                         for R, T in product(v.radii()[:2], thicknesses(v)[:2])],
-        notes="sigma_d fixed"),
+         "n_stacking": count(1, 2, 4, 8, 16, 32),
+         # sigma_d is relative to the repeat distance in the kernel's Debye-Waller factor
+         # exp(-(q d cos(alpha) sigma_d)^2 / 2), although documented in Angstrom
+         # (SasView/sasmodels#128); stacks seen edge-on keep interfering, so the curve
+         # still changes at sigma_d >> 1 and only tends to a single disk's
+         "sigma_d": value(0.01, 30.0, log=True)},
+        guess=lambda v: [{"radius": R, "thick_core": 0.5 * T, "thick_layer": 0.25 * T,
+                          "sigma_d": sd}
+                         for R, T in product(v.radii()[:2], thicknesses(v)[:2])
+                         for sd in (0.05, 0.5, 5.0)]),
     "star_polymer": ModelSpec(
         {"rg_squared": Free("area"), "arms": value(1.0, 6.0)},
         guess=lambda v: [{"rg_squared": r * r, "arms": 3.0} for r in gyration(v)]),
     "stickyhardsphere": ModelSpec(
         {"radius_effective": SIZE, "volfraction": FRAC,
-         "stickiness": value(0.01, 5.0, log=True)},
-        guess=_structure({"stickiness": 0.3}), notes="perturb fixed"),
+         "stickiness": value(0.01, 5.0, log=True), "perturb": value(0.01, 0.1)},
+        guess=_structure({"stickiness": 0.3, "perturb": 0.05})),
     "surface_fractal": ModelSpec(
         {"radius": SIZE, "fractal_dim_surf": value(1.0, 3.0), "cutoff_length": LONG},
         order=(("radius", "cutoff_length"),),
