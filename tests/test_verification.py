@@ -23,7 +23,7 @@ from sasnets_plugin.verification import (
 )
 from sasnets_plugin.verification import fitting as fitting_module
 from sasnets_plugin.verification.verify import EVIDENCE_WEIGHT
-from sasnets_plugin.verification.parameters import setup_for
+from sasnets_plugin.verification.parameters import CONTRAST_BOUNDS, CONTRASTS, setup_for
 
 TRUE_RADIUS = 60.0
 
@@ -251,6 +251,15 @@ def test_contrast_ratio_of_core_shell_particles_is_fitted():
     assert fit.parameters["sld_shell"] == pytest.approx(-2 / 3, abs=0.05)
     assert fit.parameters["radius"] == pytest.approx(50.0, rel=0.05)
     assert fit.parameters["thickness"] == pytest.approx(15.0, rel=0.1)
+
+
+def test_relative_contrasts_ignore_the_models_sld_limits():
+    """polymer_micelle's SLDs are limited to >= 0 by sasmodels, but a relative contrast is
+    negative whenever the solvent lies between core and corona (it was clipped to 0, and
+    such validation curves fitted at chi2r ~ 200 instead of ~ 1)."""
+    for model, (_, _, others) in CONTRASTS.items():
+        setup = setup_for(model, 1e-3, 0.3)
+        assert all(setup.shape[name] == CONTRAST_BOUNDS for name in others), model
 
 
 def test_integer_counts_are_searched():

@@ -732,8 +732,9 @@ def setup_for(name: str, q_min: float, q_max: float) -> Setup:
         if pname not in table:
             raise ValueError(f"model '{name}' has no parameter '{pname}'")
         lo, hi = _role_bounds(role, q_min, q_max)
-        mlo, mhi = table[pname].limits
-        lo, hi = max(lo, float(mlo)), min(hi, float(mhi))
+        if role.role != "contrast":  # a relative contrast is not an SLD: no SLD limits
+            mlo, mhi = table[pname].limits
+            lo, hi = max(lo, float(mlo)), min(hi, float(mhi))
         if role.draws_log() and lo <= 0:
             lo = min(hi * 1e-6, 1e-6) if hi > 0 else lo
         if not lo < hi:
