@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -260,6 +261,18 @@ def test_relative_contrasts_ignore_the_models_sld_limits():
     for model, (_, _, others) in CONTRASTS.items():
         setup = setup_for(model, 1e-3, 0.3)
         assert all(setup.shape[name] == CONTRAST_BOUNDS for name in others), model
+
+
+def test_background_driven_to_zero_by_lm_is_recovered():
+    """On this validation curve, LM from the best starts drove the background to 0, where
+    its exp map has no gradient left: chi2r 314 although the truth gives 0.9. A run that
+    ends with a collapsed amplitude is restarted from re-solved amplitudes."""
+    raw = load_1d(Path(__file__).parent / "data" / "hardsphere_validation_curve.txt")[0]
+    data, _ = prepare_data(raw)
+    fit = fit_model("hardsphere", data, deadline=time.time() + 20)
+    assert fit.ok and fit.chi2r < 1.5, (fit.status, fit.chi2r)
+    assert fit.parameters["radius_effective"] == pytest.approx(35.94, rel=0.02)
+    assert fit.parameters["volfraction"] == pytest.approx(0.429, rel=0.03)
 
 
 def test_integer_counts_are_searched():

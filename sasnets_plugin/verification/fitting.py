@@ -546,15 +546,30 @@ def _maps(setup: Setup, start: dict, data: FitData) -> tuple[dict, dict]:
         log = setup.spec.free[name].draws_log() and lo > 0
         maps[name] = _Map("loglogit" if log else "logit", lo, hi)
         x0[name] = float(np.clip(start[name], lo, hi))
-    amps = [abs(float(start[a])) for a in setup.amplitudes]
-    floor = 1e-9 * (max(amps) if amps and max(amps) > 0 else 1.0)
+    floors = _floors(setup, start, data)
     for name in setup.amplitudes:
         maps[name] = _Map("identity" if setup.spec.signed else "exp")
-        x0[name] = float(start[name]) if setup.spec.signed else max(float(start[name]), floor)
+        x0[name] = float(start[name]) if setup.spec.signed else max(float(start[name]), floors[name])
     if setup.spec.background:
         maps["background"] = _Map("exp")
-        x0["background"] = max(float(start["background"]), 1e-6 * float(np.min(data.I)))
+        x0["background"] = max(float(start["background"]), floors["background"])
     return maps, x0
+
+
+def _floors(setup: Setup, values: dict, data: FitData) -> dict:
+    """Smallest start of each non-negative linear parameter (``x = exp(u)`` cannot start at 0)."""
+    amps = [abs(float(values[a])) for a in setup.amplitudes]
+    floor = 1e-9 * (max(amps) if amps and max(amps) > 0 else 1.0)
+    out = {} if setup.spec.signed else dict.fromkeys(setup.amplitudes, floor)
+    if setup.spec.background:
+        out["background"] = 1e-6 * float(np.min(data.I))
+    return out
+
+
+def _collapsed(setup: Setup, values: dict, data: FitData) -> bool:
+    """An amplitude or the background that LM drove below its start floor: as ``exp(u)``
+    with ``u`` far negative it has no gradient left and cannot grow back in that run."""
+    return any(values[name] < floor for name, floor in _floors(setup, values, data).items())
 
 
 def _lm(problem: _Problem, start: dict, max_steps: int, tol: float = 1.5e-8):
@@ -788,6 +803,11 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
             if searched is not None:
                 n_lm += 1
                 err, finished, last = searched
+            if _collapsed(setup, last, work.data):  # once more from re-solved amplitudes
+                restart, _ = work.profile({k: last[k] for k in setup.shape})
+                if restart is not None:
+                    n_lm += 1
+                    err, finished, last = _lm(work, restart, max_steps)
             if finished and work.best.values is not None and _same(work.best.values, last):
                 stderr = err
             converged = converged or finished
