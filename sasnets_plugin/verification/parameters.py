@@ -426,9 +426,11 @@ SPECS: dict[str, ModelSpec] = {
         guess=lambda v: [{"d_spacing": d, "thickness": 0.3 * d, "Caille_parameter": 0.1}
                          for d in _spacings(v)]),
     "lamellar_stack_paracrystal": ModelSpec(
-        {"thickness": SIZE, "d_spacing": SIZE, "sigma_d": value(0.0, 100.0), "Nlayers": LAYERS},
-        guess=lambda v: [{"d_spacing": d, "thickness": 0.3 * d, "sigma_d": 0.05 * d}
-                         for d in _spacings(v)]),
+        # sigma_d: the relative spread of the spacing (sasmodels documents it so, its
+        # parameter table says Angstrom)
+        {"thickness": SIZE, "d_spacing": SIZE, "sigma_d": value(0.0, 1.0), "Nlayers": LAYERS},
+        guess=lambda v: [{"d_spacing": d, "thickness": 0.3 * d, "sigma_d": sd}
+                         for d in _spacings(v) for sd in (0.05, 0.2)]),
     "line": ModelSpec({}, amplitudes=("intercept", "slope"), fixed={"scale": 1.0},
                       background=False, signed=True, guess=lambda v: [{}]),
     "linear_pearls": ModelSpec(
