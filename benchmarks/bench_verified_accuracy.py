@@ -24,13 +24,13 @@ model ranked 6th or lower stays there); top-1 and top-3 can.
 
 Every candidate fit is recorded (network probability, chi2, chi2r, n_points, n_free, AIC,
 BIC, status, converged), so re-ranking rules can be re-scored offline: every run reports
-top-1/top-3 for each evidence weight ``LAMBDA`` of :data:`WEIGHT_GRID` (``"rescored"``).
+top-1/top-3 for each fit-failure rate ``EPS`` of :data:`FAILURE_GRID` (``"rescored"``).
 
 Calibration mode (``--split val``): the same procedure on the *validation* split
 (simulated curves only), written to ``benchmarks/results/verification_calibration.json``;
-its ``rescored.chosen_weight`` (best top-1, ties -> the smaller weight) is the
-``EVIDENCE_WEIGHT`` of ``sasnets_plugin/verification/verify.py``. The test split only
-measures the chosen rule (never tune on it).
+its ``rescored.chosen_failure_rate`` (best top-1; ties -> the larger rate, the more
+cautious rule) is ``FIT_FAILURE_RATE`` of ``sasnets_plugin/verification/verify.py``. The test split only measures the chosen rule
+(never tune on it).
 
 Writes ``benchmarks/results/verified_accuracy.json``.
 """
@@ -259,12 +259,12 @@ def true_model_fits(rows: list[dict]) -> dict:
 
 
 # --- offline re-scoring of the re-ranking rule --------------------------------------------
-#: Evidence weights LAMBDA tried by the calibration (0 = network order).
-WEIGHT_GRID = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+#: Fit-failure rates EPS tried by the calibration (1: network order; 0: plain BIC evidence).
+FAILURE_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 
 
-def rescored_rank(row: dict, weight: float) -> int | None:
-    """Rank of the true model had the rule used evidence weight ``weight``."""
+def rescored_rank(row: dict, failure_rate: float) -> int | None:
+    """Rank of the true model had the rule used ``failure_rate``."""
     from sasnets_plugin.verification import CandidateFit, rerank
 
     if row.get("network_rank") is None or not row.get("fits"):
@@ -273,7 +273,8 @@ def rescored_rank(row: dict, weight: float) -> int | None:
     fits = [CandidateFit(model=m, status=row["fits"][m]["status"],
                          chi2r=_nan(row["fits"][m]["chi2r"]), bic=_nan(row["fits"][m]["bic"]))
             for m in models]
-    ranked, _ = rerank(fits, [row["fits"][m]["probability"] or 0.0 for m in models], weight)
+    ranked, _ = rerank(fits, [row["fits"][m]["probability"] or 0.0 for m in models],
+                       failure_rate)
     order = [c.model for c in sorted(ranked, key=lambda c: c.verified_rank)]
     correct = [row["true_model"], *row.get("also_accepted", [])]
     ranks = [order.index(m) + 1 for m in correct if m in order]
@@ -285,16 +286,16 @@ def _nan(x) -> float:
 
 
 def rescore_grid(rows: list[dict]) -> dict:
-    """Top-1/top-3 of every weight in :data:`WEIGHT_GRID`; the best top-1 (ties: the
-    smaller weight) is ``chosen_weight``."""
+    """Top-1/top-3 hits of every ``EPS`` of :data:`FAILURE_GRID`; the chosen one has the
+    most top-1 hits (ties: the larger rate, the more cautious rule)."""
     scored = [r for r in rows if r.get("network_rank") is not None and r.get("fits")]
     grid = []
-    for w in WEIGHT_GRID:
-        ranks = [rescored_rank(r, w) for r in scored]
-        grid.append({"weight": w, "top1_hits": sum(k == 1 for k in ranks),
+    for eps in FAILURE_GRID:
+        ranks = [rescored_rank(r, eps) for r in scored]
+        grid.append({"failure_rate": eps, "top1_hits": sum(k == 1 for k in ranks),
                      "top3_hits": sum(k is not None and k <= 3 for k in ranks)})
-    best = max(grid, key=lambda g: (g["top1_hits"], -g["weight"]))
-    return {"n": len(scored), "grid": grid, "chosen_weight": best["weight"],
+    best = max(grid, key=lambda g: (g["top1_hits"], g["failure_rate"]))
+    return {"n": len(scored), "grid": grid, "chosen_failure_rate": best["failure_rate"],
             "network_top1_hits": sum(r["network_rank"] == 1 for r in scored)}
 
 
@@ -474,13 +475,14 @@ def machine_info() -> dict:
 
 
 def print_rescore(path: Path) -> int:
-    """Print the weight grid re-scored on the simulated curves of a result file."""
+    """Print the fit-failure-rate grid re-scored on the simulated curves of a result file."""
     rows = json.loads(path.read_text())["simulated"]["curves"]
     result = rescore_grid(rows)
     print(f"{path.name}: {result['n']} curves, network top-1 hits {result['network_top1_hits']}")
     for g in result["grid"]:
-        print(f"  weight {g['weight']:6.3f}  top1 {g['top1_hits']:4d}  top3 {g['top3_hits']:4d}")
-    print(f"chosen weight (best top-1, ties -> smaller): {result['chosen_weight']}")
+        print(f"  failure rate {g['failure_rate']:4.2f}  top1 {g['top1_hits']:4d}  "
+              f"top3 {g['top3_hits']:4d}")
+    print(f"chosen failure rate (best top-1, ties -> larger): {result['chosen_failure_rate']}")
     print(json.dumps(true_model_fits(rows)))
     return 0
 
@@ -524,7 +526,7 @@ def main(argv=None) -> int:
 
     from sasnets_plugin.suggestion import get_classifier
     from sasnets_plugin.verification import DEFAULT_MAX_SECONDS, DEFAULT_N_STARTS, warm_up
-    from sasnets_plugin.verification.verify import EVIDENCE_WEIGHT, default_workers
+    from sasnets_plugin.verification.verify import FIT_FAILURE_RATE, default_workers
 
     options = {}
     if args.workers is not None:
@@ -558,7 +560,7 @@ def main(argv=None) -> int:
                             if args.workers is None else "set by --workers",
             "max_seconds": args.max_seconds or DEFAULT_MAX_SECONDS,
             "n_starts": DEFAULT_N_STARTS, "seed": 0,
-            "evidence_weight": EVIDENCE_WEIGHT,
+            "fit_failure_rate": FIT_FAILURE_RATE,
             "pool_warm_up_seconds": round(warm_s, 2),
             "verification_rank_rule": "true model's place in the verified order when it is "
                                       "among the candidates, else its network rank",
@@ -587,9 +589,10 @@ def main(argv=None) -> int:
     if "simulated" in report:
         sim = report["simulated"]
         print("true-model fits:", json.dumps(sim["true_model_fits"]))
-        print("evidence weight grid (top-1 hits):",
-              {g["weight"]: g["top1_hits"] for g in sim["rescored"]["grid"]},
-              "chosen:", sim["rescored"]["chosen_weight"])
+        r = sim["rescored"]
+        print("fit-failure rate grid: top-1 hits",
+              {g["failure_rate"]: g["top1_hits"] for g in r["grid"]},
+              "chosen:", r["chosen_failure_rate"])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=1, default=float) + "\n")
     print(f"wrote {args.output}  ({report['total_wall_seconds'] / 60:.1f} min)")

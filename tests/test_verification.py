@@ -23,7 +23,7 @@ from sasnets_plugin.verification import (
     verify_candidates,
 )
 from sasnets_plugin.verification import fitting as fitting_module
-from sasnets_plugin.verification.verify import EVIDENCE_WEIGHT
+from sasnets_plugin.verification.verify import FIT_FAILURE_RATE
 from sasnets_plugin.verification.parameters import CONTRAST_BOUNDS, CONTRASTS, setup_for
 
 TRUE_RADIUS = 60.0
@@ -87,8 +87,8 @@ def test_true_model_wins_reranking_against_a_higher_prior(sphere_verification):
     assert v.network_order == ("cylinder", "sphere", "power_law")
     assert sum(c.posterior for c in v.candidates) == pytest.approx(1.0)
     assert [c.probability for c in v.candidates] == [0.5, 0.3, 0.2]
-    # with the full evidence weight the true model overturns the higher prior
-    ranked, _ = rerank(list(v.candidates), [0.5, 0.3, 0.2], 1.0)
+    # with full trust in the fits (no failure allowance) the true model overturns the prior
+    ranked, _ = rerank(list(v.candidates), [0.5, 0.3, 0.2], 0.0)
     best = min(ranked, key=lambda c: c.verified_rank)
     assert best.model == "sphere" and best.network_rank == 2
     assert best.posterior > 0.99
@@ -346,22 +346,29 @@ def test_resolution_follows_cleaning():
     assert data.dQ[:3] == pytest.approx([0.001, 0.002, 0.003])
 
 
-def test_rerank_rule_is_tempered_by_the_best_chi2r():
+def test_rerank_rule_is_tempered_and_robust():
     def ok(model, chi2r, bic):
         return CandidateFit(model=model, status="ok", chi2r=chi2r, bic=bic)
 
     fits = [ok("a", 4.0, 100.0), ok("b", 5.0, 108.0), CandidateFit("c", "fit failed: x")]
-    for lam in (1.0, 0.3, EVIDENCE_WEIGHT):
-        ranked, temperature = rerank(fits, [0.2, 0.7, 0.1], lam)
+    for eps in (0.0, 0.1, 0.5, FIT_FAILURE_RATE):
+        ranked, temperature = rerank(fits, [0.2, 0.7, 0.1], eps)
         assert temperature == 4.0
         a, b, c = ranked
-        expected_ratio = (0.2 / 0.7) * np.exp(lam * 8.0 / (2 * 4.0))
+        # evidence (1 - eps) exp(-dBIC / 2T) + eps, dBIC / 2T = 8 / 8 for b
+        expected_ratio = (0.2 / 0.7) / ((1 - eps) * np.exp(-1.0) + eps)
         assert a.posterior / b.posterior == pytest.approx(expected_ratio)
         assert c.posterior == 0 and c.verified_rank == 3
         assert [x.network_rank for x in ranked] == [1, 2, 3]
-    assert rerank(fits, [0.2, 0.7, 0.1])[0] == rerank(fits, [0.2, 0.7, 0.1], EVIDENCE_WEIGHT)[0]
-    zero, _ = rerank(fits, [0.2, 0.7, 0.1], 0.0)  # no evidence: the network order
-    assert [x.verified_rank for x in zero] == [2, 1, 3]
+    assert rerank(fits, [0.2, 0.7, 0.1])[0] == rerank(fits, [0.2, 0.7, 0.1], FIT_FAILURE_RATE)[0]
+    ignored, _ = rerank(fits, [0.2, 0.7, 0.1], 1.0)  # fits carry no information: network order
+    assert [x.verified_rank for x in ignored] == [2, 1, 3]
+    # however bad a fit, it costs at most -ln(eps) nats against the best fit
+    worst = [ok("a", 4.0, 100.0), ok("b", 400.0, 1e6)]
+    ranked, _ = rerank(worst, [0.05, 0.95], 0.1)
+    assert ranked[1].posterior / ranked[0].posterior == pytest.approx(0.95 / 0.05 * 0.1 / (0.9 + 0.1))
+    with pytest.raises(ValueError, match="failure_rate"):
+        rerank(fits, [0.2, 0.7, 0.1], 1.5)
 
 
 def test_cancellation_returns_promptly(sphere_raw):

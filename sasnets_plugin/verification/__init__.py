@@ -5,7 +5,8 @@ candidate model is fitted to the user's curve with sasmodels + bumps (SasView's 
 engine), honouring the data's resolution, from several starting points derived from
 curve invariants plus seeded random draws; the goodness of fit (reduced chi², AIC, BIC)
 is combined with the network probability into a posterior (see :mod:`.verify`; the
-weight of the evidence, ``EVIDENCE_WEIGHT``, is calibrated on validation curves).
+probability that a fit failed, ``FIT_FAILURE_RATE``, which bounds what a bad fit costs,
+is calibrated on validation curves).
 
 Public API::
 

@@ -10,12 +10,18 @@ often under- (or over-) estimated and no candidate is exactly right, the evidenc
 that were fitted (if the best model still has chi2r = 9, the errors are effectively 3x
 too small and every chi² difference is 9x too large)::
 
-    score_i     = ln p_i - LAMBDA * (BIC_i - BIC_min) / (2 T)
+    evidence_i  = (1 - EPS) * exp(-(BIC_i - BIC_min) / (2 T)) + EPS
+    score_i     = ln p_i + ln evidence_i
     posterior_i = exp(score_i) / sum_j exp(score_j)
 
-``LAMBDA`` (:data:`EVIDENCE_WEIGHT`) is the weight of the fit evidence, calibrated on
-simulated *validation* curves (see the constant); ``LAMBDA = 0`` keeps the network
-order (the fits are then reported but do not re-rank).
+The evidence is *robust*: a fit can fail (a local minimum, the time budget, a curve the
+model describes with a parameter the fit holds), and then its BIC says nothing about the
+model. ``EPS`` (:data:`FIT_FAILURE_RATE`) is that probability: the likelihood is a
+mixture of "the fit found the model's best point" and "the fit failed" (flat), so a bad
+fit costs a candidate at most ``-ln EPS`` nats against the best-fitting one instead of
+an unbounded amount. ``EPS = 1`` ignores the fits (the network order); ``EPS = 0`` is
+the plain BIC evidence. ``EPS`` is calibrated on simulated *validation* curves (see the
+constant).
 
 Candidates whose fit failed get posterior 0 and are ranked last (in network order).
 ``posterior`` is the combined score reported for each candidate; the verified order
@@ -72,13 +78,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_SECONDS = 9.0
 #: Default number of Levenberg-Marquardt runs per model.
 DEFAULT_N_STARTS = 6
-#: ``LAMBDA`` of the re-ranking rule (module docstring): weight of the fit evidence.
-#: Calibrated by ``python benchmarks/bench_verified_accuracy.py --split val --per-class 2
-#: --seed 1`` (142 validation curves of the shipped network's dataset,
-#: ``benchmarks/results/verification_calibration.json``, ``rescored``): top-1 hits 91 at
-#: weight 0, 89 at 0.01, 84 at 0.1, 86 at 1. Every weight > 0 lowered top-1, so the
-#: evidence does not re-rank (failed fits still go last); the fits are still reported.
-EVIDENCE_WEIGHT = 0.0
+#: ``EPS`` of the re-ranking rule (module docstring): the probability that a fit failed.
+#: CALIBRATION PENDING.
+FIT_FAILURE_RATE = 1.0
 
 #: Default number of candidates (the network's top 5); sizes the default worker pool.
 DEFAULT_CANDIDATES = 5
@@ -238,11 +240,13 @@ def _finite(x):
 
 
 def rerank(fits: list[CandidateFit], probabilities,
-           weight: float | None = None) -> tuple[list[CandidateFit], float]:
+           failure_rate: float | None = None) -> tuple[list[CandidateFit], float]:
     """Attach priors, posteriors and both ranks (see module docstring); returns the fits
-    in the given order and the temperature ``T``. ``weight``: ``LAMBDA`` (default
-    :data:`EVIDENCE_WEIGHT`)."""
-    lam = EVIDENCE_WEIGHT if weight is None else float(weight)
+    in the given order and the temperature ``T``. ``failure_rate``: ``EPS`` in [0, 1]
+    (default :data:`FIT_FAILURE_RATE`)."""
+    eps = FIT_FAILURE_RATE if failure_rate is None else float(failure_rate)
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"failure_rate must be in [0, 1], not {eps}")
     p = np.asarray(probabilities, float)
     p = np.where(np.isfinite(p) & (p > 0), p, 0.0)
     p = p / p.sum() if p.sum() > 0 else np.full(len(fits), 1.0 / max(1, len(fits)))
@@ -252,8 +256,10 @@ def rerank(fits: list[CandidateFit], probabilities,
     if ok:
         temperature = max(1.0, min(fits[i].chi2r for i in ok))
         bic_min = min(fits[i].bic for i in ok)
-        score = np.array([math.log(max(p[i], 1e-300))
-                          - lam * (fits[i].bic - bic_min) / (2 * temperature) for i in ok])
+        penalty = np.array([(fits[i].bic - bic_min) / (2 * temperature) for i in ok])
+        with np.errstate(divide="ignore"):  # ln 0 = -inf at EPS = 0 or 1 is meant
+            evidence = np.logaddexp(np.log1p(-eps) - penalty, np.log(eps))  # ln evidence_i
+        score = np.log(np.maximum(p[ok], 1e-300)) + evidence
         w = np.exp(score - score.max())
         post[ok] = w / w.sum()
     order = sorted(range(len(fits)), key=lambda i: (0 if i in ok else 1, -post[i], i))
