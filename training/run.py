@@ -147,7 +147,9 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
     if BASELINE_ARCHITECTURE in report["architectures"] and len(architectures) > 1:
         main, base = report["architectures"][architectures[0]], report["architectures"][BASELINE_ARCHITECTURE]
         report["top1_gain_over_baseline"] = main["top1"] - base["top1"]
-    _, histories = _training_record(args.out / "runs", architectures[0])
+    histories = {}  # training curves of every trained network (the baseline's too)
+    for arch in architectures:
+        histories.update(_training_record(args.out / "runs", arch)[1])
     report["plots"] = save_plots(report["architectures"][architectures[0]], histories, classes, out)
     write_json(out / "report.json", report)
     return report
