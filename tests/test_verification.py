@@ -24,7 +24,8 @@ from sasnets_plugin.verification import (
 )
 from sasnets_plugin.verification import fitting as fitting_module
 from sasnets_plugin.verification.verify import FIT_FAILURE_RATE
-from sasnets_plugin.verification.parameters import CONTRAST_BOUNDS, CONTRASTS, setup_for
+from sasnets_plugin.verification.parameters import (CONTRAST_BOUNDS, CONTRASTS, setup_for,
+                                                    within_sld_limits)
 
 TRUE_RADIUS = 60.0
 
@@ -261,6 +262,12 @@ def test_relative_contrasts_ignore_the_models_sld_limits():
     for model, (_, _, others) in CONTRASTS.items():
         setup = setup_for(model, 1e-3, 0.3)
         assert all(setup.shape[name] == CONTRAST_BOUNDS for name in others), model
+    # ... and the values handed to SasView are shifted back inside its SLD limits
+    fitted = {"sld_solvent": 0.0, "sld_core": 1.0, "sld_corona": -0.2, "rg": 20.0}
+    shifted = within_sld_limits("polymer_micelle", fitted)
+    assert shifted == pytest.approx({"sld_solvent": 0.2, "sld_core": 1.2, "sld_corona": 0.0,
+                                     "rg": 20.0})
+    assert within_sld_limits("core_shell_sphere", {"sld_shell": -0.5}) == {"sld_shell": -0.5}
 
 
 def test_background_driven_to_zero_by_lm_is_recovered():

@@ -64,7 +64,7 @@ from typing import Callable
 import numpy as np
 
 from .invariants import Invariants, curve_invariants, relative_noise
-from .parameters import CONTRAST_STARTS, Setup, model_info, setup_for
+from .parameters import CONTRAST_STARTS, Setup, model_info, setup_for, within_sld_limits
 
 #: Relative error assumed for data without dI: the estimated scatter, clipped to this.
 REL_ERROR_RANGE = (0.01, 0.25)
@@ -262,7 +262,7 @@ class CandidateFit:
 
     def start_values(self) -> dict[str, float]:
         """Fitted and fixed values: a complete start point for a SasView fit."""
-        return {**self.fixed, **self.parameters}
+        return within_sld_limits(self.model, {**self.fixed, **self.parameters})
 
     def fit_json(self) -> dict | str:
         """``{"chi2r", "aic", "bic", "parameters", ...}`` for a fit, the status string
@@ -1018,4 +1018,4 @@ def start_values(model_name: str, q, I, dI=None, *, dQ=None, n_random: int = 16,
         values = {**{k: setup.defaults[k] for k in setup.shape}}
     out = {k: float(v) for k, v in setup.fixed.items()}
     out.update((k, float(v)) for k, v in values.items())
-    return out
+    return within_sld_limits(model_name, out)

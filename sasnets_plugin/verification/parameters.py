@@ -598,6 +598,20 @@ CONTRASTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 
+def within_sld_limits(name: str, values: dict[str, float]) -> dict[str, float]:
+    """``values`` with the relative SLDs of a :data:`CONTRASTS` model shifted together
+    (the curve depends on SLD differences only) so that none is below the model's SLD
+    limit: SasView's fit page bounds each SLD by it (polymer_micelle: >= 0), so a
+    corona opposite to its core (relative SLD < 0) would start outside its range."""
+    if name not in CONTRASTS:
+        return dict(values)
+    solvent, reference, others = CONTRASTS[name]
+    slds = [k for k in (solvent, reference, *others) if k in values]
+    limits = {p.name: p.limits for p in model_info(name).parameters.call_parameters}
+    shift = max(float(limits[k][0]) - values[k] for k in slds)
+    return {k: v + shift if k in slds and shift > 0 else v for k, v in values.items()}
+
+
 def _with_contrasts(spec: ModelSpec, solvent: str, reference: str,
                     others: tuple[str, ...]) -> ModelSpec:
     """``spec`` in relative contrast: solvent 0, reference 1, ``others`` fitted."""
