@@ -29,8 +29,8 @@ top-1/top-3 for each fit-failure rate ``EPS`` of :data:`FAILURE_GRID` (``"rescor
 Calibration mode (``--split val``): the same procedure on the *validation* split
 (simulated curves only), written to ``benchmarks/results/verification_calibration.json``;
 its ``rescored.chosen_failure_rate`` (best top-1; ties -> the larger rate, the more
-cautious rule) is ``FIT_FAILURE_RATE`` of ``sasnets_plugin/verification/verify.py``. The test split only measures the chosen rule
-(never tune on it).
+cautious rule) is ``FIT_FAILURE_RATE`` of ``sasnets_plugin/verification/verify.py``.
+The test split only measures the chosen rule (never tune on it).
 
 Writes ``benchmarks/results/verified_accuracy.json``.
 """

@@ -132,12 +132,14 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
     out = args.out / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
     report = {"classes": classes, "architectures": {}}
+    histories = {}  # training curves of every trained network (the baseline's too)
     # the listed networks, then any ensemble member on its own (to show what averaging adds)
     for arch in dict.fromkeys(architectures + _all_members(architectures)):
         model = load_network(args.out / "runs", arch)
         temperature = fit_temperature(predict_logits(model, x_val), y_val)
         result = evaluate(model, temperature, x_test, y_test, classes)
-        result["training"], _ = _training_record(args.out / "runs", arch)
+        result["training"], trained = _training_record(args.out / "runs", arch)
+        histories.update(trained)
         result["training_seconds"] = sum(m["training_seconds"] for m in result["training"].values())
         report["architectures"][arch] = result
         log.info("%s on test: top-1 %.1f %%, top-3 %.1f %%, top-5 %.1f %%, mean rank %.2f, "
@@ -147,9 +149,6 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
     if BASELINE_ARCHITECTURE in report["architectures"] and len(architectures) > 1:
         main, base = report["architectures"][architectures[0]], report["architectures"][BASELINE_ARCHITECTURE]
         report["top1_gain_over_baseline"] = main["top1"] - base["top1"]
-    histories = {}  # training curves of every trained network (the baseline's too)
-    for arch in architectures:
-        histories.update(_training_record(args.out / "runs", arch)[1])
     report["plots"] = save_plots(report["architectures"][architectures[0]], histories, classes, out)
     write_json(out / "report.json", report)
     return report

@@ -647,7 +647,7 @@ def guessed_starts(setup: Setup, inv: Invariants) -> list[dict]:
     """Invariant-based starts for ``setup`` (clipped into the bounds), then the defaults."""
     guesses = list(setup.spec.guess(inv)) if setup.spec.guess else []
     guesses.append({})  # model defaults
-    contrasts = [name for name in setup.shape if setup.spec.free[name].role == "contrast"]
+    contrasts = [name for name in setup.shape if setup.spec.free[name].is_contrast]
     if contrasts:  # each geometry with each contrast ratio (all components alike)
         guesses = [{**g, **dict.fromkeys(contrasts, r)} for g in guesses for r in CONTRAST_STARTS]
     for name in _counts(setup):  # ... and at each of the counts' choices

@@ -102,6 +102,10 @@ class Free:
     def is_count(self) -> bool:
         return self.role == "count"
 
+    @property
+    def is_contrast(self) -> bool:
+        return self.role == "contrast"
+
 
 def size(lo=None, hi=None):
     return Free("size", lo, hi)
@@ -748,7 +752,7 @@ def setup_for(name: str, q_min: float, q_max: float) -> Setup:
         if pname not in table:
             raise ValueError(f"model '{name}' has no parameter '{pname}'")
         lo, hi = _role_bounds(role, q_min, q_max)
-        if role.role != "contrast":  # a relative contrast is not an SLD: no SLD limits
+        if not role.is_contrast:  # a relative contrast is not an SLD: no SLD limits
             mlo, mhi = table[pname].limits
             lo, hi = max(lo, float(mlo)), min(hi, float(mhi))
         if role.draws_log() and lo <= 0:
