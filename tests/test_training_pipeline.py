@@ -109,3 +109,10 @@ def test_unknown_or_repeated_ensemble_members_are_refused():
     for bad in ("resnet1d+nosuchnet", "resnet1d+resnet1d"):
         with pytest.raises(ValueError, match="distinct names"):
             members(bad)
+
+
+def test_a_bad_architecture_list_is_refused_with_its_reason(tmp_path):
+    from training.run import main
+
+    with pytest.raises(SystemExit, match="--architectures: 'resnet1d\\+nosuchnet': members must be distinct"):
+        main(["train", "--architectures", "resnet1d+nosuchnet", "--out", str(tmp_path)])
