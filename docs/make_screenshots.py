@@ -36,7 +36,9 @@ def main(argv=None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="sasnets-screenshots-"))
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         os.environ[var] = str(scratch / var.lower())
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from sasnets_plugin import environment
+
+    environment.configure()
 
     from PySide6 import QtCore
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import environment
 from .errors import SasnetsError, WeightsError
 from .preprocessing import N_CHANNELS, N_POINTS, PREPROCESSING_VERSION
 
@@ -76,7 +77,7 @@ def _native_stderr_silenced():
 
 
 def _import_tensorflow(device: str):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    environment.configure()
     with _native_stderr_silenced():
         import tensorflow as tf
 

@@ -1,10 +1,11 @@
 """Shared fixtures: sasdata's example files, and Qt/SasView defaults for headless runs."""
-import os
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from sasnets_plugin import environment
+
+environment.configure()
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -44,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sasnets_plugin import environment
+
 from . import simulate
 from .classes import resolve_models
 
@@ -299,7 +301,7 @@ def _remove_stale_temporaries(out_dir: Path) -> int:
 def _worker_init(level: int, parent: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(processName)s %(message)s")
     logging.getLogger("sasmodels").setLevel(max(level, logging.WARNING))
-    os.environ.setdefault("SAS_OPENCL", "none")
+    environment.configure()
     # A SIGKILLed parent leaves its pool workers blocked forever: leave too.
     import threading
 

@@ -55,6 +55,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import erf
 
+from sasnets_plugin import environment
+
 from . import priors
 
 #: Instrument and noise settings (also written to the dataset manifest).
@@ -228,7 +230,7 @@ def load_model(name: str):
     """Return ``(model_info, kernel_model)`` for *name*, compiled once per process."""
     with _LOCK:
         if name not in _MODELS:
-            os.environ.setdefault("SAS_OPENCL", "none")
+            environment.configure()
             from sasmodels import core
 
             info = core.load_model_info(name)

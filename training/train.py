@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sasnets_plugin import environment
+
 log = logging.getLogger(__name__)
 
 LAST = "last.keras"
@@ -33,7 +35,7 @@ class TrainSettings:
 
 def configure_device() -> str:
     """Use the GPU (mixed precision) when TensorFlow sees one, else the CPU."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    environment.configure()
     import keras
     import tensorflow as tf
 

@@ -68,6 +68,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import environment
 from ..cleaning import CleaningReport, clean_curve
 from ..errors import SasnetsError
 from .fitting import CandidateFit, FitData, failed, fit_model, make_fit_data
@@ -282,7 +283,7 @@ _worker_cancelled = None  # in a worker: shared counter, runs with id <= value a
 def _init_worker(cancelled):
     global _worker_cancelled
     _worker_cancelled = cancelled
-    os.environ.setdefault("SAS_OPENCL", "none")
+    environment.configure()
     threading.Thread(target=_exit_with_parent, daemon=True, name="parent-watch").start()
 
 
