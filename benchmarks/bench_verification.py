@@ -49,22 +49,18 @@ def _example(name: str) -> Path:
 
 
 def _load(name: str):
+    """The first 1D data set of an example file (with its pinhole or slit resolution)."""
     from sasnets_plugin.loading import load_1d
-    from sasnets_plugin.verification import read_slit
 
-    path = _example(name)
-    raw = load_1d(path)[0]
-    slit = read_slit(path) if path.suffix.upper() == ".ABS" else (None, None)
-    return raw, slit
+    return load_1d(_example(name))[0]
 
 
-def _verify(raw, slit, models, workers):
+def _verify(raw, models, workers):
     from sasnets_plugin.verification import verify_candidates
 
     load = os.getloadavg()[0]
     t = time.perf_counter()
-    v = verify_candidates(raw, models, PRIORS, workers=workers, slit_length=slit[0],
-                          slit_width=slit[1])
+    v = verify_candidates(raw, models, PRIORS, workers=workers)
     return time.perf_counter() - t, load, v
 
 
@@ -73,12 +69,12 @@ def timing() -> list[dict]:
 
     rows = []
     for name, models in CASES:
-        raw, slit = _load(name)
+        raw = _load(name)
         row = {"file": Path(name).name, "points": int(np.size(raw.q)), "candidates": models}
-        row["serial_s"], row["serial_load"], v = _verify(raw, slit, models, 1)
+        row["serial_s"], row["serial_load"], v = _verify(raw, models, 1)
         shutdown_pool()
-        row["parallel_cold_s"], row["parallel_cold_load"], _ = _verify(raw, slit, models, 2)
-        row["parallel_warm_s"], row["parallel_warm_load"], v2 = _verify(raw, slit, models, 2)
+        row["parallel_cold_s"], row["parallel_cold_load"], _ = _verify(raw, models, 2)
+        row["parallel_warm_s"], row["parallel_warm_load"], v2 = _verify(raw, models, 2)
         row["resolution"] = v.resolution
         row["weighting"] = v.weighting
         row["verified_order"] = list(v.verified_order)

@@ -15,8 +15,8 @@ from sasnets_plugin.verification import (
     VerificationCancelled,
     curve_invariants,
     fit_model,
+    make_fit_data,
     prepare_data,
-    read_slit,
     rerank,
     shutdown_pool,
     start_values,
@@ -24,8 +24,9 @@ from sasnets_plugin.verification import (
 )
 from sasnets_plugin.verification import fitting as fitting_module
 from sasnets_plugin.verification.verify import FIT_FAILURE_RATE
-from sasnets_plugin.verification.parameters import (CONTRAST_BOUNDS, CONTRASTS, setup_for,
-                                                    within_sld_limits)
+from sasnets_plugin import models
+from sasnets_plugin.models.spec import CONTRAST_BOUNDS
+from sasnets_plugin.verification.parameters import setup_for, within_sld_limits
 
 TRUE_RADIUS = 60.0
 
@@ -118,7 +119,7 @@ def test_cyl_400_20_multistart_avoids_the_length_300_local_minimum(example_1d):
     setup = setup_for("cylinder", data.q[0], data.q[-1])
     evaluate = fitting_module._Evaluator(fitting_module.kernel_model("cylinder"), data,
                                          lambda expected: None)
-    problem = fitting_module._Problem(setup, evaluate, fitting_module._Best(), "test")
+    problem = fitting_module._Problem(setup, evaluate, fitting_module._Best())
     _, _, single = fitting_module._lm(problem, {"radius": 20.0, "length": 300.0, "scale": 1.0,
                                                 "background": 0.001}, 200)
     assert single["length"] < 350
@@ -174,12 +175,10 @@ def test_pinhole_and_slit_resolution_are_used(example_1d):
     pin, _ = prepare_data(load_1d(example_1d / "100nmPinholeSphere.txt")[0])
     assert pin.resolution == "pinhole" and np.allclose(pin.dQ / pin.q, 0.15, rtol=0.05)
 
-    path = example_1d / "1umSlitSmearSphere.ABS"
-    dxl, dxw = read_slit(path)
-    assert dxl is not None and np.allclose(dxl, 0.117) and dxw is None
-    raw = load_1d(path)[0]
-    slit, _ = prepare_data(raw, slit_length=dxl, slit_width=dxw)
-    assert slit.resolution == "slit"
+    raw = load_1d(example_1d / "1umSlitSmearSphere.ABS")[0]
+    slit, _ = prepare_data(raw)  # the slit length comes with the loaded curve
+    assert slit.resolution == "slit" and np.allclose(slit.slit_length, 0.117)
+    assert slit.slit_width is None
     fit = fit_model("sphere", slit)
     assert fit.ok and fit.parameters["radius"] == pytest.approx(5000, rel=0.02)
     assert fit.chi2r < 2
@@ -205,20 +204,14 @@ def test_fitted_parameters_serve_as_start_values(sphere_verification):
     assert wrong.start_values() == wrong.parameters  # no fixed overrides for power_law
 
 
-def test_parameter_table_is_consistent():
+def test_fit_specifications_are_consistent():
     from sasnets_plugin.verification.fitting import guessed_starts
-    from sasnets_plugin.verification.parameters import SPECS
 
-    try:
-        from training.classes import DEFAULT_MODELS
-    except ImportError:  # pragma: no cover - training package not installed
-        DEFAULT_MODELS = ()
-    assert set(DEFAULT_MODELS) <= set(SPECS)
     raw = _sphere_curve(noise=0.0)
     inv = curve_invariants(raw.q, raw.I)
-    for name in SPECS:
+    for name in models.names():
         setup = setup_for(name, raw.q[0], raw.q[-1])
-        assert set(setup.shape) == set(SPECS[name].free), name  # no parameter dropped
+        assert set(setup.shape) == set(models.get(name).fit.free), name  # none dropped
         if setup.pd is not None:  # polydispersity of a fitted size, counted in n_free
             assert setup.pd[:-3] in setup.shape and setup.fixed[setup.pd + "_n"] > 1
             assert setup.with_pd().n_free == setup.n_free == len(setup.free_names())
@@ -259,9 +252,12 @@ def test_relative_contrasts_ignore_the_models_sld_limits():
     """polymer_micelle's SLDs are limited to >= 0 by sasmodels, but a relative contrast is
     negative whenever the solvent lies between core and corona (it was clipped to 0, and
     such validation curves fitted at chi2r ~ 200 instead of ~ 1)."""
-    for model, (_, _, others) in CONTRASTS.items():
+    multi = [name for name in models.names() if models.get(name).fit.contrasts]
+    assert "polymer_micelle" in multi and len(multi) == 13
+    for model in multi:
         setup = setup_for(model, 1e-3, 0.3)
-        assert all(setup.shape[name] == CONTRAST_BOUNDS for name in others), model
+        fitted = models.get(model).fit.contrasts.fitted
+        assert all(setup.shape[name] == CONTRAST_BOUNDS for name in fitted), model
     # ... and the values handed to SasView are shifted back inside its SLD limits
     fitted = {"sld_solvent": 0.0, "sld_core": 1.0, "sld_corona": -0.2, "rg": 20.0}
     shifted = within_sld_limits("polymer_micelle", fitted)
@@ -322,7 +318,7 @@ def test_pinhole_smearing_of_steep_curves_matches_quadrature(spacing):
          else np.geomspace(0.003, 0.2, 120))
     dq = 0.05 * q
     I = 1e-6 * _gauss_smeared_porod(q, dq) + 0.01  # noqa: E741
-    data = fitting_module.make_fit_data(q, I, 0.01 * I, dQ=dq)
+    data = make_fit_data(q, I, 0.01 * I, dQ=dq)
     fit = fit_model("porod", data)
     # noiseless data with 1 % error bars: only the smearing can leave misfit
     # (sasmodels' default grid, the data's own q, gives chi2r 1.0 on the linear one)

@@ -7,30 +7,13 @@ from __future__ import annotations
 import fnmatch
 from functools import lru_cache
 
-#: The 71 default classes, in network output order.
-DEFAULT_MODELS: tuple[str, ...] = (
-    "adsorbed_layer", "barbell", "bcc_paracrystal", "be_polyelectrolyte",
-    "binary_hard_sphere", "broad_peak", "capped_cylinder", "core_shell_bicelle",
-    "core_shell_bicelle_elliptical", "core_shell_cylinder", "core_shell_ellipsoid",
-    "core_shell_parallelepiped", "core_shell_sphere", "correlation_length",
-    "cylinder", "dab", "ellipsoid", "elliptical_cylinder", "fcc_paracrystal",
-    "flexible_cylinder", "flexible_cylinder_elliptical", "fractal",
-    "fractal_core_shell", "fuzzy_sphere", "gauss_lorentz_gel", "gaussian_peak",
-    "gel_fit", "guinier", "guinier_porod", "hardsphere", "hayter_msa",
-    "hollow_cylinder", "hollow_rectangular_prism",
-    "hollow_rectangular_prism_thin_walls", "lamellar", "lamellar_hg",
-    "lamellar_hg_stack_caille", "lamellar_stack_caille",
-    "lamellar_stack_paracrystal", "line", "linear_pearls", "lorentz",
-    "mass_fractal", "mass_surface_fractal", "mono_gauss_coil",
-    "multilayer_vesicle", "parallelepiped", "peak_lorentz", "pearl_necklace",
-    "poly_gauss_coil", "polymer_excl_volume", "polymer_micelle", "porod",
-    "power_law", "pringle", "raspberry", "rectangular_prism", "sc_paracrystal",
-    "sphere", "spinodal", "squarewell", "stacked_disks", "star_polymer",
-    "stickyhardsphere", "surface_fractal", "teubner_strey", "triaxial_ellipsoid",
-    "two_lorentzian", "two_power_law", "unified_power_Rg", "vesicle",
-)
+from sasnets_plugin.models import DEFAULT_MODELS
 
-assert len(DEFAULT_MODELS) == 71 and len(set(DEFAULT_MODELS)) == 71
+
+#: Command-line help for a model specification (see :func:`resolve_models`).
+MODELS_HELP = ("comma list of sasmodels names and/or shell globs (e.g. 'sphere,core_shell_*'), "
+               "'default' (the 71 classes), 'all' (every installed model) or '+name' (the "
+               "71 classes and name) (default: default)")
 
 
 @lru_cache(maxsize=1)
@@ -47,7 +30,8 @@ def resolve_models(spec: str | None) -> list[str]:
     *spec* is a comma separated list whose items are model names, shell
     globs (``core_shell_*``), ``default`` (the 71 default classes, in order)
     or ``all`` (every model of the installed sasmodels).  ``None`` or an
-    empty string means ``default``.  Items keep the order they are given in;
+    empty string means ``default``; an item written ``+name`` adds to the
+    default classes (``+superball`` = ``default,superball``).  Items keep the order they are given in;
     a glob expands in sorted order.  Unknown names or globs that match
     nothing raise :class:`ValueError` naming them.
     """
@@ -57,7 +41,11 @@ def resolve_models(spec: str | None) -> list[str]:
     known_set = set(known)
     result: list[str] = []
     unknown: list[str] = []
-    for item in (part.strip() for part in str(spec).split(",")):
+    items = [part.strip() for part in str(spec).split(",")]
+    if any(item.startswith("+") for item in items):  # "+superball": the defaults and more
+        items = ["default"] + [item[1:].strip() if item.startswith("+") else item
+                               for item in items]
+    for item in items:
         if not item:
             continue
         if item == "all":

@@ -44,10 +44,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sasnets_plugin import environment
+from sasnets_plugin import environment, models
 
 from . import simulate
-from .classes import resolve_models
+from .classes import MODELS_HELP, resolve_models
 
 log = logging.getLogger("training.generate")
 
@@ -117,7 +117,7 @@ def plan_chunks(models, per_model: int, seed: int, chunk_size: int) -> list[Chun
 
 def estimated_cost(chunk: Chunk) -> float:
     """Rough relative cost of a chunk (for scheduling slow work first)."""
-    family = simulate.FAMILIES.get(chunk.model)
+    family = models.get(chunk.model).simulation.family
     if family is not None:
         per_curve = family.budget_us * 1.5
     else:
@@ -496,9 +496,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the dataset options (--models, --per-model, --seed, --workers,
     --chunk-size, --out) to *parser*."""
     parser.add_argument("--models", default="default", metavar="LIST",
-                        help="comma list of sasmodels names and/or shell globs "
-                        "(e.g. 'sphere,core_shell_*'), 'default' (the 71 classes) or "
-                        "'all' (every installed model) (default: default)")
+                        help=MODELS_HELP)
     parser.add_argument("--per-model", type=int, default=DEFAULT_PER_MODEL, metavar="N",
                         help="curves per model, split 80/10/10 into train/val/test, each "
                         f"at least 1 (default: {DEFAULT_PER_MODEL})")

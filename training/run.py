@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from .architectures import ARCHITECTURES, BASELINE_ARCHITECTURE, DEFAULT_ARCHITECTURE, hyperparameters
-from .classes import resolve_models
+from .classes import MODELS_HELP, resolve_models
 from .ensemble import SEPARATOR, members
 from .train import TrainSettings
 
@@ -45,8 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"working folder for data, checkpoints, reports (default {DEFAULT_OUT})")
     data = p.add_argument_group("data")
     data.add_argument("--models", default="default", metavar="LIST",
-                      help="comma list and/or globs of sasmodels names, 'default' (the 71 "
-                      "classes) or 'all' (every installed model)")
+                      help=MODELS_HELP)
     data.add_argument("--per-model", type=int, default=DEFAULT_PER_MODEL, metavar="N",
                       help=f"curves per model, split 80/10/10 train/val/test (default {DEFAULT_PER_MODEL})")
     data.add_argument("--seed", type=int, default=2017, help="base seed for data and training")

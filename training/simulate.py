@@ -25,12 +25,13 @@ reason is counted.
 Speed remedies for expensive kernels
 ------------------------------------
 * **Cost model**: every model has a measured cost per evaluated q point
-  (:data:`KERNEL_COST_US`).  With a per-curve kernel budget, the number of
-  polydispersity points and the number of evaluated q points are reduced for
+  (``SIMULATION.cost_us`` in ``sasnets_plugin/models/<name>.py``).  With a
+  per-curve kernel budget, the number of polydispersity points and the number of evaluated q points are reduced for
   expensive kernels; when fewer q points than the dense grid are affordable,
   the kernel is evaluated on a coarser log grid and interpolated in log-log
   space (monotone cubic) before smearing.
-* **Size families** (:data:`FAMILIES`): for the expensive kernels
+* **Size families** (a model's ``SIMULATION.family``, a
+  :class:`~sasnets_plugin.models.spec.Family`): for the expensive kernels
   (paracrystals and pringle: 16 curves per shape; parallelepipeds, prisms,
   barbell, capped/elliptical cylinders, triaxial ellipsoid, elliptical
   bicelle, stacked disks: 8) the intensity obeys an exact scaling law: with
@@ -55,7 +56,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import erf
 
-from sasnets_plugin import environment
+from sasnets_plugin import environment, models
+from sasnets_plugin.models.spec import Family
 
 from . import priors
 
@@ -82,85 +84,15 @@ MIN_EVAL_POINTS = 100
 MAX_DENSE_POINTS = 1500
 
 
-@dataclass(frozen=True)
-class Family:
-    """Size-family settings of an expensive model (see module docstring).
-
-    *size* curves share one shape; *up* are the length parameters that scale
-    with the size factor s, *down* those that scale with 1/s; *budget_us* is the kernel budget per curve,
-    *min_eval* the minimum number of evaluated reference points, *pd_n* the
-    polydispersity points, *max_pd_params* how many size parameters may be
-    polydisperse and *pd_probability* how often.
-    """
-    size: int
-    up: tuple
-    down: tuple = ()
-    budget_us: float = 8000.0
-    min_eval: int = 150
-    pd_n: int = 7
-    max_pd_params: int = 1
-    pd_probability: float = priors.PD_PROBABILITY
-
-
-_SLOW = dict(size=16, budget_us=70000.0, min_eval=250, pd_n=5)
-# Paracrystals: sharp Bragg peaks need a dense reference grid (~0.6 % steps);
-# no size polydispersity (it would only damp the sphere form factor while
-# costing 5x the points; the lattice distortion d_factor already broadens).
-_LATTICE = dict(_SLOW, budget_us=100000.0, pd_probability=0.0)
 #: Reference range of a family = first member's window widened by this factor.
 FAMILY_SLACK = 2.0
-_MEDIUM = dict(size=8, budget_us=8000.0, min_eval=120, pd_n=5)
-
-#: Models simulated as size families.
-FAMILIES: dict[str, Family] = {
-    "bcc_paracrystal": Family(up=("dnn", "radius"), **_LATTICE),
-    "fcc_paracrystal": Family(up=("dnn", "radius"), **_LATTICE),
-    "sc_paracrystal": Family(up=("dnn", "radius"), **_LATTICE),
-    "pringle": Family(up=("radius", "thickness"), down=("alpha", "beta"),
-                      **_SLOW),
-    "barbell": Family(up=("radius_bell", "radius", "length"), **_MEDIUM),
-    "capped_cylinder": Family(up=("radius_cap", "radius", "length"), **_MEDIUM),
-    "core_shell_bicelle_elliptical": Family(
-        up=("radius", "thick_rim", "thick_face", "length"), **_MEDIUM),
-    "core_shell_parallelepiped": Family(
-        up=("length_a", "length_b", "length_c", "thick_rim_a", "thick_rim_b",
-            "thick_rim_c"), **_MEDIUM),
-    "elliptical_cylinder": Family(up=("radius_minor", "length"), **_MEDIUM),
-    "hollow_rectangular_prism": Family(up=("length_a", "thickness"), **_MEDIUM),
-    "hollow_rectangular_prism_thin_walls": Family(up=("length_a",), **_MEDIUM),
-    "parallelepiped": Family(up=("length_a", "length_b", "length_c"), **_MEDIUM),
-    "rectangular_prism": Family(up=("length_a",), **_MEDIUM),
-    "triaxial_ellipsoid": Family(
-        up=("radius_equat_minor", "radius_equat_major", "radius_polar"), **_MEDIUM),
-    # sigma_d is relative (the kernel's Debye-Waller factor is exp(-(q d sigma_d)^2 / 2))
-    "stacked_disks": Family(up=("radius", "thick_core", "thick_layer"), **_MEDIUM),
-}
-
-#: Mean kernel time in microseconds per q point for parameters drawn from the
-#: priors, without polydispersity (``python -m training.simulate`` prints it;
-#: 2-core x86 box, sasmodels 1.1.0 DLL kernels).  Unlisted models: 1 us.
-KERNEL_COST_US = {
-    "fcc_paracrystal": 1570.0, "bcc_paracrystal": 1550.0, "sc_paracrystal": 1450.0,
-    "pringle": 1240.0, "core_shell_parallelepiped": 382.0,
-    "core_shell_bicelle_elliptical": 281.0, "hollow_rectangular_prism": 263.0,
-    "elliptical_cylinder": 249.0, "barbell": 163.0,
-    "hollow_rectangular_prism_thin_walls": 159.0, "rectangular_prism": 141.0,
-    "parallelepiped": 136.0, "triaxial_ellipsoid": 90.9, "capped_cylinder": 87.4,
-    "stacked_disks": 19.9, "core_shell_bicelle": 7.5, "cylinder": 7.08,
-    "hollow_cylinder": 6.08, "core_shell_cylinder": 5.61, "ellipsoid": 3.96,
-    "hayter_msa": 3.64, "core_shell_ellipsoid": 2.82,
-    "flexible_cylinder_elliptical": 2.22, "fractal_core_shell": 1.28,
-    "lamellar_hg_stack_caille": 1.2, "adsorbed_layer": 1.19,
-    "flexible_cylinder": 1.13, "lamellar_stack_caille": 1.12, "fractal": 1.11,
-    # models outside the default classes (generic prior)
-    "superball": 9850.0, "prism": 594.0,
-    "core_shell_bicelle_elliptical_belt_rough": 484.0, "micromagnetic_FF_3D": 475.0,
-    "truncated_tetrahedron": 305.0, "two_yukawa": 205.0, "truncated_octahedron": 176.0,
-    "tetrahedron": 100.0, "spherical_sld": 35.1, "core_multi_shell": 2.11,
-    "onion": 1.85, "rpa": 1.04,
-}
 
 SIMULATOR_VERSION = 1
+
+
+def _simulations() -> dict:
+    """Simulation settings of every model with its own file (for the manifest)."""
+    return {name: models.get(name).simulation for name in models.names()}
 
 
 def simulator_settings() -> dict:
@@ -171,8 +103,9 @@ def simulator_settings() -> dict:
         "curve_budget_us": CURVE_BUDGET_US,
         "min_eval_points": MIN_EVAL_POINTS,
         "max_dense_points": MAX_DENSE_POINTS,
-        "families": {k: dataclasses.asdict(v) for k, v in FAMILIES.items()},
-        "kernel_cost_us": KERNEL_COST_US,
+        "families": {name: dataclasses.asdict(sim.family)
+                     for name, sim in _simulations().items() if sim.family is not None},
+        "kernel_cost_us": {name: sim.cost_us for name, sim in _simulations().items()},
         "priors": priors.PRIOR_SETTINGS,
     }
 
@@ -339,7 +272,8 @@ def pinhole_smear(q_calc: np.ndarray, I_calc: np.ndarray, q: np.ndarray,
 # ---------------------------------------------------------------------------
 
 def kernel_cost(name: str) -> float:
-    return KERNEL_COST_US.get(name, 1.0)
+    """Kernel time per q point (µs) of *name*: the cost model's unit."""
+    return models.get(name).simulation.cost_us
 
 
 def pd_points_for(name: str, n_points: int, budget_us: float = CURVE_BUDGET_US):
@@ -447,7 +381,7 @@ def simulate_group(name: str, rng: np.random.Generator, n: int,
                    stats: Counter | None = None) -> list[Curve]:
     """Simulate between 1 and *n* curves of model *name*.
 
-    For models in :data:`FAMILIES` up to ``family.size`` curves share one
+    For models with a size family up to ``family.size`` curves share one
     shape (size family); otherwise one independent curve is returned.
     Rejected draws are counted in *rejections* by reason and redrawn; after
     *max_attempts* rejections in a row a RuntimeError is raised.
@@ -455,7 +389,7 @@ def simulate_group(name: str, rng: np.random.Generator, n: int,
     rejections = Counter() if rejections is None else rejections
     stats = Counter() if stats is None else stats
     info, _ = load_model(name)
-    family = FAMILIES.get(name)
+    family = models.get(name).simulation.family
     failures = 0
     while True:
         try:
@@ -507,7 +441,9 @@ def _simulate_family(name, info, rng, n, family: Family, rejections, stats) -> l
     # the shared shape, drawn for the first window
     ref = priors.draw_parameters(info, rng, q_range=(insts[0].q[0], insts[0].q[-1]),
                                  pd_n=family.pd_n, max_pd_params=family.max_pd_params,
-                                 pd_probability=family.pd_probability)
+                                 pd_probability=(priors.PD_PROBABILITY
+                                                 if family.pd_probability is None
+                                                 else family.pd_probability))
     # Size factor s of each member.  I(q; s L) is proportional to I(s q; L):
     # member j needs the reference on s_j * q_calc_j.  The reference range is
     # the first window widened by FAMILY_SLACK on both sides; each member's
@@ -571,7 +507,7 @@ def simulate_curves(name: str, rng: np.random.Generator, count: int,
 
 def measure_kernel_cost(name: str, draws: int = 40, seed: int = 0) -> float:
     """Mean kernel time in microseconds per q point (no polydispersity) for
-    parameters drawn from the prior; used to fill :data:`KERNEL_COST_US`."""
+    parameters drawn from the prior; the models' ``SIMULATION.cost_us``."""
     import time
 
     info, _ = load_model(name)

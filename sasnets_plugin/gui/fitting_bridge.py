@@ -145,7 +145,7 @@ def sasview_categories() -> dict[str, str]:
 
 def fallback_category(model_name: str) -> str:
     """sasmodels' category (``shape:cylinder`` -> ``Cylinder``) when SasView has none."""
-    from ..verification.parameters import model_info
+    from ..models import model_info
 
     try:
         category = model_info(model_name).category or ""

@@ -245,16 +245,6 @@ def worker(thread: str = NETWORK) -> _Worker:
         return current
 
 
-def wait_idle(timeout: float = 60.0) -> bool:
-    """Wait until no worker thread has a queued job (for scripts and tests)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if all(w.jobs.unfinished_tasks == 0 for w in list(_workers.values())):
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def run_in_background(fn: Callable[[], Any], on_success: Callable[[Any], None],
                       on_failure: Callable[[SasnetsError], None], receiver: QtCore.QObject,
                       what: str = "background task", thread: str = NETWORK) -> QtCore.QObject:

@@ -15,13 +15,14 @@ Public API::
                       slit_width=None, progress=None) -> Verification
     start_values(model_name, q, I, dI=None, *, dQ=None, n_random=16, seed=0) -> dict
     fit_model(model, data: FitData, ...) -> CandidateFit      # one model
-    prepare_data(raw) -> (FitData, CleaningReport);  read_slit(path) -> (dxl, dxw)
+    prepare_data(raw) -> (FitData, CleaningReport)   # raw: loading.RawCurve (slit included)
     warm_up(workers=None, models=());  shutdown_pool()
     setup_for(model, q_min, q_max) -> Setup     # which parameters are fitted, and bounds
 
 No Qt here: safe to call from a worker thread of the GUI.
 """
-from .fitting import CandidateFit, FitData, fit_model, make_fit_data, start_values
+from .data import FitData, make_fit_data, prepare_data
+from .fitting import CandidateFit, fit_model, start_values
 from .invariants import Invariants, curve_invariants
 from .parameters import Setup, setup_for
 from .verify import (
@@ -29,8 +30,6 @@ from .verify import (
     DEFAULT_N_STARTS,
     Verification,
     VerificationCancelled,
-    prepare_data,
-    read_slit,
     rerank,
     shutdown_pool,
     verify_candidates,
@@ -49,7 +48,6 @@ __all__ = [
     "fit_model",
     "make_fit_data",
     "prepare_data",
-    "read_slit",
     "rerank",
     "Setup",
     "setup_for",

@@ -57,17 +57,17 @@ from __future__ import annotations
 import math
 import time
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import Callable
 
 import numpy as np
 
-from .invariants import Invariants, curve_invariants, relative_noise
-from .parameters import CONTRAST_STARTS, Setup, model_info, setup_for, within_sld_limits
+from .data import FitData, prepare_data
+from .invariants import Invariants, curve_invariants
+from ..models import model_info
+from .parameters import CONTRAST_STARTS, Setup, setup_for, within_sld_limits
 
-#: Relative error assumed for data without dI: the estimated scatter, clipped to this.
-REL_ERROR_RANGE = (0.01, 0.25)
 #: Residual given to a point where the model returned NaN/inf (keeps LM finite).
 _BAD_RESIDUAL = 1e4
 #: Seeded random starts screened per model (besides the invariant-based ones).
@@ -77,7 +77,10 @@ DEFAULT_RANDOM_STARTS = 48
 _PD_SHARE = 0.6
 #: Start value of the relative polydispersity width in that stage.
 _PD_START = 0.1
-#: Integers tried per pass of the count search (:func:`_search_counts`).
+#: Counts with fewer values than this are scanned exhaustively by the count search
+#: (:func:`_search_counts`); wider ones get :data:`_COUNT_SEARCH` integers per pass.
+_COUNT_SCAN = 128
+#: Integers tried per pass of the count search over a wide range.
 _COUNT_SEARCH = 12
 #: Above this cost per evaluation, screening and refinement use a subset of points.
 _SLOW_EVAL = 0.02
@@ -92,131 +95,6 @@ class _Stop(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
-
-
-# --- data ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FitData:
-    """A cleaned curve with the weights and resolution the fits use."""
-
-    q: np.ndarray
-    I: np.ndarray  # noqa: E741
-    sigma: np.ndarray
-    dQ: np.ndarray | None = None
-    slit_length: np.ndarray | None = None
-    slit_width: np.ndarray | None = None
-    relative_error: float | None = None  # set when sigma = relative_error * I (no dI)
-    notes: tuple[str, ...] = ()
-
-    @property
-    def n(self) -> int:
-        return int(self.q.size)
-
-    @property
-    def sigma_estimated(self) -> bool:
-        return self.relative_error is not None
-
-    @property
-    def resolution(self) -> str:
-        """``"slit"``, ``"pinhole"`` or ``"none"``."""
-        if self.slit_length is not None or self.slit_width is not None:
-            return "slit"
-        return "pinhole" if self.dQ is not None else "none"
-
-    def describe_resolution(self) -> str:
-        if self.resolution == "slit":
-            parts = []
-            if self.slit_length is not None:
-                parts.append(f"length {np.median(self.slit_length):.3g} 1/Å")
-            if self.slit_width is not None:
-                parts.append(f"width {np.median(self.slit_width):.3g} 1/Å")
-            return "slit smearing (" + ", ".join(parts) + ")"
-        if self.resolution == "pinhole":
-            return f"pinhole dQ from the file (median dQ/q = {np.median(self.dQ / self.q):.3g})"
-        return "none (no dQ in the file)"
-
-    def describe_weighting(self) -> str:
-        if self.sigma_estimated:
-            return (f"no dI in the data: relative errors dI = {self.relative_error:.3g} * I "
-                    "(estimated from the curve's point-to-point scatter)")
-        return "dI from the file"
-
-    def subset(self, index) -> "FitData":
-        pick = (lambda a: None if a is None else a[index])
-        return replace(self, q=self.q[index], I=self.I[index], sigma=self.sigma[index],
-                       dQ=pick(self.dQ), slit_length=pick(self.slit_length),
-                       slit_width=pick(self.slit_width))
-
-    def sasmodels_data(self):
-        from sasmodels.data import Data1D
-
-        data = Data1D(x=self.q, y=self.I, dx=None, dy=self.sigma)
-        data.dxl = data.dxw = None
-        if self.resolution == "slit":
-            zeros = np.zeros_like(self.q)
-            data.dxl = zeros if self.slit_length is None else self.slit_length
-            data.dxw = zeros if self.slit_width is None else self.slit_width
-        elif self.resolution == "pinhole":
-            data.dx = self.dQ
-        return data
-
-
-def _per_point(name, values, n) -> np.ndarray | None:
-    if values is None:
-        return None
-    arr = np.asarray(values, float)
-    if arr.ndim == 0:
-        arr = np.full(n, float(arr))
-    if arr.shape != (n,):
-        raise ValueError(f"{name} has {arr.size} values for {n} points")
-    return arr
-
-
-def make_fit_data(q, I, dI=None, dQ=None, slit_length=None,  # noqa: E741
-                  slit_width=None) -> FitData:
-    """:class:`FitData` from an already *cleaned* curve (see ``cleaning.clean_curve``).
-
-    ``dI`` must be all > 0 or None (then relative errors are estimated, see module doc).
-    ``dQ`` (pinhole 1-sigma) is used when some value is > 0; missing/zero entries are
-    filled with the median relative resolution. Slit ``slit_length``/``slit_width``
-    (scalars or per point) take precedence over ``dQ`` when one of them is > 0.
-    """
-    q = np.asarray(q, float)
-    I = np.asarray(I, float)  # noqa: E741
-    n = q.size
-    notes = []
-    dI = _per_point("dI", dI, n)
-    if dI is not None and not np.all(np.isfinite(dI) & (dI > 0)):
-        notes.append("dI ignored: not all finite and > 0")
-        dI = None
-    if dI is None:
-        f = float(np.clip(relative_noise(q, I), *REL_ERROR_RANGE))
-        sigma, rel = f * I, f
-    else:
-        sigma, rel = dI, None
-    sl = _per_point("slit length", slit_length, n)
-    sw = _per_point("slit width", slit_width, n)
-    if sl is not None and not np.any(np.isfinite(sl) & (sl > 0)):
-        sl = None
-    if sw is not None and not np.any(np.isfinite(sw) & (sw > 0)):
-        sw = None
-    if sl is not None:
-        sl = np.where(np.isfinite(sl) & (sl > 0), sl, 0.0)
-    if sw is not None:
-        sw = np.where(np.isfinite(sw) & (sw > 0), sw, 0.0)
-    dq = _per_point("dQ", dQ, n)
-    if sl is not None or sw is not None:
-        if dq is not None and np.any(dq > 0):
-            notes.append("slit and pinhole resolution both given: slit smearing used")
-        dq = None
-    elif dq is not None:
-        good = np.isfinite(dq) & (dq > 0)
-        if not good.any():
-            dq = None
-        elif not good.all():
-            dq = np.where(good, dq, np.median(dq[good] / q[good]) * q)
-            notes.append(f"{np.count_nonzero(~good)} point(s) without dQ given the median dQ/q")
-    return FitData(q, I, sigma, dq, sl, sw, rel, tuple(notes))
 
 
 # --- result ----------------------------------------------------------------------------
@@ -270,22 +148,23 @@ class CandidateFit:
         if not self.ok:
             return self.status
         return {
-            "chi2r": _num(self.chi2r),
-            "aic": _num(self.aic),
-            "bic": _num(self.bic),
-            "parameters": {k: _num(v) for k, v in self.parameters.items()},
-            "uncertainties": {k: _num(v) for k, v in self.uncertainties.items()},
-            "fixed": {k: _num(v) for k, v in self.fixed.items()},
+            "chi2r": json_float(self.chi2r),
+            "aic": json_float(self.aic),
+            "bic": json_float(self.bic),
+            "parameters": {k: json_float(v) for k, v in self.parameters.items()},
+            "uncertainties": {k: json_float(v) for k, v in self.uncertainties.items()},
+            "fixed": {k: json_float(v) for k, v in self.fixed.items()},
             "n_points": self.n_points,
             "n_free": self.n_free,
             "converged": self.converged,
-            "posterior": _num(self.posterior),
+            "posterior": json_float(self.posterior),
             "verified_rank": self.verified_rank,
             "notes": list(self.notes),
         }
 
 
-def _num(x):
+def json_float(x) -> float | None:
+    """``x`` as a float, or None (JSON null) when it is NaN or infinite."""
     x = float(x)
     return x if math.isfinite(x) else None
 
@@ -314,11 +193,10 @@ class _Best:
     def __init__(self):
         self.chi2 = math.inf
         self.values: dict | None = None
-        self.source = ""
 
-    def offer(self, chi2: float, values: dict, source: str):
+    def offer(self, chi2: float, values: dict):
         if chi2 < self.chi2:
-            self.chi2, self.values, self.source = chi2, dict(values), source
+            self.chi2, self.values = chi2, dict(values)
 
 
 def pinhole_on_log_grid(q: np.ndarray, dq: np.ndarray, max_factor: int = PINHOLE_GRID_FACTOR):
@@ -397,12 +275,11 @@ def _solve_linear(columns, data: FitData, signed: bool):
 class _Problem:
     """Model + data + setup: linear solves for trial shapes and the bumps fitness."""
 
-    def __init__(self, setup: Setup, evaluate: _Evaluator, best: _Best, source: str):
+    def __init__(self, setup: Setup, evaluate: _Evaluator, best: _Best):
         self.setup = setup
         self.ev = evaluate
         self.data = evaluate.data
         self.best = best
-        self.source = source
         self.base = dict(setup.fixed)
 
     def columns(self, shape: dict) -> list[np.ndarray]:
@@ -424,7 +301,7 @@ class _Problem:
         values.update(zip(self.setup.amplitudes, map(float, coef)))
         if self.setup.spec.background:
             values["background"] = float(coef[-1])
-        self.best.offer(chi2, values, self.source)
+        self.best.offer(chi2, values)
         return values, chi2
 
     def theory(self, values: dict) -> np.ndarray:
@@ -509,7 +386,7 @@ class _Fitness:
             with np.errstate(over="ignore", invalid="ignore"):
                 r = (self.problem.theory(values) - data.I) / data.sigma
             if np.all(np.isfinite(r)) and np.max(np.abs(r)) < 1e150:
-                self.problem.best.offer(float(r @ r), values, self.problem.source)
+                self.problem.best.offer(float(r @ r), values)
             else:
                 r = np.where(np.isfinite(r), np.clip(r, -1e150, 1e150), _BAD_RESIDUAL)
             self._resid = r
@@ -727,7 +604,7 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
     stderr: dict = {}
     used_subset = False
     try:
-        full = _Problem(setup, _Evaluator(km, data, guard), best, "full")
+        full = _Problem(setup, _Evaluator(km, data, guard), best)
         starts = guessed_starts(setup, inv)
         # the first call also loads the compiled kernel: time the second one
         first_values, first_chi2 = full.profile(starts[0])
@@ -738,7 +615,7 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
         work = full
         if t_eval > _SLOW_EVAL and data.n > _SUBSET_POINTS:
             idx = np.unique(np.round(np.linspace(0, data.n - 1, _SUBSET_POINTS)).astype(int))
-            work = _Problem(setup, _Evaluator(km, data.subset(idx), guard), _Best(), "subset")
+            work = _Problem(setup, _Evaluator(km, data.subset(idx), guard), _Best())
             reserve[0] = t_eval * (4 + len(setup.amplitudes))  # final scoring on all points
             t_eval *= idx.size / data.n
             used_subset = True
@@ -782,7 +659,7 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
             # monodisperse form factors make chi2(size) rugged at high q: also refine the
             # two first starts by continuation in q (q window doubled at every stage)
             stage_problems = [
-                _Problem(setup, _Evaluator(km, work.data.subset(idx), guard), _Best(), "stage")
+                _Problem(setup, _Evaluator(km, work.data.subset(idx), guard), _Best())
                 for idx in stages]
             plan = [item for i, start in enumerate(chosen)
                     for item in ([(start, True), (start, False)] if i < 2 else [(start, False)])]
@@ -839,7 +716,7 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
     final = None
     try:
         final_guard_off = _Evaluator(km, data, lambda expected: None)
-        scorer = _Problem(setup, final_guard_off, _Best(), "final")
+        scorer = _Problem(setup, final_guard_off, _Best())
         for values in candidates:
             theory = scorer.theory(values)
             r = (theory - data.I) / data.sigma
@@ -889,7 +766,7 @@ def _refine_pd(work: _Problem, setup: Setup, max_steps: int):
     """Last stage: LM from the best monodisperse point with the polydispersity width of
     the main size freed (same evaluator and best-point record); ``_lm``'s result."""
     pd_setup = setup.with_pd()
-    problem = _Problem(pd_setup, work.ev, work.best, work.source)
+    problem = _Problem(pd_setup, work.ev, work.best)
     start = {**work.best.values, setup.pd: _PD_START}
     return _lm(problem, start, max_steps)
 
@@ -897,9 +774,11 @@ def _refine_pd(work: _Problem, setup: Setup, max_steps: int):
 def _search_counts(work: _Problem, setup: Setup, point: dict, max_steps: int):
     """Integer search for the counts of a refined ``point``, then LM from the result.
 
-    For each count: :data:`_COUNT_SEARCH` log-spaced integers over its whole range, then
-    the integers (at most as many) between the best one's grid neighbours, each scored
-    with the other parameters held and the amplitudes solved. If a count changed, LM
+    For each count: every integer of its range (a log-spaced pass can step over the
+    right one and land in another basin), or, for ranges of :data:`_COUNT_SCAN` values
+    and more, :data:`_COUNT_SEARCH` log-spaced integers then the integers (at most as
+    many) between the best one's grid neighbours; each scored with the other parameters
+    held and the amplitudes solved. If a count changed, LM
     from there; two rounds at most (the other parameters move with the count).
     ``_lm``'s result of the last round, or None when no count changed."""
     result = None
@@ -915,12 +794,15 @@ def _search_counts(work: _Problem, setup: Setup, point: dict, max_steps: int):
                         scores[float(n)] = work.profile({**shape, name: float(n)})[1]
 
             lo, hi = setup.shape[name]
-            grid = np.geomspace(lo, hi, _COUNT_SEARCH)
-            score(grid)
-            best = min(scores, key=scores.get)
-            below, above = grid[grid < best], grid[grid > best]
-            score(np.geomspace(math.floor(below[-1]) if below.size else best,
-                               math.ceil(above[0]) if above.size else best, _COUNT_SEARCH))
+            if hi - lo < _COUNT_SCAN:
+                score(np.arange(lo, hi + 1))
+            else:
+                grid = np.geomspace(lo, hi, _COUNT_SEARCH)
+                score(grid)
+                best = min(scores, key=scores.get)
+                below, above = grid[grid < best], grid[grid > best]
+                score(np.geomspace(math.floor(below[-1]) if below.size else best,
+                                   math.ceil(above[0]) if above.size else best, _COUNT_SEARCH))
             best = min(scores, key=scores.get)
             if best != shape[name]:
                 shape[name], changed = best, True
@@ -992,20 +874,15 @@ def start_values(model_name: str, q, I, dI=None, *, dQ=None, n_random: int = 16,
     for given inputs. Raises :class:`ValueError` for an unknown model and
     ``errors.DataError`` for unusable data.
     """
-    from ..cleaning import clean_curve
+    from ..loading import RawCurve
 
-    q_arr = np.asarray(q, float)
-    dq = None if dQ is None else np.asarray(dQ, float)
-    curve, _ = clean_curve(q_arr, I, dI)
-    if dq is not None:
-        from .verify import carry_over
-
-        dq = carry_over(q_arr, np.asarray(I, float), dq, curve.q)
-    data = make_fit_data(curve.q, curve.I, curve.dI, dQ=dq)
+    data, _ = prepare_data(RawCurve("data", np.asarray(q, float), np.asarray(I, float),
+                                    None if dI is None else np.asarray(dI, float),
+                                    None if dQ is None else np.asarray(dQ, float)))
     setup = setup_for(model_name, float(data.q[0]), float(data.q[-1]))
     best = _Best()
     evaluate = _Evaluator(kernel_model(model_name), data, lambda expected: None)
-    problem = _Problem(setup, evaluate, best, "start")
+    problem = _Problem(setup, evaluate, best)
     inv = curve_invariants(data.q, data.I, None if data.sigma_estimated else data.sigma)
     rng = np.random.default_rng(_seed(model_name, seed))
     starts = guessed_starts(setup, inv)

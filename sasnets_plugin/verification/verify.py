@@ -69,9 +69,9 @@ from typing import Callable
 import numpy as np
 
 from .. import environment
-from ..cleaning import CleaningReport, clean_curve
 from ..errors import SasnetsError
-from .fitting import CandidateFit, FitData, failed, fit_model, make_fit_data
+from .data import prepare_data
+from .fitting import CandidateFit, failed, fit_model, json_float
 
 log = logging.getLogger(__name__)
 
@@ -104,76 +104,6 @@ class VerificationCancelled(SasnetsError):
     def __init__(self, partial: list[CandidateFit]):
         super().__init__("Fit verification cancelled.")
         self.partial = partial
-
-
-# --- data preparation -----------------------------------------------------------------
-def carry_over(raw_q, raw_I, values, clean_q) -> np.ndarray:  # noqa: E741
-    """Per-point ``values`` of the raw curve, following ``clean_curve`` onto ``clean_q``.
-
-    Cleaning drops rows with bad q/I, sorts and merges equal q; a cleaned point gets
-    the mean of the values of the raw rows that share its q.
-    """
-    raw_q = np.asarray(raw_q, float)
-    raw_I = np.asarray(raw_I, float)
-    values = np.asarray(values, float)
-    keep = np.isfinite(raw_q) & np.isfinite(raw_I) & (raw_q > 0) & (raw_I > 0)
-    q, v = raw_q[keep], values[keep]
-    uq, inverse = np.unique(q, return_inverse=True)
-    finite = np.isfinite(v)
-    sums = np.bincount(inverse, np.where(finite, v, 0.0), minlength=uq.size)
-    counts = np.bincount(inverse, finite.astype(float), minlength=uq.size)
-    means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    idx = np.clip(np.searchsorted(uq, clean_q), 0, uq.size - 1)
-    out = means[idx]
-    out[uq[idx] != clean_q] = np.nan
-    return out
-
-
-def prepare_data(raw, *, slit_length=None, slit_width=None) -> tuple[FitData, CleaningReport]:
-    """Clean ``raw`` (a ``loading.RawCurve``) and attach weights and resolution.
-
-    Slit lengths/widths come from the arguments or, when absent, from ``raw.dQl`` /
-    ``raw.dQw`` if the curve carries them (scalars or per raw point).
-    """
-    curve, report = clean_curve(raw.q, raw.I, raw.dI)
-    n_raw = np.size(raw.q)
-
-    def follow(values):
-        if values is None:
-            return None
-        arr = np.asarray(values, float)
-        if arr.ndim == 0:
-            return np.full(curve.q.size, float(arr))
-        if arr.size != n_raw:
-            raise ValueError(f"resolution array has {arr.size} values for {n_raw} points")
-        return carry_over(raw.q, raw.I, arr, curve.q)
-
-    sl = slit_length if slit_length is not None else getattr(raw, "dQl", None)
-    sw = slit_width if slit_width is not None else getattr(raw, "dQw", None)
-    data = make_fit_data(curve.q, curve.I, curve.dI, dQ=follow(raw.dQ),
-                         slit_length=follow(sl), slit_width=follow(sw))
-    return data, report
-
-
-def read_slit(path, dataset: int = 0) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Slit length and width (``dxl``, ``dxw``) of 1D data set ``dataset`` in ``path``,
-    as sasdata reads them (``None`` where the file has none)."""
-    from sasdata.dataloader.loader import Loader
-
-    from ..loading import _is_2d, _quiet_sasdata
-
-    with _quiet_sasdata():
-        datasets = [d for d in (Loader().load(str(path)) or []) if not _is_2d(d)
-                    and np.ndim(getattr(d, "x", None)) == 1 and np.size(d.x)]
-    data = datasets[dataset]
-    out = []
-    for name in ("dxl", "dxw"):
-        arr = getattr(data, name, None)
-        if arr is None or np.size(arr) != np.size(data.x) or not np.any(np.asarray(arr) > 0):
-            out.append(None)
-        else:
-            out.append(np.asarray(arr, float))
-    return out[0], out[1]
 
 
 # --- result ---------------------------------------------------------------------------
@@ -226,8 +156,8 @@ class Verification:
             "network_order": list(self.network_order),
             "verified_order": list(self.verified_order),
             "candidates": [
-                {"model": c.model, "probability": _finite(c.probability),
-                 "posterior": _finite(c.posterior), "network_rank": c.network_rank,
+                {"model": c.model, "probability": json_float(c.probability),
+                 "posterior": json_float(c.posterior), "network_rank": c.network_rank,
                  "verified_rank": c.verified_rank, "status": c.status, "fit": c.fit_json()}
                 for c in self.candidates
             ],
@@ -238,10 +168,6 @@ class Verification:
             for entry, c in zip(out["candidates"], self.candidates):
                 entry["I_fit"] = None if c.I_fit is None else [float(x) for x in c.I_fit]
         return out
-
-
-def _finite(x):
-    return float(x) if math.isfinite(x) else None
 
 
 def rerank(fits: list[CandidateFit], probabilities,

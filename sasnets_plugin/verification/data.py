@@ -1,0 +1,191 @@
+"""The user's curve as the fits see it: cleaned, with weights and resolution.
+
+:func:`prepare_data` turns a raw curve (``loading.RawCurve``) into :class:`FitData`:
+cleaned like everywhere else in the plugin (``cleaning.clean_curve``), per-point
+resolution carried over onto the cleaned points, and the weighting chosen (the file's dI
+when every point has one, otherwise one relative error estimated from the curve's
+scatter, see :mod:`.fitting`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..cleaning import CleaningReport, clean_curve
+from .invariants import relative_noise
+
+#: Relative error assumed for data without dI: the estimated scatter, clipped to this.
+REL_ERROR_RANGE = (0.01, 0.25)
+
+
+@dataclass(frozen=True)
+class FitData:
+    """A cleaned curve with the weights and resolution the fits use."""
+
+    q: np.ndarray
+    I: np.ndarray  # noqa: E741
+    sigma: np.ndarray
+    dQ: np.ndarray | None = None
+    slit_length: np.ndarray | None = None
+    slit_width: np.ndarray | None = None
+    relative_error: float | None = None  # set when sigma = relative_error * I (no dI)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n(self) -> int:
+        return int(self.q.size)
+
+    @property
+    def sigma_estimated(self) -> bool:
+        return self.relative_error is not None
+
+    @property
+    def resolution(self) -> str:
+        """``"slit"``, ``"pinhole"`` or ``"none"``."""
+        if self.slit_length is not None or self.slit_width is not None:
+            return "slit"
+        return "pinhole" if self.dQ is not None else "none"
+
+    def describe_resolution(self) -> str:
+        if self.resolution == "slit":
+            parts = []
+            if self.slit_length is not None:
+                parts.append(f"length {np.median(self.slit_length):.3g} 1/Å")
+            if self.slit_width is not None:
+                parts.append(f"width {np.median(self.slit_width):.3g} 1/Å")
+            return "slit smearing (" + ", ".join(parts) + ")"
+        if self.resolution == "pinhole":
+            return f"pinhole dQ from the file (median dQ/q = {np.median(self.dQ / self.q):.3g})"
+        return "none (no dQ in the file)"
+
+    def describe_weighting(self) -> str:
+        if self.sigma_estimated:
+            return (f"no dI in the data: relative errors dI = {self.relative_error:.3g} * I "
+                    "(estimated from the curve's point-to-point scatter)")
+        return "dI from the file"
+
+    def subset(self, index) -> "FitData":
+        pick = (lambda a: None if a is None else a[index])
+        return replace(self, q=self.q[index], I=self.I[index], sigma=self.sigma[index],
+                       dQ=pick(self.dQ), slit_length=pick(self.slit_length),
+                       slit_width=pick(self.slit_width))
+
+    def sasmodels_data(self):
+        from sasmodels.data import Data1D
+
+        data = Data1D(x=self.q, y=self.I, dx=None, dy=self.sigma)
+        data.dxl = data.dxw = None
+        if self.resolution == "slit":
+            zeros = np.zeros_like(self.q)
+            data.dxl = zeros if self.slit_length is None else self.slit_length
+            data.dxw = zeros if self.slit_width is None else self.slit_width
+        elif self.resolution == "pinhole":
+            data.dx = self.dQ
+        return data
+
+
+def _per_point(name, values, n) -> np.ndarray | None:
+    if values is None:
+        return None
+    arr = np.asarray(values, float)
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    if arr.shape != (n,):
+        raise ValueError(f"{name} has {arr.size} values for {n} points")
+    return arr
+
+
+def make_fit_data(q, I, dI=None, dQ=None, slit_length=None,  # noqa: E741
+                  slit_width=None) -> FitData:
+    """:class:`FitData` from an already *cleaned* curve (see ``cleaning.clean_curve``).
+
+    ``dI`` must be all > 0 or None (then relative errors are estimated, see module doc).
+    ``dQ`` (pinhole 1-sigma) is used when some value is > 0; missing/zero entries are
+    filled with the median relative resolution. Slit ``slit_length``/``slit_width``
+    (scalars or per point) take precedence over ``dQ`` when one of them is > 0.
+    """
+    q = np.asarray(q, float)
+    I = np.asarray(I, float)  # noqa: E741
+    n = q.size
+    notes = []
+    dI = _per_point("dI", dI, n)
+    if dI is not None and not np.all(np.isfinite(dI) & (dI > 0)):
+        notes.append("dI ignored: not all finite and > 0")
+        dI = None
+    if dI is None:
+        f = float(np.clip(relative_noise(q, I), *REL_ERROR_RANGE))
+        sigma, rel = f * I, f
+    else:
+        sigma, rel = dI, None
+    sl = _per_point("slit length", slit_length, n)
+    sw = _per_point("slit width", slit_width, n)
+    if sl is not None and not np.any(np.isfinite(sl) & (sl > 0)):
+        sl = None
+    if sw is not None and not np.any(np.isfinite(sw) & (sw > 0)):
+        sw = None
+    if sl is not None:
+        sl = np.where(np.isfinite(sl) & (sl > 0), sl, 0.0)
+    if sw is not None:
+        sw = np.where(np.isfinite(sw) & (sw > 0), sw, 0.0)
+    dq = _per_point("dQ", dQ, n)
+    if sl is not None or sw is not None:
+        if dq is not None and np.any(dq > 0):
+            notes.append("slit and pinhole resolution both given: slit smearing used")
+        dq = None
+    elif dq is not None:
+        good = np.isfinite(dq) & (dq > 0)
+        if not good.any():
+            dq = None
+        elif not good.all():
+            dq = np.where(good, dq, np.median(dq[good] / q[good]) * q)
+            notes.append(f"{np.count_nonzero(~good)} point(s) without dQ given the median dQ/q")
+    return FitData(q, I, sigma, dq, sl, sw, rel, tuple(notes))
+
+
+def carry_over(raw_q, raw_I, values, clean_q) -> np.ndarray:  # noqa: E741
+    """Per-point ``values`` of the raw curve, following ``clean_curve`` onto ``clean_q``.
+
+    Cleaning drops rows with bad q/I, sorts and merges equal q; a cleaned point gets
+    the mean of the values of the raw rows that share its q.
+    """
+    raw_q = np.asarray(raw_q, float)
+    raw_I = np.asarray(raw_I, float)
+    values = np.asarray(values, float)
+    keep = np.isfinite(raw_q) & np.isfinite(raw_I) & (raw_q > 0) & (raw_I > 0)
+    q, v = raw_q[keep], values[keep]
+    uq, inverse = np.unique(q, return_inverse=True)
+    finite = np.isfinite(v)
+    sums = np.bincount(inverse, np.where(finite, v, 0.0), minlength=uq.size)
+    counts = np.bincount(inverse, finite.astype(float), minlength=uq.size)
+    means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    idx = np.clip(np.searchsorted(uq, clean_q), 0, uq.size - 1)
+    out = means[idx]
+    out[uq[idx] != clean_q] = np.nan
+    return out
+
+
+def prepare_data(raw, *, slit_length=None, slit_width=None) -> tuple[FitData, CleaningReport]:
+    """Clean ``raw`` (a ``loading.RawCurve``) and attach weights and resolution.
+
+    Slit lengths/widths come from the arguments or, when absent, from ``raw.dQl`` /
+    ``raw.dQw`` if the curve carries them (scalars or per raw point).
+    """
+    curve, report = clean_curve(raw.q, raw.I, raw.dI)
+    n_raw = np.size(raw.q)
+
+    def follow(values):
+        if values is None:
+            return None
+        arr = np.asarray(values, float)
+        if arr.ndim == 0:
+            return np.full(curve.q.size, float(arr))
+        if arr.size != n_raw:
+            raise ValueError(f"resolution array has {arr.size} values for {n_raw} points")
+        return carry_over(raw.q, raw.I, arr, curve.q)
+
+    sl = slit_length if slit_length is not None else getattr(raw, "dQl", None)
+    sw = slit_width if slit_width is not None else getattr(raw, "dQw", None)
+    data = make_fit_data(curve.q, curve.I, curve.dI, dQ=follow(raw.dQ),
+                         slit_length=follow(sl), slit_width=follow(sw))
+    return data, report
