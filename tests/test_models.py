@@ -15,6 +15,7 @@ import pytest
 
 from sasnets_plugin import models
 from sasnets_plugin.models import draw as draw_module
+from sasnets_plugin.models import products
 from sasnets_plugin.models.draw import Draw
 from sasnets_plugin.verification.parameters import setup_for
 from training import priors, simulate
@@ -174,3 +175,28 @@ def test_models_without_a_file_get_the_generic_rules():
     assert "radius_core" in pars and set(model.polydisperse) <= set(_kernel_table("onion"))
     with pytest.raises(ValueError, match="unknown sasmodels model 'no_such_model'"):
         models.get("no_such_model")
+
+
+PRODUCTS = [f"{form}@{s}" for form in NAMES if products.combinable(form)
+            for s in products.STRUCTURES]
+
+
+def test_products_are_the_combinations_sasview_allows():
+    assert len(PRODUCTS) == 4 * 26  # 25 network classes and superball have a radius
+    for name in ("porod@hardsphere", "sphere@porod"):
+        with pytest.raises(ValueError, match="SasView cannot multiply 'porod'|not a structure"):
+            models.get(name)
+
+
+@pytest.mark.parametrize("name", PRODUCTS)
+def test_product_draws_and_fits_the_kernels_parameters(name):
+    model = models.get(name)
+    table = {p.name: p for p in models.model_info(name).parameters.call_parameters}
+    assert set(model.fit.free) | set(model.fit.fixed) <= set(table)
+    assert "radius_effective" not in model.fit.free
+    for lo, hi, seed in list(_windows(4))[:20]:
+        values = model.prior(Draw(np.random.default_rng(seed), (lo, hi)))
+        assert values["radius_effective_mode"] == 1 and "radius_effective" not in values
+        for key, value in values.items():
+            low, high = table[key].limits
+            assert low <= value <= high, (key, value)

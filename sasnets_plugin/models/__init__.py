@@ -9,7 +9,7 @@ parameters training may make polydisperse (``POLYDISPERSE``), optionally the par
 sasmodels lists in Å that its kernel treats as relative (``DIMENSIONLESS``), and in its
 docstring the nested limits the prior avoids and why. :func:`get` returns it as one frozen
 :class:`~.spec.Model`; a sasmodels model without a file gets the generic rules of
-:mod:`.generic`.
+:mod:`.generic`, a product ``form@structure`` what :mod:`.products` derives from both.
 
 Adding a model is writing ``models/<name>.py`` (see the README); the conformance test
 ``tests/test_models.py`` checks every file alike.
@@ -46,7 +46,7 @@ DEFAULT_MODELS: tuple[str, ...] = (
 )
 
 #: Modules of this package that are not models.
-_SUPPORT = frozenset({"draw", "generic", "guess", "shared", "spec"})
+_SUPPORT = frozenset({"draw", "generic", "guess", "products", "shared", "spec"})
 
 
 def names() -> tuple[str, ...]:
@@ -57,17 +57,25 @@ def names() -> tuple[str, ...]:
 
 @lru_cache(maxsize=None)
 def model_info(name: str):
-    """sasmodels' ModelInfo of ``name``; :class:`ValueError` for an unknown model."""
+    """sasmodels' ModelInfo of ``name`` (``form@structure`` too); :class:`ValueError` for
+    an unknown model."""
     from sasmodels.core import list_models, load_model_info
 
-    if name not in list_models():
-        raise ValueError(f"unknown sasmodels model '{name}'")
+    known = set(list_models())
+    for part in name.split("@", 1):
+        if part not in known:
+            raise ValueError(f"unknown sasmodels model '{part}'")
     return load_model_info(name)
 
 
 @lru_cache(maxsize=None)
 def get(name: str) -> Model:
-    """What the project knows about model ``name`` (its file, or the generic rules)."""
+    """What the project knows about model ``name`` (its file, the generic rules, or for
+    ``form@structure`` the product of both models, :mod:`.products`)."""
+    if "@" in name:
+        from . import products
+
+        return products.model(name)
     if name not in names():
         from . import generic
 
