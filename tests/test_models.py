@@ -200,3 +200,27 @@ def test_product_draws_and_fits_the_kernels_parameters(name):
         for key, value in values.items():
             low, high = table[key].limits
             assert low <= value <= high, (key, value)
+
+
+NESTED = [(n, i) for n in NAMES for i in range(len(models.get(n).nested))]
+
+
+def test_the_nested_limits_cover_the_simple_families():
+    simpler = {models.get(n).nested[i].simpler for n, i in NESTED}
+    assert {"sphere", "vesicle", "lamellar", "mono_gauss_coil", "power_law"} <= simpler
+    assert len(NESTED) >= 12
+
+
+@pytest.mark.parametrize("name,index", NESTED)
+def test_a_curve_at_a_nested_limit_is_the_simpler_models_curve(name, index):
+    """The label rule for curves drawn at an exact nested limit (the simpler model) is
+    only right if the kernels agree there: same curve up to a constant factor."""
+    nested = models.get(name).nested[index]
+    q = np.geomspace(1e-3, 0.5, 120)
+    for lo, hi, seed in list(_windows(5))[:8]:
+        pars = nested.limit(models.get(name).prior(Draw(np.random.default_rng(seed), (lo, hi))))
+        rich = simulate.evaluate(name, q, {**pars, "scale": 1.0, "background": 0.0})
+        simple = simulate.evaluate(nested.simpler, q,
+                                   {**nested.same(pars), "scale": 1.0, "background": 0.0})
+        ratio = rich / simple
+        np.testing.assert_allclose(ratio / ratio[0], 1.0, rtol=1e-8)

@@ -28,7 +28,8 @@ def shipped_before():
 def tiny_run(tmp_path_factory, shipped_before):
     out = tmp_path_factory.mktemp("tiny")
     cmd = [sys.executable, "-m", "training.run", "--models", ",".join(MODELS),
-           "--per-model", "40", "--epochs", "1", "--workers", "2", "--out", str(out)]
+           "--per-model", "40", "--shifted-per-model", "4", "--epochs", "1", "--workers", "2",
+           "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
@@ -80,7 +81,8 @@ def test_model_weights_folder_is_left_untouched(tiny_run, shipped_before):
 def test_a_second_run_resumes_instead_of_redoing(tiny_run):
     state = json.loads((tiny_run / "runs" / "resnet1d" / "state.json").read_text())
     cmd = [sys.executable, "-m", "training.run", "train", "--models", ",".join(MODELS),
-           "--per-model", "40", "--epochs", "1", "--architectures", "resnet1d", "--out", str(tiny_run)]
+           "--per-model", "40", "--shifted-per-model", "4", "--epochs", "1", "--architectures", "resnet1d",
+           "--out", str(tiny_run)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "epoch 1/1" not in proc.stderr  # nothing retrained

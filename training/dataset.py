@@ -1,8 +1,9 @@
 """Read a dataset written by :mod:`training.generate`.
 
     split = load_split("build/dataset", "train")
-    split.I.shape            # (n, width), NaN beyond split.n_points
+    q, I, dI, dQ, slit_length = split.curve(0)     # one curve (dQ None for slit data)
     for q, I, dI in iter_curves(split): ...
+    split.forms(), split.structures()             # the two parts of each label
 """
 from __future__ import annotations
 
@@ -15,30 +16,58 @@ import numpy as np
 
 from .generate import SPLITS, plan_chunks
 
+#: Label of the structure-factor part of a curve without one.
+NO_STRUCTURE = ""
+
 
 @dataclass
 class Split:
-    """All curves of one split; row order: model name (sorted), chunk index, row."""
-    q: np.ndarray          # float64 (n, width), NaN padded
-    I: np.ndarray          # float64 (n, width), NaN padded
-    dI: np.ndarray         # float64 (n, width), NaN padded
-    n_points: np.ndarray   # int (n,)
-    models: np.ndarray     # str (n,): model name of each curve
+    """All curves of one split, ragged; row order: class name (sorted), chunk, row."""
+    offsets: np.ndarray      # int64 (n + 1,): curve i is rows offsets[i]:offsets[i+1]
+    q: np.ndarray            # float32, every point of every curve
+    I: np.ndarray            # noqa: E741
+    dI: np.ndarray
+    dQ: np.ndarray           # pinhole sigma; NaN for slit data
+    slit_length: np.ndarray  # float32 (n,), 0 for pinhole data
+    label: np.ndarray        # str (n,): model, form@structure or the nested-limit model
+    models: np.ndarray       # str (n,): the class whose chunk drew the curve
     params: list = field(default_factory=list)  # dict per curve
     class_names: tuple = ()  # models of the dataset, in class (output) order
     split: str = ""
 
     def __len__(self) -> int:
-        return int(self.n_points.size)
+        return int(self.offsets.size - 1)
+
+    @property
+    def n_points(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def curve(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None,
+                                     float]:
+        """``(q, I, dI, dQ or None, slit_length)`` of curve *i*, in float64."""
+        rows = slice(int(self.offsets[i]), int(self.offsets[i + 1]))
+        dq = self.dQ[rows].astype(np.float64)
+        slit = float(self.slit_length[i])
+        return (self.q[rows].astype(np.float64), self.I[rows].astype(np.float64),
+                self.dI[rows].astype(np.float64), None if slit > 0 else dq, slit)
+
+    def forms(self) -> np.ndarray:
+        """The form-factor (or single-model) part of each label."""
+        return np.array([s.partition("@")[0] for s in self.label.tolist()], dtype=str)
+
+    def structures(self) -> np.ndarray:
+        """The structure-factor part of each label (:data:`NO_STRUCTURE` when none)."""
+        return np.array([s.partition("@")[2] for s in self.label.tolist()], dtype=str)
 
     def labels(self, class_names=None) -> np.ndarray:
-        """Class index of each curve in *class_names* (default: the manifest order)."""
+        """Class index of each curve's form in *class_names* (default: manifest order)."""
         names = list(class_names or self.class_names)
         index = {name: i for i, name in enumerate(names)}
-        missing = sorted(set(self.models.tolist()) - set(index))
+        forms = self.forms().tolist()
+        missing = sorted(set(forms) - set(index))
         if missing:
             raise ValueError(f"curves of models outside the class list: {missing}")
-        return np.array([index[m] for m in self.models.tolist()], dtype=np.int64)
+        return np.array([index[m] for m in forms], dtype=np.int64)
 
 
 def read_manifest(dataset_dir) -> dict:
@@ -49,9 +78,9 @@ def read_manifest(dataset_dir) -> dict:
 
 
 def load_split(dataset_dir, split: str, models=None, allow_partial: bool = False) -> Split:
-    """Load every curve of *split* ("train", "val" or "test").
+    """Load every curve of *split* ("train", "val", "test" or "shifted").
 
-    *models* restricts to some models.  Missing chunk files raise
+    *models* restricts to some classes. Missing chunk files raise
     :class:`FileNotFoundError` unless *allow_partial* (then they are skipped).
     """
     import h5py
@@ -66,12 +95,12 @@ def load_split(dataset_dir, split: str, models=None, allow_partial: bool = False
     if unknown:
         raise ValueError(f"models not in the dataset: {unknown}")
     chunks = [c for c in plan_chunks(selected, manifest["per_model"], manifest["seed"],
-                                     manifest["chunk_size"]) if c.split == split]
+                                     manifest["chunk_size"],
+                                     manifest.get("shifted_per_model", 0))
+              if c.split == split]
     chunks.sort(key=lambda c: (c.model, c.index))
-    width = int(manifest["width"])
-    parts = {"q": [], "I": [], "dI": [], "n_points": []}
-    model_col, params = [], []
-    missing = []
+    parts: dict[str, list] = {k: [] for k in ("q", "I", "dI", "dQ", "slit_length")}
+    sizes, labels, model_col, params, missing = [], [], [], [], []
     for chunk in chunks:
         path = chunk.path(dataset_dir)
         if not path.is_file():
@@ -80,26 +109,28 @@ def load_split(dataset_dir, split: str, models=None, allow_partial: bool = False
         with h5py.File(path, "r") as handle:
             for key in parts:
                 parts[key].append(handle[key][()])
+            sizes.append(np.diff(handle["offsets"][()]))
+            labels.extend(handle["label"].asstr()[()].tolist())
             params.extend(json.loads(s) for s in handle["params"].asstr()[()])
-            model_col.extend([chunk.model] * int(handle["n_points"].shape[0]))
+            model_col.extend([chunk.model] * int(handle.attrs["count"]))
     if missing and not allow_partial:
         raise FileNotFoundError(
             f"{len(missing)} chunk file(s) of split {split!r} missing in {dataset_dir} "
             f"(e.g. {missing[0]}); finish the generation first")
 
-    def stack(key, dtype, shape):
-        return (np.concatenate(parts[key]).astype(dtype, copy=False) if parts[key]
-                else np.empty(shape, dtype=dtype))
+    def stack(key):
+        return (np.concatenate(parts[key]) if parts[key] else np.empty(0, np.float32))
 
-    return Split(q=stack("q", np.float64, (0, width)), I=stack("I", np.float64, (0, width)),
-                 dI=stack("dI", np.float64, (0, width)),
-                 n_points=stack("n_points", np.int64, (0,)),
-                 models=np.array(model_col, dtype=str), params=params,
-                 class_names=tuple(names), split=split)
+    offsets = np.concatenate([[0], np.cumsum(np.concatenate(sizes))]) if sizes \
+        else np.zeros(1, np.int64)
+    return Split(offsets=offsets.astype(np.int64), q=stack("q"), I=stack("I"),
+                 dI=stack("dI"), dQ=stack("dQ"), slit_length=stack("slit_length"),
+                 label=np.array(labels, dtype=str), models=np.array(model_col, dtype=str),
+                 params=params, class_names=tuple(names), split=split)
 
 
 def iter_curves(split: Split) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Yield ``(q, I, dI)`` of each curve without the NaN padding."""
+    """Yield ``(q, I, dI)`` of each curve (float64)."""
     for row in range(len(split)):
-        n = int(split.n_points[row])
-        yield split.q[row, :n], split.I[row, :n], split.dI[row, :n]
+        q, intensity, error, _, _ = split.curve(row)
+        yield q, intensity, error

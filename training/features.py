@@ -16,7 +16,8 @@ log = logging.getLogger(__name__)
 
 
 def encode_split(dataset_dir: Path, split: str, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(inputs, labels)`` for ``split``: inputs ``(n, N_POINTS, N_CHANNELS)``, labels class indices.
+    """``(inputs, labels)`` for ``split``: inputs ``(n, N_POINTS, N_CHANNELS)``, labels the
+    class index of each curve's form (a product ``form@structure`` teaches its form).
 
     Cached next to the dataset, keyed by the preprocessing version, so retraining
     does not redo the resampling but a changed transform never reuses stale inputs.
@@ -27,17 +28,13 @@ def encode_split(dataset_dir: Path, split: str, classes: list[str]) -> tuple[np.
             if list(stored["classes"]) == classes:
                 return stored["inputs"], stored["labels"]
     data = load_split(dataset_dir, split)
-    index = {name: i for i, name in enumerate(classes)}
-    unknown = sorted(set(data.models) - set(index))
-    if unknown:
-        raise ValueError(f"dataset has models outside the class list: {', '.join(unknown)}")
-    inputs = np.empty((len(data.models), N_POINTS, N_CHANNELS), dtype=np.float32)
-    for row in tqdm(range(len(data.models)), desc=f"preprocess {split}", unit="curve",
+    labels = data.labels(classes).astype(np.int32)
+    inputs = np.empty((len(data), N_POINTS, N_CHANNELS), dtype=np.float32)
+    for row in tqdm(range(len(data)), desc=f"preprocess {split}", unit="curve",
                     mininterval=2.0):
-        n = int(data.n_points[row])
-        curve, _ = clean_curve(data.q[row, :n], data.I[row, :n], data.dI[row, :n])
+        q, intensity, error, _, _ = data.curve(row)
+        curve, _ = clean_curve(q, intensity, error)
         inputs[row] = network_input(curve.q, curve.I, curve.dI)
-    labels = np.array([index[m] for m in data.models], dtype=np.int32)
     np.savez(cache, inputs=inputs, labels=labels, classes=np.array(classes))
     log.info("%s: %d curves encoded", split, len(labels))
     return inputs, labels

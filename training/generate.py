@@ -1,29 +1,36 @@
-"""Parallel, resumable generation of the simulated SASNets dataset.
+"""Resumable generation of the simulated SASNets dataset, on a Dask cluster.
 
     python -m training.generate --models sphere,cylinder --per-model 40 --out DIR
-    python -m training.generate --out build/dataset          # the default dataset
+    python -m training.generate --out build/dataset            # the default dataset
+    python -m training.generate --scheduler tcp://host:8786 ...  # on a running cluster
 
 Layout of ``DIR``::
 
     manifest.json                     settings; a restart with others is refused
-    generation_report.json            throughput, rejections (rewritten per run)
+    generation_report.json            settings, fractions, rejections, throughput
     chunks/{split}/{model}/{index:05d}.h5
 
-Each chunk file holds ``count`` curves of one model and split:
+Splits: ``train``/``val``/``test`` (80/10/10 of ``--per-model``) and ``shifted``
+(``--shifted-per-model`` curves from the held-out instrument archetype and prior family,
+see :mod:`training.instrument` and :mod:`training.priors`). Each chunk file holds
+``count`` curves of one class and split, ragged (each curve its own number of points):
 
-* ``q``, ``I``, ``dI``: float64 ``(count, width)``, NaN padded beyond
-  ``n_points`` (``width`` = the largest point count of the instrument model);
-* ``n_points``: int32 ``(count,)``;
-* ``params``: UTF-8 strings ``(count,)``, one JSON object per curve with the
-  model parameters (``model``), instrument (``instrument``) and measurement
-  (``measurement``: scale, background, flux) that produced it;
-* attributes ``model, split, index, seed, count, width, generator_version,
-  rejections`` (JSON reason -> count), ``rejected``, ``elapsed_s``.
+* ``offsets``: int64 ``(count + 1,)``; curve ``i`` is rows ``offsets[i]:offsets[i+1]`` of
+* ``q``, ``I``, ``dI``, ``dQ``: float32 (``dQ``, the pinhole sigma, is NaN for slit data);
+* ``slit_length``: float32 ``(count,)`` (0 for pinhole data);
+* ``label``: UTF-8 ``(count,)``, the class the curve teaches: the model, a product
+  ``form@structure``, or the simpler model at an exact nested limit;
+* ``params``: UTF-8 ``(count,)``, one JSON object per curve with the model parameters,
+  what was drawn, the instrument and the measurement;
+* attributes ``model, split, index, seed, count, generator_version, rejections`` (JSON
+  reason -> count), ``rejected``, ``elapsed_s``, ``stats``, ``complete``.
 
 A chunk is a pure function of :class:`Chunk` (its random stream is
-``SeedSequence([seed, split id, crc32(model), index])``), written to a
-temporary name in its folder and moved into place with :func:`os.replace`, so
-a killed run never leaves a partial file and a restart skips finished chunks.
+``SeedSequence([seed, split id, crc32(model), index])``): the dataset is bit-identical
+whether it is generated serially, on a LocalCluster or on a remote cluster. Workers only
+compute; this process writes each chunk to a temporary name and moves it into place with
+:func:`os.replace`, so a killed run never leaves a partial file and a restart (the same
+command) skips finished chunks.
 """
 from __future__ import annotations
 
@@ -38,30 +45,32 @@ import sys
 import time
 import zlib
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from sasnets_plugin import environment, models
+from sasnets_plugin import cluster, models
 
 from . import simulate
 from .classes import MODELS_HELP, resolve_models
 
 log = logging.getLogger("training.generate")
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 FORMAT = "sasnets-simulated-curves"
-SPLITS = ("train", "val", "test")
-SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
-DEFAULT_PER_MODEL = 4000
+SPLITS = ("train", "val", "test", "shifted")
+SPLIT_IDS = {"train": 0, "val": 1, "test": 2, "shifted": 3}
+#: 71 classes x 14,100 = 1,001,100 curves in train/val/test.
+DEFAULT_PER_MODEL = 14100
+#: Curves per class of the shifted split (held-out instrument and prior family).
+DEFAULT_SHIFTED_PER_MODEL = 300
 DEFAULT_SEED = 2017
 DEFAULT_CHUNK_SIZE = 250
 #: Curves per model simulated serially (in the parent) for the throughput report.
 DEFAULT_SERIAL_SAMPLE = 16
-#: Fixed row width of the chunk arrays: the largest point count of a curve.
-WIDTH = int(simulate.INSTRUMENT["n_points"][1])
+#: Chunks in flight per worker (enough to keep workers busy, bounded memory).
+IN_FLIGHT_PER_WORKER = 3
 
 
 # ---------------------------------------------------------------------------
@@ -94,21 +103,28 @@ class Chunk:
         return Path(out_dir) / self.relpath()
 
 
-def split_counts(per_model: int) -> dict[str, int]:
-    """80/10/10 split of *per_model* curves, each split at least one curve."""
+def split_counts(per_model: int, shifted_per_model: int = 0) -> dict[str, int]:
+    """80/10/10 split of *per_model* curves (each split at least one curve), plus
+    *shifted_per_model* curves of the shifted split."""
     if per_model < 3:
         raise ValueError(f"per_model must be at least 3 (one curve per split), got {per_model}")
+    if shifted_per_model < 0:
+        raise ValueError(f"shifted_per_model must be >= 0, got {shifted_per_model}")
     small = max(1, int(round(0.1 * per_model)))
-    return {"train": per_model - 2 * small, "val": small, "test": small}
+    counts = {"train": per_model - 2 * small, "val": small, "test": small}
+    if shifted_per_model:
+        counts["shifted"] = shifted_per_model
+    return counts
 
 
-def plan_chunks(models, per_model: int, seed: int, chunk_size: int) -> list[Chunk]:
+def plan_chunks(models, per_model: int, seed: int, chunk_size: int,
+                shifted_per_model: int = 0) -> list[Chunk]:
     """Every chunk of the dataset, in (model, split, index) order."""
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
     chunks = []
     for model in models:
-        for split, total in split_counts(per_model).items():
+        for split, total in split_counts(per_model, shifted_per_model).items():
             for index in range(math.ceil(total / chunk_size)):
                 count = min(chunk_size, total - index * chunk_size)
                 chunks.append(Chunk(model, split, index, int(seed), count))
@@ -133,10 +149,11 @@ def chunk_is_complete(chunk: Chunk, out_dir) -> bool:
         import h5py
 
         with h5py.File(path, "r") as handle:
-            return (handle.attrs.get("complete", False) and
+            return (bool(handle.attrs.get("complete", False)) and
+                    int(handle.attrs["generator_version"]) == GENERATOR_VERSION and
                     int(handle.attrs["count"]) == chunk.count and
                     int(handle.attrs["seed"]) == chunk.seed and
-                    handle["I"].shape == (chunk.count, WIDTH))
+                    handle["offsets"].shape == (chunk.count + 1,))
     except Exception:  # unreadable: regenerate it
         return False
 
@@ -146,48 +163,87 @@ def simulate_chunk(chunk: Chunk) -> tuple[list, Counter, Counter]:
     rng = np.random.default_rng(chunk.seed_sequence())
     rejections: Counter = Counter()
     stats: Counter = Counter()
-    curves = simulate.simulate_curves(chunk.model, rng, chunk.count, rejections, stats)
+    curves = simulate.simulate_curves(chunk.model, rng, chunk.count, rejections, stats,
+                                      shifted=chunk.split == "shifted")
     return curves, rejections, stats
 
 
-def write_chunk(chunk: Chunk, out_dir, curves, rejections: Counter, elapsed: float,
-                stats: Counter | None = None) -> Path:
+def pack(curves) -> dict[str, np.ndarray]:
+    """The chunk arrays of *curves* (see the module docstring)."""
+    sizes = np.array([c.q.size for c in curves], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+
+    def flat(values):
+        return np.concatenate(values).astype(np.float32)
+
+    return {
+        "offsets": offsets,
+        "q": flat([c.q for c in curves]),
+        "I": flat([c.I for c in curves]),
+        "dI": flat([c.dI for c in curves]),
+        "dQ": flat([np.full(c.q.size, np.nan) if c.dq is None else c.dq for c in curves]),
+        "slit_length": np.array([c.slit_length for c in curves], dtype=np.float32),
+        "label": np.array([c.label for c in curves], dtype=object),
+        "params": np.array([json.dumps(c.params, sort_keys=True) for c in curves],
+                           dtype=object),
+    }
+
+
+def describe(curves) -> dict:
+    """What the curves of a chunk cover (summed over chunks for the report)."""
+    inst = [c.params["instrument"] for c in curves]
+    return {
+        "labels": Counter(c.label for c in curves),
+        "archetypes": Counter(i["archetype"] for i in inst),
+        "slit": sum(c.slit_length > 0 for c in curves),
+        "products": sum("@" in c.label for c in curves),
+        "nested_limits": sum("nested_limit" in c.params for c in curves),
+        "broad": sum(bool(c.params["broad"]) for c in curves),
+        "subtracted": sum(bool(c.params["measurement"]["subtracted"]) for c in curves),
+        "q_min": min(i["q_min"] for i in inst), "q_max": max(i["q_max"] for i in inst),
+        "n_points": [min(i["n_points"] for i in inst), max(i["n_points"] for i in inst)],
+    }
+
+
+def compute_chunk(chunk: Chunk) -> dict:
+    """Simulate *chunk* and return its arrays and summary: a pure function of *chunk*
+    (what runs on a worker, local or remote)."""
+    start = time.perf_counter()
+    curves, rejections, stats = simulate_chunk(chunk)
+    elapsed = time.perf_counter() - start
+    return {"chunk": chunk, "arrays": pack(curves), "rejections": dict(rejections),
+            "stats": dict(stats), "coverage": describe(curves), "elapsed_s": elapsed}
+
+
+def write_chunk(result: dict, out_dir) -> Path:
+    """Write a :func:`compute_chunk` result atomically (temporary name, then rename)."""
     import h5py
 
+    chunk: Chunk = result["chunk"]
     path = chunk.path(out_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    n = len(curves)
-    q = np.full((n, WIDTH), np.nan)
-    intensity = np.full((n, WIDTH), np.nan)
-    error = np.full((n, WIDTH), np.nan)
-    n_points = np.zeros(n, dtype=np.int32)
-    for row, curve in enumerate(curves):
-        m = curve.q.size
-        q[row, :m], intensity[row, :m], error[row, :m] = curve.q, curve.I, curve.dI
-        n_points[row] = m
-    params = [json.dumps(curve.params, sort_keys=True) for curve in curves]
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    text = h5py.string_dtype("utf-8")
     try:
         with h5py.File(tmp, "w") as handle:
             opts = dict(compression="gzip", compression_opts=4, shuffle=True)
-            handle.create_dataset("q", data=q, **opts)
-            handle.create_dataset("I", data=intensity, **opts)
-            handle.create_dataset("dI", data=error, **opts)
-            handle.create_dataset("n_points", data=n_points)
-            handle.create_dataset("params", data=params, dtype=h5py.string_dtype("utf-8"),
-                                  **opts)
+            for key, values in result["arrays"].items():
+                if values.dtype == object:
+                    handle.create_dataset(key, data=values.tolist(), dtype=text, **opts)
+                else:
+                    handle.create_dataset(key, data=values,
+                                          **(opts if values.size > 16 else {}))
             attrs = handle.attrs
             attrs["model"] = chunk.model
             attrs["split"] = chunk.split
             attrs["index"] = chunk.index
             attrs["seed"] = chunk.seed
             attrs["count"] = chunk.count
-            attrs["width"] = WIDTH
             attrs["generator_version"] = GENERATOR_VERSION
-            attrs["rejections"] = json.dumps(dict(sorted(rejections.items())))
-            attrs["rejected"] = int(sum(rejections.values()))
-            attrs["elapsed_s"] = float(elapsed)
-            attrs["stats"] = json.dumps(dict(stats or {}))
+            attrs["rejections"] = json.dumps(dict(sorted(result["rejections"].items())))
+            attrs["rejected"] = int(sum(result["rejections"].values()))
+            attrs["elapsed_s"] = float(result["elapsed_s"])
+            attrs["stats"] = json.dumps(result["stats"])
             attrs["complete"] = True
         os.replace(tmp, path)
     finally:
@@ -196,28 +252,18 @@ def write_chunk(chunk: Chunk, out_dir, curves, rejections: Counter, elapsed: flo
     return path
 
 
-def run_chunk(chunk: Chunk, out_dir) -> dict:
-    """Simulate and store *chunk* unless it is already complete.
-
-    A pure function of its arguments (no shared state), so it can run in any
-    process or on a cluster executor.  Returns a summary for the report.
-    """
-    if chunk_is_complete(chunk, out_dir):
-        return {"chunk": asdict(chunk), "skipped": True}
-    start = time.perf_counter()
-    curves, rejections, stats = simulate_chunk(chunk)
-    elapsed = time.perf_counter() - start
-    write_chunk(chunk, out_dir, curves, rejections, elapsed, stats)
-    return {"chunk": asdict(chunk), "skipped": False, "elapsed_s": elapsed,
-            "total_s": time.perf_counter() - start, "rejections": dict(rejections),
-            "stats": dict(stats)}
+def _summary(result: dict) -> dict:
+    return {"chunk": asdict(result["chunk"]), "elapsed_s": result["elapsed_s"],
+            "rejections": result["rejections"], "stats": result["stats"],
+            "coverage": result["coverage"]}
 
 
 # ---------------------------------------------------------------------------
 # Manifest
 # ---------------------------------------------------------------------------
 
-def build_manifest(models, per_model: int, seed: int, chunk_size: int) -> dict:
+def build_manifest(models, per_model: int, seed: int, chunk_size: int,
+                   shifted_per_model: int = 0) -> dict:
     import sasmodels
 
     return {
@@ -226,10 +272,10 @@ def build_manifest(models, per_model: int, seed: int, chunk_size: int) -> dict:
         "sasmodels_version": sasmodels.__version__,
         "models": list(models),
         "per_model": int(per_model),
-        "split_counts": split_counts(per_model),
+        "shifted_per_model": int(shifted_per_model),
+        "split_counts": split_counts(per_model, shifted_per_model),
         "chunk_size": int(chunk_size),
         "seed": int(seed),
-        "width": WIDTH,
         "settings": simulate.simulator_settings(),
     }
 
@@ -298,30 +344,15 @@ def _remove_stale_temporaries(out_dir: Path) -> int:
 # Driver
 # ---------------------------------------------------------------------------
 
-def _worker_init(level: int, parent: int) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(processName)s %(message)s")
-    logging.getLogger("sasmodels").setLevel(max(level, logging.WARNING))
-    environment.configure()
-    # A SIGKILLed parent leaves its pool workers blocked forever: leave too.
-    import threading
-
-    def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            if os.getppid() != parent:
-                os._exit(3)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def _precompile(models) -> None:
-    """Compile every kernel once in the parent, before the workers start."""
+    """Compile every class's kernel once here, before the workers start (products are
+    compiled by the workers, under the compile lock, when they first meet them)."""
     for model in models:
         simulate.load_model(model)
 
 
 def serial_throughput(models, sample: int, seed: int) -> dict[str, dict]:
-    """Curves/s of a plain serial loop (no pool, no I/O) over *sample*
+    """Curves/s of a plain serial loop (no cluster, no I/O) over *sample*
     curves per model, measured in this process."""
     result = {}
     for model in models:
@@ -334,18 +365,20 @@ def serial_throughput(models, sample: int, seed: int) -> dict[str, dict]:
     return result
 
 
-def _collect_rejections(out_dir: Path, chunks) -> dict:
-    """Rejections per model and reason over every chunk file of the dataset."""
+def _collect(out_dir: Path, chunks) -> dict:
+    """Rejections per model and what the finished chunk files hold, from their files."""
     import h5py
 
     per_model: dict[str, Counter] = {}
     accepted: Counter = Counter()
+    labels: Counter = Counter()
     for chunk in chunks:
         path = chunk.path(out_dir)
         if not path.is_file():
             continue
         with h5py.File(path, "r") as handle:
             reasons = json.loads(handle.attrs.get("rejections", "{}"))
+            labels.update(handle["label"].asstr()[()].tolist())
         per_model.setdefault(chunk.model, Counter()).update(reasons)
         accepted[chunk.model] += chunk.count
     report = {}
@@ -355,23 +388,26 @@ def _collect_rejections(out_dir: Path, chunks) -> dict:
         report[model] = {"accepted": count, "rejected": rejected,
                          "rejection_rate": rejected / (rejected + count),
                          "reasons": dict(sorted(reasons.items()))}
-    return report
+    return {"rejections": report, "labels": dict(sorted(labels.items()))}
 
 
 def generate_dataset(out_dir, models=None, per_model: int = DEFAULT_PER_MODEL,
                      seed: int = DEFAULT_SEED, workers: int | None = None,
                      chunk_size: int = DEFAULT_CHUNK_SIZE, progress: bool = True,
-                     serial_sample: int = DEFAULT_SERIAL_SAMPLE) -> Path:
+                     serial_sample: int = DEFAULT_SERIAL_SAMPLE,
+                     shifted_per_model: int = DEFAULT_SHIFTED_PER_MODEL,
+                     scheduler: str | None = None) -> Path:
     """Generate (or complete) the dataset in *out_dir* and return its path.
 
     *models*: list of sasmodels names, or a specification string for
     :func:`training.classes.resolve_models` (``None``: the 71 defaults).
-    *per_model* curves per model are split 80/10/10 into train/val/test.
-    *workers*: processes (default: every core; 0 or 1 runs in this process).
-    Finished chunks of an earlier run with the same settings are kept; other
-    settings in an existing folder raise :class:`ValueError`.
-    *serial_sample* curves per model are also simulated in a serial loop to
-    report the parallel speed-up (0 disables it).
+    *per_model* curves per model are split 80/10/10 into train/val/test, plus
+    *shifted_per_model* in the shifted split. *scheduler*: address of a running Dask
+    scheduler; otherwise a LocalCluster of *workers* processes (default: every core;
+    ``workers=1`` without a scheduler runs in this process, no cluster). Finished chunks
+    of an earlier run with the same settings are kept; other settings in an existing
+    folder raise :class:`ValueError`. *serial_sample* curves per model are also
+    simulated in a serial loop to report the parallel speed-up (0 disables it).
     """
     out_dir = Path(out_dir)
     if models is None or isinstance(models, str):
@@ -383,109 +419,141 @@ def generate_dataset(out_dir, models=None, per_model: int = DEFAULT_PER_MODEL,
             raise ValueError(f"unknown sasmodels model(s): {', '.join(unknown)}")
     if len(set(models)) != len(models):
         raise ValueError("duplicate model names")
-    workers = (os.cpu_count() or 1) if workers is None else int(workers)
-    manifest = build_manifest(models, per_model, seed, chunk_size)
+    workers = cluster.default_workers() if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    manifest = build_manifest(models, per_model, seed, chunk_size, shifted_per_model)
     check_or_write_manifest(out_dir, manifest)
     with _exclusive(out_dir):
         stale = _remove_stale_temporaries(out_dir)
         if stale:
             log.info("removed %d temporary file(s) of an interrupted run", stale)
-        chunks = plan_chunks(models, per_model, seed, chunk_size)
+        chunks = plan_chunks(models, per_model, seed, chunk_size, shifted_per_model)
         pending = [c for c in chunks if not chunk_is_complete(c, out_dir)]
         pending.sort(key=estimated_cost, reverse=True)  # slow models first
         total = sum(c.count for c in chunks)
         todo = sum(c.count for c in pending)
-        log.info("%s: %d models x %d curves = %d curves in %d chunks; %d chunks "
-                 "(%d curves) to do, %d worker(s)", out_dir, len(models), per_model,
-                 total, len(chunks), len(pending), todo, workers)
+        where = scheduler or (f"{workers} local worker(s)" if workers > 1 else "this process")
+        log.info("%s: %d models, %d curves in %d chunks; %d chunks (%d curves) to do on %s",
+                 out_dir, len(models), total, len(chunks), len(pending), todo, where)
         start = time.perf_counter()
         summaries = []
         if pending:
             _precompile(models)
-            summaries = _run(pending, out_dir, workers, progress, todo)
+            summaries = _run(pending, out_dir, workers, scheduler, progress, todo)
         wall = time.perf_counter() - start
         if pending:
-            _write_report(out_dir, models, chunks, summaries, wall, workers,
+            _write_report(out_dir, models, chunks, summaries, wall, where,
                           serial_sample, seed)
         log.info("dataset complete: %s (%d curves, this run %.1f s)", out_dir, total, wall)
     return out_dir
 
 
-def _run(pending, out_dir: Path, workers: int, progress: bool, todo: int) -> list[dict]:
+def _run(pending, out_dir: Path, workers: int, scheduler: str | None, progress: bool,
+         todo: int) -> list[dict]:
+    """Compute *pending* chunks (serially, or on a Dask cluster) and write each here as
+    it arrives; returns their summaries."""
     from tqdm import tqdm
 
     summaries = []
     bar = tqdm(total=todo, unit="curve", desc="simulate", disable=not progress,
                smoothing=0.05, mininterval=1.0, dynamic_ncols=True)
-    try:
-        if workers <= 1:
-            for chunk in pending:
-                summaries.append(run_chunk(chunk, out_dir))
-                bar.update(chunk.count)
-        else:
-            import multiprocessing
 
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                     initializer=_worker_init,
-                                     initargs=(log.getEffectiveLevel(), os.getpid())) as pool:
-                futures = {pool.submit(run_chunk, chunk, str(out_dir)): chunk
-                           for chunk in pending}
-                try:
-                    for future in as_completed(futures):
-                        chunk = futures[future]
-                        summary = future.result()
-                        summaries.append(summary)
-                        bar.update(chunk.count)
-                        log.debug("done %s/%s/%05d in %.1f s", chunk.split, chunk.model,
-                                  chunk.index, summary.get("elapsed_s", 0.0))
-                except BaseException:
-                    for future in futures:
-                        future.cancel()
-                    raise
+    def done(result: dict) -> None:
+        write_chunk(result, out_dir)
+        summaries.append(_summary(result))
+        bar.update(result["chunk"].count)
+
+    try:
+        if workers <= 1 and not scheduler:
+            for chunk in pending:
+                done(compute_chunk(chunk))
+        else:
+            with cluster.connect(scheduler, workers) as client:
+                _run_on(client, pending, done)
     finally:
         bar.close()
     return summaries
 
 
-def _write_report(out_dir: Path, models, chunks, summaries, wall: float, workers: int,
+def _run_on(client, pending, done) -> None:
+    """Keep ``IN_FLIGHT_PER_WORKER`` chunks per worker submitted; hand each result to
+    *done* in this process (workers need no access to the output folder)."""
+    from distributed import as_completed
+
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    queue = list(pending)
+    first = [client.submit(compute_chunk, queue.pop(0), pure=False)
+             for _ in range(min(len(queue), IN_FLIGHT_PER_WORKER * n_workers))]
+    stream = as_completed(first)
+    for future in stream:
+        result = future.result()
+        future.release()
+        done(result)
+        if queue:
+            stream.add(client.submit(compute_chunk, queue.pop(0), pure=False))
+
+
+def _totals(summaries) -> dict:
+    """Coverage of this run's curves: fractions and ranges (for the report)."""
+    coverage = [s["coverage"] for s in summaries]
+    n = sum(s["chunk"]["count"] for s in summaries)
+    if not n:
+        return {}
+    archetypes: Counter = Counter()
+    for c in coverage:
+        archetypes.update(c["archetypes"])
+    share = {k: sum(c[k] for c in coverage) / n
+             for k in ("slit", "products", "nested_limits", "broad", "subtracted")}
+    return {"curves": n, "fractions": share,
+            "archetypes": {k: v / n for k, v in sorted(archetypes.items())},
+            "q_min": min(c["q_min"] for c in coverage),
+            "q_max": max(c["q_max"] for c in coverage),
+            "n_points": [min(c["n_points"][0] for c in coverage),
+                         max(c["n_points"][1] for c in coverage)]}
+
+
+def _write_report(out_dir: Path, models, chunks, summaries, wall: float, where: str,
                   serial_sample: int, seed: int) -> None:
-    done = [s for s in summaries if not s.get("skipped")]
-    curves = sum(s["chunk"]["count"] for s in done)
+    curves = sum(s["chunk"]["count"] for s in summaries)
     per_model: dict[str, dict] = {}
-    for s in done:
+    for s in summaries:
         entry = per_model.setdefault(s["chunk"]["model"], {"curves": 0, "seconds": 0.0})
         entry["curves"] += s["chunk"]["count"]
         entry["seconds"] += s["elapsed_s"]
     for entry in per_model.values():
         entry["curves_per_s_in_worker"] = entry["curves"] / max(entry["seconds"], 1e-9)
+    previous = {}
+    path = out_dir / "generation_report.json"
+    if path.is_file():
+        with contextlib.suppress(ValueError):
+            previous = json.loads(path.read_text())
+    runs = previous.get("runs", []) + [{
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "where": where, "wall_s": wall,
+        "chunks": len(summaries), "curves": curves,
+        "curves_per_s": curves / wall if wall > 0 else None,
+        "worker_cpu_s": sum(s["elapsed_s"] for s in summaries), **_totals(summaries)}]
     report = {
         "generator_version": GENERATOR_VERSION,
+        "settings": json.loads((out_dir / "manifest.json").read_text()),
         "host": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                  "platform": platform.platform()},
-        "workers": workers,
-        "this_run": {"chunks": len(done), "curves": curves, "wall_s": wall,
-                     "curves_per_s": curves / wall if wall > 0 else None,
-                     "worker_cpu_s": sum(s["elapsed_s"] for s in done)},
-        "per_model_throughput": dict(sorted(per_model.items())),
-        "rejections": _collect_rejections(out_dir, chunks),
+        "runs": runs,
+        "total_wall_s": sum(r["wall_s"] for r in runs),
+        "per_model_throughput_last_run": dict(sorted(per_model.items())),
+        **_collect(out_dir, chunks),
     }
     if serial_sample > 0 and curves:
         log.info("measuring a serial baseline (%d curves per model)", serial_sample)
         serial = serial_throughput(models, serial_sample, seed)
-        # time a serial loop would need for the curves of this run
         serial_s = sum(per_model[m]["curves"] / serial[m]["curves_per_s"]
                        for m in per_model if m in serial)
         report["serial_sample"] = serial
         report["serial_estimate_s"] = serial_s
-        report["serial_curves_per_s"] = curves / serial_s if serial_s > 0 else None
-        report["speedup_vs_serial"] = serial_s / wall if wall > 0 else None
-        log.info("parallel %.1f curves/s vs serial %.1f curves/s (x%.2f)",
-                 report["this_run"]["curves_per_s"] or 0, report["serial_curves_per_s"] or 0,
-                 report["speedup_vs_serial"] or 0)
+        report["speedup_vs_serial_last_run"] = serial_s / wall if wall > 0 else None
     tmp = out_dir / ".generation_report.json.tmp"
     tmp.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, out_dir / "generation_report.json")
+    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------------------
@@ -502,8 +570,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         f"at least 1 (default: {DEFAULT_PER_MODEL})")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help=f"base random seed; same seed, same data (default: {DEFAULT_SEED})")
+    parser.add_argument("--shifted-per-model", type=int, default=DEFAULT_SHIFTED_PER_MODEL,
+                        metavar="N", help="curves per model in the shifted split (held-out "
+                        f"instrument and prior family; default: {DEFAULT_SHIFTED_PER_MODEL})")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
-                        help="simulation processes (default: all cores; 1 = no subprocess)")
+                        help="local Dask worker processes (default: all cores; 1 = no "
+                        "cluster, this process)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="address of a running Dask scheduler (tcp://host:8786) to "
+                        "generate on a cluster instead of this machine")
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, metavar="N",
                         help="curves per chunk file, the unit of work and of resuming "
                         f"(default: {DEFAULT_CHUNK_SIZE})")
@@ -533,13 +608,16 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.log_level != "DEBUG":  # sasmodels logs every kernel it loads
-        logging.getLogger("sasmodels").setLevel(logging.WARNING)
+    if args.log_level != "DEBUG":  # sasmodels logs every kernel, Dask every connection
+        for chatty in ("sasmodels", "distributed"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         models = resolve_models(args.models)
         generate_dataset(args.out, models, args.per_model, seed=args.seed,
                          workers=args.workers, chunk_size=args.chunk_size,
-                         progress=not args.no_progress, serial_sample=args.serial_sample)
+                         progress=not args.no_progress, serial_sample=args.serial_sample,
+                         shifted_per_model=args.shifted_per_model,
+                         scheduler=args.scheduler)
     except (ValueError, RuntimeError) as exc:
         log.error("%s", exc)
         return 2

@@ -27,13 +27,13 @@ from pathlib import Path
 from .architectures import ARCHITECTURES, BASELINE_ARCHITECTURE, DEFAULT_ARCHITECTURE, hyperparameters
 from .classes import MODELS_HELP, resolve_models
 from .ensemble import SEPARATOR, members
+from .generate import DEFAULT_PER_MODEL, DEFAULT_SHIFTED_PER_MODEL
 from .train import TrainSettings
 
 log = logging.getLogger("training")
 
 STAGES = ("generate", "train", "evaluate", "export", "all")
 DEFAULT_OUT = Path("build/training")
-DEFAULT_PER_MODEL = 4000
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,8 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--per-model", type=int, default=DEFAULT_PER_MODEL, metavar="N",
                       help=f"curves per model, split 80/10/10 train/val/test (default {DEFAULT_PER_MODEL})")
     data.add_argument("--seed", type=int, default=2017, help="base seed for data and training")
+    data.add_argument("--shifted-per-model", type=int, default=DEFAULT_SHIFTED_PER_MODEL,
+                      metavar="N", help="curves per model in the shifted test split "
+                      f"(held-out instrument and prior family; default {DEFAULT_SHIFTED_PER_MODEL})")
     data.add_argument("--workers", type=int, default=None,
-                      help="simulation processes (default: all cores)")
+                      help="local Dask worker processes (default: all cores; 1: no cluster)")
+    data.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                      help="generate on a running Dask scheduler (tcp://host:8786)")
     train = p.add_argument_group("training")
     train.add_argument("--architectures", default=f"{DEFAULT_ARCHITECTURE},{BASELINE_ARCHITECTURE}",
                        help="comma list from: " + ", ".join(ARCHITECTURES) + f", or ensembles "
@@ -98,7 +103,8 @@ def stage_generate(args, models: list[str]) -> Path:
     from .generate import generate_dataset
 
     return generate_dataset(args.out / "dataset", models, args.per_model, seed=args.seed,
-                            workers=args.workers)
+                            workers=args.workers, shifted_per_model=args.shifted_per_model,
+                            scheduler=args.scheduler)
 
 
 def stage_train(args, architectures: list[str]) -> dict:

@@ -1,47 +1,46 @@
-"""Simulate one measured SAS curve: model + parameters + instrument.
+"""Simulate one measured SAS curve: model + parameters + instrument + counting statistics.
 
 Pipeline of one curve
 ---------------------
-1. Instrument: q window, number and spacing of points, pinhole resolution
-   dQ/Q, drawn per curve (:func:`draw_instrument`).
-2. Parameters: :func:`training.priors.draw_parameters`, conditioned on the
-   q window so the model features usually fall inside it.
-3. Theory: the sasmodels kernel is evaluated on a dense log grid ``q_calc``
-   covering the window extended by the resolution tails (step dQ/Q / 2), then
-   smeared with a gaussian pinhole resolution (the same binned-erf weights as
-   :class:`sasmodels.resolution.Pinhole1D`, computed in banded form).
-4. Intensity: normalised and multiplied by an arbitrary scale (log-uniform
-   over 8 decades), plus a flat background drawn relative to the signal at
-   high q (negligible to dominant).
-5. Noise: counting statistics.  Expected counts are
-   ``K * (q/q_max)**gamma * I`` (gamma mimics the growth of pixels per
-   radial bin with q); the flux ``K`` is set so that the weakest point has
-   ``counts_min`` expected counts (log-uniform 10..1e4).  Observed counts are
-   Poisson; ``I = counts / (K w)`` and ``dI = sqrt(counts) / (K w)``.
+1. Draft (:func:`draft`): what the curve is. With :data:`PRODUCT_FRACTION` a form factor
+   that SasView can combine becomes ``form@structure`` (one of the four interaction
+   structure factors, radius_effective from the form); with :data:`BROAD_FRACTION` its
+   parameters come from the broad prior (features anywhere, nested limits included), and
+   a broad draw of a model with exact nested limits lands *on* one with
+   :data:`LIMIT_FRACTION`, labelled with the simpler model (see
+   :class:`sasnets_plugin.models.spec.Nested`).
+2. Instrument (:mod:`training.instrument`): archetype, q window, points, per-point pinhole
+   dQ or a slit length, count profile.
+3. Parameters: :func:`training.priors.draw_parameters`, conditioned on the window.
+4. Theory: the sasmodels kernel on a log grid ``q_calc`` covering the window and the
+   resolution's reach, with steps of a quarter of the finest dQ/Q (:data:`SMEAR_STEPS`)
+   for pinhole data, :data:`SLIT_STEP` for slit data; smeared with erf-binned gaussian
+   weights (the same as :class:`sasmodels.resolution.Pinhole1D`, banded, per-point dQ) or
+   sasmodels' own :class:`~sasmodels.resolution.Slit1D`.
+5. Measurement (:func:`measure`): normalised, an arbitrary scale (8 decades), a flat
+   incoherent background from none (subtracted, with its counting noise left in) to
+   dominant, Poisson counts ``flux * weight(q) * I`` with the instrument's count profile,
+   ``I = counts / (flux w)`` and ``dI = sqrt(counts) / (flux w)``.
 
-Curves with non-finite or non-positive values are rejected and redrawn; the
-reason is counted.
+Curves with non-finite values, or fewer than the runtime's minimum of usable points after
+its own cleaning, are rejected and redrawn; the reason is counted.
 
 Speed remedies for expensive kernels
 ------------------------------------
 * **Cost model**: every model has a measured cost per evaluated q point
-  (``SIMULATION.cost_us`` in ``sasnets_plugin/models/<name>.py``).  With a
-  per-curve kernel budget, the number of polydispersity points and the number of evaluated q points are reduced for
-  expensive kernels; when fewer q points than the dense grid are affordable,
-  the kernel is evaluated on a coarser log grid and interpolated in log-log
+  (``SIMULATION.cost_us`` in ``sasnets_plugin/models/<name>.py``). With a per-curve
+  kernel budget the number of polydispersity points and of evaluated q points are
+  reduced for expensive kernels; when fewer q points than the smearing grid are
+  affordable, the kernel is evaluated on a coarser log grid and interpolated in log-log
   space (monotone cubic) before smearing.
 * **Size families** (a model's ``SIMULATION.family``, a
-  :class:`~sasnets_plugin.models.spec.Family`): for the expensive kernels
-  (paracrystals and pringle: 16 curves per shape; parallelepipeds, prisms,
-  barbell, capped/elliptical cylinders, triaxial ellipsoid, elliptical
-  bicelle, stacked disks: 8) the intensity obeys an exact scaling law: with
-  all lengths multiplied by ``s``, ``I(q; s*L) = s**p I(s*q; L)``.  One
-  kernel evaluation of a shape on a wide, dense reduced grid is therefore
-  reused for several curves of the same split and chunk that differ in
-  absolute size, q window, resolution, point count, background, scale and
-  noise.  Measured: ~100-1400x fewer kernel evaluations per curve than a
-  dense grid with 35-point polydispersity; the paracrystal reference grid
-  keeps ~0.6 % log steps (Bragg peaks intact).
+  :class:`~sasnets_plugin.models.spec.Family`): for the expensive kernels the intensity
+  obeys an exact scaling law: with all lengths multiplied by ``s``,
+  ``I(q; s*L) = s**p I(s*q; L)``. One kernel evaluation of a shape on a wide, dense
+  reduced grid is reused for several curves of the same chunk that differ in absolute
+  size, instrument (any archetype: the same shape appears at any size in any window),
+  scale, background and noise. Products and curves at a nested limit are simulated one
+  by one.
 """
 from __future__ import annotations
 
@@ -57,37 +56,44 @@ import numpy as np
 from scipy.special import erf
 
 from sasnets_plugin import environment, models
-from sasnets_plugin.models.spec import Family
+from sasnets_plugin.cleaning import MIN_POINTS
+from sasnets_plugin.models import products
+from sasnets_plugin.models.spec import Family, Nested
 
+from . import instrument as instruments
 from . import priors
+from .instrument import Instrument
 
-#: Instrument and noise settings (also written to the dataset manifest).
-INSTRUMENT = {
-    "q_min": [5e-4, 2e-2],          # log-uniform, 1/Ang
-    "q_max": [0.08, 0.7],           # log-uniform, 1/Ang
-    "n_points": [30, 300],          # uniform integer
-    "log_spacing_probability": 0.5,  # else linear spacing
-    "dq_over_q": [0.01, 0.10],      # log-uniform, gaussian sigma of pinhole resolution
-    "scale_log10": [-3.0, 5.0],     # max of the noiseless curve = 10**U(...)
+#: Counting statistics and intensity settings (also written to the dataset manifest).
+MEASUREMENT = {
+    "scale_log10": [-3.0, 5.0],      # max of the noiseless curve = 10**U(...)
     "background_rel": [1e-4, 10.0],  # log-uniform, relative to I(q_max)
     "background_floor": [1e-7, 1e-4],  # log-uniform, relative to max(I)
-    "counts_min": [10.0, 1e4],      # log-uniform, expected counts of the weakest point
-    "pixel_exponent": [0.0, 1.0],   # uniform, counts weight (q/q_max)**gamma
-    "pinhole_nsigma": [2.5, 3.0],   # resolution truncation, as sasmodels
+    "subtracted": 0.15,              # fraction whose background was subtracted
+    "counts_min": [10.0, 1e4],       # log-uniform, expected counts of the weakest point
+    "pinhole_nsigma": [2.5, 3.0],    # resolution truncation, as sasmodels
 }
-
+#: Share of curves of a combinable form factor multiplied by a structure factor.
+PRODUCT_FRACTION = 0.25
+#: Share of curves whose parameters come from the broad prior (shifted split: more).
+BROAD_FRACTION = 0.25
+SHIFTED_BROAD_FRACTION = 0.5
+#: Share of broad draws of a model with exact nested limits placed on one of them.
+LIMIT_FRACTION = 0.25
+#: Pinhole smearing grid: log steps of (finest dQ/Q) / SMEAR_STEPS.
+SMEAR_STEPS = 4.0
+#: Slit smearing grid: log step.
+SLIT_STEP = 0.01
 #: Kernel time budget per curve (microseconds) of the cost model.
 CURVE_BUDGET_US = 8000.0
 #: Never evaluate fewer q points than this (coarse grid + interpolation).
 MIN_EVAL_POINTS = 100
-#: Never evaluate more q points than this on the dense grid.
-MAX_DENSE_POINTS = 1500
-
-
+#: Never use more smearing-grid points than this.
+MAX_CALC_POINTS = 6000
 #: Reference range of a family = first member's window widened by this factor.
 FAMILY_SLACK = 2.0
 
-SIMULATOR_VERSION = 1
+SIMULATOR_VERSION = 3
 
 
 def _simulations() -> dict:
@@ -99,10 +105,22 @@ def simulator_settings() -> dict:
     """Everything that defines the simulated distribution (for the manifest)."""
     return {
         "simulator_version": SIMULATOR_VERSION,
-        "instrument": INSTRUMENT,
+        "archetypes": instruments.ARCHETYPES,
+        "shifted_archetype": instruments.SHIFTED_ARCHETYPE,
+        "edge": instruments.EDGE,
+        "dq_over_q": instruments.DQ_OVER_Q,
+        "q_cap": instruments.Q_CAP,
+        "measurement": MEASUREMENT,
+        "product_fraction": PRODUCT_FRACTION,
+        "structures": products.STRUCTURES,
+        "broad_fraction": BROAD_FRACTION,
+        "shifted_broad_fraction": SHIFTED_BROAD_FRACTION,
+        "limit_fraction": LIMIT_FRACTION,
+        "smear_steps": SMEAR_STEPS,
+        "slit_step": SLIT_STEP,
         "curve_budget_us": CURVE_BUDGET_US,
         "min_eval_points": MIN_EVAL_POINTS,
-        "max_dense_points": MAX_DENSE_POINTS,
+        "max_calc_points": MAX_CALC_POINTS,
         "families": {name: dataclasses.asdict(sim.family)
                      for name, sim in _simulations().items() if sim.family is not None},
         "kernel_cost_us": {name: sim.cost_us for name, sim in _simulations().items()},
@@ -120,11 +138,39 @@ class RejectedCurve(Exception):
 
 @dataclass
 class Curve:
-    """One simulated measurement."""
+    """One simulated measurement: points, errors, resolution, and its record."""
     q: np.ndarray
-    I: np.ndarray
+    I: np.ndarray  # noqa: E741
     dI: np.ndarray
+    dq: np.ndarray | None = None     # pinhole sigma per point (None: slit data)
+    slit_length: float = 0.0
+    label: str = ""                  # the class the curve teaches
     params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a curve is before it is drawn: the kernel to evaluate (``model``, a product
+    ``form@structure`` or a single model), the prior, and the label it will carry."""
+    model: str
+    label: str
+    broad: bool = False
+    nested: Nested | None = None
+    shifted: bool = False
+
+
+def draft(name: str, rng: np.random.Generator, shifted: bool = False) -> Draft:
+    """Decide what the next curve of class ``name`` is (module docstring, step 1)."""
+    broad = rng.random() < (SHIFTED_BROAD_FRACTION if shifted else BROAD_FRACTION)
+    if "@" not in name and products.combinable(name) and rng.random() < PRODUCT_FRACTION:
+        structure = products.STRUCTURES[int(rng.integers(len(products.STRUCTURES)))]
+        product = f"{name}@{structure}"
+        return Draft(product, product, broad, None, shifted)
+    nested = models.get(name).nested
+    if broad and nested and rng.random() < LIMIT_FRACTION:
+        limit = nested[int(rng.integers(len(nested)))]
+        return Draft(name, limit.simpler, broad, limit, shifted)
+    return Draft(name, name, broad, None, shifted)
 
 
 # ---------------------------------------------------------------------------
@@ -186,50 +232,21 @@ def evaluate(name: str, q: np.ndarray, pars: dict) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------
-# Instrument
+# Resolution
 # ---------------------------------------------------------------------------
 
-def _logu(rng, lo, hi):
-    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
-
-
-@dataclass
-class Instrument:
-    q: np.ndarray
-    dq: np.ndarray
-    dq_over_q: float
-    spacing: str
-
-    def describe(self) -> dict:
-        return {"q_min": float(self.q[0]), "q_max": float(self.q[-1]),
-                "n_points": int(self.q.size), "spacing": self.spacing,
-                "dq_over_q": self.dq_over_q}
-
-
-def draw_instrument(rng: np.random.Generator, settings: dict = INSTRUMENT) -> Instrument:
-    q_min = _logu(rng, *settings["q_min"])
-    q_max = _logu(rng, *settings["q_max"])
-    n = int(rng.integers(settings["n_points"][0], settings["n_points"][1] + 1))
-    if rng.random() < settings["log_spacing_probability"]:
-        spacing = "log"
-        q = np.geomspace(q_min, q_max, n)
+def calc_grid(inst: Instrument) -> np.ndarray:
+    """Log grid on which the theory is computed before smearing (module docstring)."""
+    if inst.kind == "slit":
+        lo, hi = inst.q[0], math.hypot(inst.q[-1], inst.slit_length)
+        step = SLIT_STEP
     else:
-        spacing = "linear"
-        q = np.linspace(q_min, q_max, n)
-    dq_over_q = _logu(rng, *settings["dq_over_q"])
-    return Instrument(q=q, dq=dq_over_q * q, dq_over_q=dq_over_q, spacing=spacing)
-
-
-def calc_grid(inst: Instrument, settings: dict = INSTRUMENT) -> np.ndarray:
-    """Dense log grid on which the theory is computed before smearing."""
-    lo_sigma, hi_sigma = settings["pinhole_nsigma"]
-    r = inst.dq_over_q
-    lo = inst.q[0] * max(1.0 - lo_sigma * r, 0.5)
-    hi = inst.q[-1] * (1.0 + hi_sigma * r)
-    step = r / 2.0
+        lo_sigma, hi_sigma = MEASUREMENT["pinhole_nsigma"]
+        lo = max(inst.q[0] - lo_sigma * inst.dq[0], 0.5 * inst.q[0])
+        hi = inst.q[-1] + hi_sigma * inst.dq[-1]
+        step = float(np.min(inst.dq / inst.q)) / SMEAR_STEPS
     n = int(math.ceil(math.log(hi / lo) / step)) + 1
-    n = min(max(n, inst.q.size), MAX_DENSE_POINTS)
-    return np.geomspace(lo, hi, n)
+    return np.geomspace(lo, hi, min(max(n, inst.q.size), MAX_CALC_POINTS))
 
 
 def pinhole_smear(q_calc: np.ndarray, I_calc: np.ndarray, q: np.ndarray,
@@ -265,6 +282,16 @@ def pinhole_smear(q_calc: np.ndarray, I_calc: np.ndarray, q: np.ndarray,
         weights[bad, nearest[bad] - lo[bad]] = 1.0
         total[bad] = 1.0
     return np.sum(weights * I_calc[idx], axis=1) / total
+
+
+
+def smear(inst: Instrument, q_calc: np.ndarray, I_calc: np.ndarray) -> np.ndarray:
+    """The theory ``I_calc(q_calc)`` as the instrument measures it at ``inst.q``."""
+    if inst.kind == "slit":
+        from sasmodels.resolution import Slit1D
+
+        return Slit1D(inst.q, q_length=inst.slit_length, q_calc=q_calc).apply(I_calc)
+    return pinhole_smear(q_calc, I_calc, inst.q, inst.dq, MEASUREMENT["pinhole_nsigma"])
 
 
 # ---------------------------------------------------------------------------
@@ -318,7 +345,7 @@ def loglog_interp(x_src: np.ndarray, y_src: np.ndarray, x: np.ndarray) -> np.nda
 # Intensity, background, noise
 # ---------------------------------------------------------------------------
 
-def _check_model(I: np.ndarray) -> None:
+def _check_model(I: np.ndarray) -> None:  # noqa: E741
     if not np.all(np.isfinite(I)):
         raise RejectedCurve("model_nonfinite")
     if np.any(I < 0):
@@ -327,36 +354,40 @@ def _check_model(I: np.ndarray) -> None:
         raise RejectedCurve("model_zero")
 
 
-def measure(rng: np.random.Generator, inst: Instrument, I_model: np.ndarray,
-            settings: dict = INSTRUMENT) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Scale, background and counting noise applied to a smeared model curve."""
+def _logu(rng, lo, hi):
+    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+def measure(rng: np.random.Generator, inst: Instrument, I_model: np.ndarray,  # noqa: N803
+            settings: dict = MEASUREMENT) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Scale, background and counting noise applied to a smeared model curve
+    (module docstring, step 5). Points with no counts above a subtracted background
+    stay in the curve with I <= 0, as in real reductions; cleaning drops them."""
     _check_model(I_model)
     peak = float(np.max(I_model))
     signal = I_model / peak
     scale = 10.0 ** rng.uniform(*settings["scale_log10"])
+    subtracted = bool(rng.random() < settings["subtracted"])
     bkg_rel = _logu(rng, *settings["background_rel"])
     floor = _logu(rng, *settings["background_floor"])
     background = max(bkg_rel * float(signal[-1]), floor)
     expected = signal + background
-    gamma = float(rng.uniform(*settings["pixel_exponent"]))
-    weight = (inst.q / inst.q[-1]) ** gamma
     counts_min = _logu(rng, *settings["counts_min"])
-    flux = counts_min / float(np.min(expected * weight))
-    lam = flux * weight * expected
+    flux = counts_min / float(np.min(expected * inst.weight))
+    exposure = flux * inst.weight
+    lam = exposure * expected
     if not np.all(np.isfinite(lam)) or np.max(lam) > 1e17:
         raise RejectedCurve("dynamic_range")
     counts = rng.poisson(lam).astype(np.float64)
-    if np.any(counts <= 0):
-        raise RejectedCurve("zero_counts")
-    norm = scale / (flux * weight)
-    I = counts * norm
-    dI = np.sqrt(counts) * norm
-    if not (np.all(np.isfinite(I)) and np.all(I > 0) and np.all(np.isfinite(dI))
-            and np.all(dI > 0)):
-        raise RejectedCurve("nonpositive_after_noise")
+    I = (counts - exposure * background if subtracted else counts) / exposure * scale  # noqa: E741
+    dI = np.sqrt(np.maximum(counts, 1.0)) / exposure * scale
+    if not (np.all(np.isfinite(I)) and np.all(np.isfinite(dI)) and np.all(dI > 0)):
+        raise RejectedCurve("nonfinite_after_noise")
+    if np.count_nonzero(I > 0) < MIN_POINTS:
+        raise RejectedCurve("too_few_positive")
     info = {"scale": scale, "model_peak": peak, "background": background * scale,
-            "background_rel": bkg_rel, "background_floor": floor,
-            "counts_min": counts_min, "pixel_exponent": gamma}
+            "background_rel": bkg_rel, "background_floor": floor, "subtracted": subtracted,
+            "counts_min": counts_min}
     return I, dI, info
 
 
@@ -376,26 +407,47 @@ def _jsonable(pars: dict) -> dict:
     return out
 
 
+def _record(pars: dict, inst: Instrument, noise: dict, d: Draft, n_eval: int) -> dict:
+    record = {"model": _jsonable(pars), "drawn_as": d.model, "label": d.label,
+              "broad": d.broad, "instrument": inst.describe(), "measurement": noise,
+              "eval_points": int(n_eval)}
+    if d.nested is not None:
+        record["nested_limit"] = d.nested.simpler
+    return record
+
+
+def _curve(inst: Instrument, I, dI, d: Draft, record: dict) -> Curve:  # noqa: N803
+    return Curve(inst.q.copy(), I, dI, None if inst.dq is None else inst.dq.copy(),
+                 inst.slit_length, d.label, record)
+
+
+def _draw_pars(d: Draft, info, rng, inst: Instrument, **options) -> dict:
+    pars = priors.draw_parameters(info, rng, q_range=(inst.q[0], inst.q[-1]), broad=d.broad,
+                                  shifted=d.shifted, **options)
+    return d.nested.limit(pars) if d.nested is not None else pars
+
+
 def simulate_group(name: str, rng: np.random.Generator, n: int,
                    rejections: Counter | None = None, max_attempts: int = 200,
-                   stats: Counter | None = None) -> list[Curve]:
-    """Simulate between 1 and *n* curves of model *name*.
+                   stats: Counter | None = None, shifted: bool = False) -> list[Curve]:
+    """Simulate between 1 and *n* curves of class *name*.
 
-    For models with a size family up to ``family.size`` curves share one
-    shape (size family); otherwise one independent curve is returned.
-    Rejected draws are counted in *rejections* by reason and redrawn; after
+    A draft (:func:`draft`) of a plain single model with a size family gives up to
+    ``family.size`` curves sharing one shape; any other draft one curve. Rejected draws
+    are counted in *rejections* by reason and redrawn (a new draft each time); after
     *max_attempts* rejections in a row a RuntimeError is raised.
     """
     rejections = Counter() if rejections is None else rejections
     stats = Counter() if stats is None else stats
-    info, _ = load_model(name)
-    family = models.get(name).simulation.family
     failures = 0
     while True:
+        d = draft(name, rng, shifted)
+        info, _ = load_model(d.model)
+        family = models.get(name).simulation.family
         try:
-            if family is None:
-                return [_simulate_single(name, info, rng, stats)]
-            return _simulate_family(name, info, rng, min(n, family.size), family,
+            if family is None or d.model != name or d.nested is not None:
+                return [_simulate_single(d, info, rng, stats)]
+            return _simulate_family(d, info, rng, min(n, family.size), family,
                                     rejections, stats)
         except RejectedCurve as exc:
             rejections[exc.reason] += 1
@@ -408,42 +460,37 @@ def simulate_group(name: str, rng: np.random.Generator, n: int,
 
 def _evaluate_checked(name, q, pars):
     try:
-        I = evaluate(name, q, pars)
+        I = evaluate(name, q, pars)  # noqa: E741
     except Exception as exc:  # the kernel refused the parameters
         raise RejectedCurve("kernel_error", repr(exc)) from exc
     _check_model(I)
     return I
 
 
-def _simulate_single(name, info, rng, stats) -> Curve:
-    inst = draw_instrument(rng)
+def _simulate_single(d: Draft, info, rng, stats) -> Curve:
+    inst = instruments.draw_instrument(rng, shifted=d.shifted)
     q_calc = calc_grid(inst)
-    pars = priors.draw_parameters(info, rng, q_range=(inst.q[0], inst.q[-1]),
-                                  pd_n=pd_points_for(name, q_calc.size))
-    n_eval = n_eval_points(name, q_calc.size, pars, CURVE_BUDGET_US)
+    pars = _draw_pars(d, info, rng, inst, pd_n=pd_points_for(d.model, q_calc.size))
+    n_eval = n_eval_points(d.model, q_calc.size, pars, CURVE_BUDGET_US)
     if n_eval < q_calc.size:
         q_eval = np.geomspace(q_calc[0], q_calc[-1], n_eval)
-        I_calc = loglog_interp(q_eval, _evaluate_checked(name, q_eval, pars), q_calc)
+        I_calc = loglog_interp(q_eval, _evaluate_checked(d.model, q_eval, pars), q_calc)
         stats["interpolated"] += 1
     else:
-        I_calc = _evaluate_checked(name, q_calc, pars)
+        I_calc = _evaluate_checked(d.model, q_calc, pars)
     stats["kernel_points"] += n_eval * n_pd_points(pars)
-    I_model = pinhole_smear(q_calc, I_calc, inst.q, inst.dq, INSTRUMENT["pinhole_nsigma"])
-    I, dI, noise = measure(rng, inst, I_model)
-    record = {"model": _jsonable(pars), "instrument": inst.describe(),
-              "measurement": noise, "eval_points": int(n_eval)}
-    return Curve(inst.q.copy(), I, dI, record)
+    I, dI, noise = measure(rng, inst, smear(inst, q_calc, I_calc))
+    return _curve(inst, I, dI, d, _record(pars, inst, noise, d, n_eval))
 
 
-def _simulate_family(name, info, rng, n, family: Family, rejections, stats) -> list[Curve]:
-    insts = [draw_instrument(rng) for _ in range(n)]
+def _simulate_family(d: Draft, info, rng, n, family: Family, rejections, stats) -> list[Curve]:
+    insts = [instruments.draw_instrument(rng, shifted=d.shifted) for _ in range(n)]
     grids = [calc_grid(inst) for inst in insts]
     # the shared shape, drawn for the first window
-    ref = priors.draw_parameters(info, rng, q_range=(insts[0].q[0], insts[0].q[-1]),
-                                 pd_n=family.pd_n, max_pd_params=family.max_pd_params,
-                                 pd_probability=(priors.PD_PROBABILITY
-                                                 if family.pd_probability is None
-                                                 else family.pd_probability))
+    pd_probability = priors.PD_PROBABILITY if family.pd_probability is None \
+        else family.pd_probability
+    ref = _draw_pars(d, info, rng, insts[0], pd_n=family.pd_n,
+                     max_pd_params=family.max_pd_params, pd_probability=pd_probability)
     # Size factor s of each member.  I(q; s L) is proportional to I(s q; L):
     # member j needs the reference on s_j * q_calc_j.  The reference range is
     # the first window widened by FAMILY_SLACK on both sides; each member's
@@ -461,21 +508,19 @@ def _simulate_family(name, info, rng, n, family: Family, rejections, stats) -> l
             factors.append(math.sqrt(s_lo * s_hi))
     lo = min(lo, min(f * g[0] for f, g in zip(factors, grids)))
     hi = max(hi, max(f * g[-1] for f, g in zip(factors, grids)))
-    step = min(inst.dq_over_q for inst in insts) / 2.0
+    step = min(float(np.log(g[1] / g[0])) for g in grids)
     n_dense = int(math.ceil(math.log(hi / lo) / step)) + 1
-    affordable = int(family.budget_us * n / (kernel_cost(name) * n_pd_points(ref)))
-    n_eval = int(min(n_dense, MAX_DENSE_POINTS * 2, max(family.min_eval, affordable)))
+    affordable = int(family.budget_us * n / (kernel_cost(d.model) * n_pd_points(ref)))
+    n_eval = int(min(n_dense, MAX_CALC_POINTS, max(family.min_eval, affordable)))
     q_ref = np.geomspace(lo, hi, n_eval)
-    I_ref = _evaluate_checked(name, q_ref, ref)
+    I_ref = _evaluate_checked(d.model, q_ref, ref)
     stats["kernel_points"] += n_eval * n_pd_points(ref)
     stats["families"] += 1
     curves = []
     for inst, q_calc, s in zip(insts, grids, factors):
         try:
             I_calc = loglog_interp(q_ref, I_ref, s * q_calc)
-            I_model = pinhole_smear(q_calc, I_calc, inst.q, inst.dq,
-                                    INSTRUMENT["pinhole_nsigma"])
-            I, dI, noise = measure(rng, inst, I_model)
+            I, dI, noise = measure(rng, inst, smear(inst, q_calc, I_calc))
         except RejectedCurve as exc:
             rejections[exc.reason] += 1
             continue
@@ -484,10 +529,9 @@ def _simulate_family(name, info, rng, n, family: Family, rejections, stats) -> l
             pars[key] = ref[key] * s
         for key in family.down:
             pars[key] = ref[key] / s
-        record = {"model": _jsonable(pars), "instrument": inst.describe(),
-                  "measurement": noise, "eval_points": int(n_eval),
-                  "family_size": n, "family_factor": float(s)}
-        curves.append(Curve(inst.q.copy(), I, dI, record))
+        record = {**_record(pars, inst, noise, d, n_eval), "family_size": n,
+                  "family_factor": float(s)}
+        curves.append(_curve(inst, I, dI, d, record))
     if not curves:
         raise RejectedCurve("family_empty")
     return curves
@@ -495,13 +539,13 @@ def _simulate_family(name, info, rng, n, family: Family, rejections, stats) -> l
 
 def simulate_curves(name: str, rng: np.random.Generator, count: int,
                     rejections: Counter | None = None,
-                    stats: Counter | None = None) -> list[Curve]:
-    """Exactly *count* curves of model *name* drawn from *rng*."""
+                    stats: Counter | None = None, shifted: bool = False) -> list[Curve]:
+    """Exactly *count* curves of class *name* drawn from *rng*."""
     rejections = Counter() if rejections is None else rejections
     curves: list[Curve] = []
     while len(curves) < count:
         curves.extend(simulate_group(name, rng, count - len(curves), rejections,
-                                     stats=stats))
+                                     stats=stats, shifted=shifted))
     return curves[:count]
 
 
@@ -514,7 +558,7 @@ def measure_kernel_cost(name: str, draws: int = 40, seed: int = 0) -> float:
     rng = np.random.default_rng(seed)
     times = []
     for _ in range(draws):
-        inst = draw_instrument(rng)
+        inst = instruments.draw_instrument(rng)
         pars = priors.draw_parameters(info, rng, q_range=(inst.q[0], inst.q[-1]),
                                       pd_probability=0.0)
         q = np.geomspace(inst.q[0], inst.q[-1], 200)

@@ -6,8 +6,9 @@ one model: its training prior (:func:`prior`, a function of the random helpers i
 parameters, bounds by role, starts from the curve invariants, relative contrasts,
 integer counts), its simulation cost and size-family settings (``SIMULATION``), the size
 parameters training may make polydisperse (``POLYDISPERSE``), optionally the parameters
-sasmodels lists in Å that its kernel treats as relative (``DIMENSIONLESS``), and in its
-docstring the nested limits the prior avoids and why. :func:`get` returns it as one frozen
+sasmodels lists in Å that its kernel treats as relative (``DIMENSIONLESS``), the exact
+limits where it is a simpler model (``NESTED``), and in its docstring the nested limits
+the prior avoids and why. :func:`get` returns it as one frozen
 :class:`~.spec.Model`; a sasmodels model without a file gets the generic rules of
 :mod:`.generic`, a product ``form@structure`` what :mod:`.products` derives from both.
 
@@ -83,4 +84,4 @@ def get(name: str) -> Model:
     module = importlib.import_module(f"{__name__}.{name}")
     return Model(name, module.prior, module.FIT.in_relative_contrast(), module.SIMULATION,
                  tuple(module.POLYDISPERSE), tuple(getattr(module, "DIMENSIONLESS", ())),
-                 doc=module.__doc__ or "")
+                 tuple(getattr(module, "NESTED", ())), doc=module.__doc__ or "")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .draw import Draw
 from .guess import rods
-from .spec import LONG, SIZE, Contrasts, FitSpec, Simulation
+from .spec import LONG, SIZE, Contrasts, FitSpec, Nested, Simulation
 
 
 def prior(d: Draw) -> dict:
@@ -29,3 +29,11 @@ FIT = FitSpec(
 SIMULATION = Simulation(cost_us=5.61)
 
 POLYDISPERSE = ("radius", "thickness", "length")
+
+#: Exact limit: a shell like the core is a cylinder.
+NESTED = (Nested(
+    "cylinder",
+    limit=lambda p: {**p, "sld_shell": p["sld_core"]},
+    same=lambda p: {"radius": p["radius"] + p["thickness"],
+                    "length": p["length"] + 2 * p["thickness"], "sld": p["sld_core"],
+                    "sld_solvent": p["sld_solvent"]}),)

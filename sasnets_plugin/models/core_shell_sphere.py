@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .draw import Draw
 from .guess import shells
-from .spec import SIZE, Contrasts, FitSpec, Simulation
+from .spec import SIZE, Contrasts, FitSpec, Nested, Simulation
 
 
 def prior(d: Draw) -> dict:
@@ -27,3 +27,10 @@ FIT = FitSpec(
 SIMULATION = Simulation()
 
 POLYDISPERSE = ("radius", "thickness")
+
+#: Exact limit: a shell like the core is a sphere.
+NESTED = (Nested(
+    "sphere",
+    limit=lambda p: {**p, "sld_shell": p["sld_core"]},
+    same=lambda p: {"radius": p["radius"] + p["thickness"], "sld": p["sld_core"],
+                    "sld_solvent": p["sld_solvent"]}),)

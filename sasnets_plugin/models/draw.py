@@ -17,6 +17,13 @@ models' priors keep their distinguishing feature visible (:data:`MIN_SHELL_CONTR
 :meth:`Draw.sld_apart`, :meth:`Draw.ratio_apart`); each model file says which limits its
 prior avoids.
 
+Broad priors (``Draw(..., broad=True)``): real samples do not place their features for
+the instrument, and they sit wherever nature puts them, nested limits included. In broad
+mode the same priors draw feature positions log-uniformly over a window widened by
+:data:`BROAD_SPAN` on both sides (features partly or wholly outside), and the helpers
+that keep richer models away from their simpler limits (:meth:`Draw.sld_apart`,
+:meth:`Draw.ratio_apart`) stop doing so. Training mixes both (``training.priors``).
+
 Only numpy: the priors live beside the runtime without pulling in the training stack.
 """
 from __future__ import annotations
@@ -33,13 +40,16 @@ OUTSIDE_FRACTION = 0.15
 #: Minimum SLD difference (1e-6/Ang^2) between a shell, rim or head group and
 #: its neighbours, so the layer is visible in the curve.
 MIN_SHELL_CONTRAST = 1.0
+#: Broad priors: feature positions anywhere within this factor beyond the window.
+BROAD_SPAN = 30.0
 
 
 class Draw:
     """Random helpers bound to one generator and one q window."""
 
-    def __init__(self, rng: np.random.Generator, q_range=DEFAULT_Q_RANGE):
+    def __init__(self, rng: np.random.Generator, q_range=DEFAULT_Q_RANGE, broad: bool = False):
         self.rng = rng
+        self.broad = broad
         self.q_lo, self.q_hi = float(q_range[0]), float(q_range[1])
         if not 0 < self.q_lo < self.q_hi:
             raise ValueError(f"bad q range {q_range!r}")
@@ -72,7 +82,10 @@ class Draw:
 
     def sld_apart(self, *others: float, gap: float = MIN_SHELL_CONTRAST,
                   lo: float = -0.5, hi: float = 7.0) -> float:
-        """An SLD at least *gap* away from each of *others* (a visible layer)."""
+        """An SLD at least *gap* away from each of *others* (a visible layer; any SLD
+        for a broad prior)."""
+        if self.broad:
+            return self.sld(lo, hi)
         while True:
             value = self.sld(lo, hi)
             if all(abs(value - other) >= gap for other in others):
@@ -80,7 +93,9 @@ class Draw:
 
     def ratio_apart(self, lo: float, hi: float, gap: float = 1.4) -> float:
         """A log-uniform aspect ratio in [lo, hi] outside [1/gap, gap], so the
-        shape differs visibly from the isotropic one."""
+        shape differs visibly from the isotropic one (any ratio for a broad prior)."""
+        if self.broad:
+            return self.logu(lo, hi)
         while True:
             value = self.logu(lo, hi)
             if not 1.0 / gap < value < gap:
@@ -89,7 +104,10 @@ class Draw:
     # --- window-aware feature positions -------------------------------
     def qstar(self, margin: float = 1.5) -> float:
         """Position of a feature: inside the window (shrunk by *margin* on
-        both sides) most of the time, within a 4x wider window otherwise."""
+        both sides) most of the time, within a 4x wider window otherwise; anywhere
+        within :data:`BROAD_SPAN` of the window for a broad prior."""
+        if self.broad:
+            return self.logu(self.q_lo / BROAD_SPAN, self.q_hi * BROAD_SPAN)
         lo, hi = self.q_lo * margin, self.q_hi / margin
         if hi <= lo or self.chance(OUTSIDE_FRACTION):
             lo, hi = self.q_lo / 4, self.q_hi * 4

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .draw import Draw
 from .guess import rods
-from .spec import LONG, FitSpec, Simulation
+from .spec import LONG, FitSpec, Nested, Simulation
 
 
 def prior(d: Draw) -> dict:
@@ -25,3 +25,10 @@ FIT = FitSpec(
 SIMULATION = Simulation(cost_us=3.96)
 
 POLYDISPERSE = ("radius_polar", "radius_equatorial")
+
+#: Exact limit: equal radii are a sphere.
+NESTED = (Nested(
+    "sphere",
+    limit=lambda p: {**p, "radius_polar": p["radius_equatorial"]},
+    same=lambda p: {"radius": p["radius_equatorial"], "sld": p["sld"],
+                    "sld_solvent": p["sld_solvent"]}),)

@@ -5,7 +5,7 @@ Prior: Fuzziness is 8-35 % of the radius: zero fuzziness is a sphere.
 from __future__ import annotations
 
 from .draw import Draw
-from .spec import SIZE, FitSpec, Simulation
+from .spec import SIZE, FitSpec, Nested, Simulation
 
 
 def prior(d: Draw) -> dict:
@@ -23,3 +23,9 @@ FIT = FitSpec(
 SIMULATION = Simulation()
 
 POLYDISPERSE = ("radius", "fuzziness")
+
+#: Exact limit: no fuzziness is a sphere.
+NESTED = (Nested(
+    "sphere",
+    limit=lambda p: {**p, "fuzziness": 0.0},
+    same=lambda p: {"radius": p["radius"], "sld": p["sld"], "sld_solvent": p["sld_solvent"]}),)

@@ -9,7 +9,7 @@ import math
 
 from .draw import Draw
 from .guess import thicknesses
-from .spec import SIZE, Contrasts, FitSpec, Simulation
+from .spec import SIZE, Contrasts, FitSpec, Nested, Simulation
 
 
 def prior(d: Draw) -> dict:
@@ -29,3 +29,10 @@ FIT = FitSpec(
 SIMULATION = Simulation()
 
 POLYDISPERSE = ("length_tail", "length_head")
+
+#: Exact limit: head groups like the tails are a plain sheet.
+NESTED = (Nested(
+    "lamellar",
+    limit=lambda p: {**p, "sld_head": p["sld"]},
+    same=lambda p: {"thickness": 2 * (p["length_tail"] + p["length_head"]), "sld": p["sld"],
+                    "sld_solvent": p["sld_solvent"]}),)

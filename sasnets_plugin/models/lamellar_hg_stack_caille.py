@@ -9,7 +9,7 @@ from __future__ import annotations
 from .draw import Draw
 from .guess import spacings
 from .shared import stack_prior
-from .spec import LAYERS, SIZE, Contrasts, FitSpec, Simulation, value
+from .spec import LAYERS, SIZE, Contrasts, FitSpec, Nested, Simulation, value
 
 
 def prior(d: Draw) -> dict:
@@ -32,3 +32,10 @@ FIT = FitSpec(
 SIMULATION = Simulation(cost_us=1.2)
 
 POLYDISPERSE = ("length_tail", "length_head", "d_spacing")
+
+#: Exact limit: one layer is a single head-group bilayer.
+NESTED = (Nested(
+    "lamellar_hg",
+    limit=lambda p: {**p, "Nlayers": 1},
+    same=lambda p: {"length_tail": p["length_tail"], "length_head": p["length_head"],
+                    "sld": p["sld"], "sld_head": p["sld_head"], "sld_solvent": p["sld_solvent"]}),)

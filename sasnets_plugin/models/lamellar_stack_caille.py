@@ -7,7 +7,7 @@ from __future__ import annotations
 from .draw import Draw
 from .guess import spacings
 from .shared import stack_prior
-from .spec import LAYERS, SIZE, FitSpec, Simulation, value
+from .spec import LAYERS, SIZE, FitSpec, Nested, Simulation, value
 
 
 def prior(d: Draw) -> dict:
@@ -26,3 +26,10 @@ FIT = FitSpec(
 SIMULATION = Simulation(cost_us=1.12)
 
 POLYDISPERSE = ("thickness", "d_spacing")
+
+#: Exact limit: one layer is a single sheet.
+NESTED = (Nested(
+    "lamellar",
+    limit=lambda p: {**p, "Nlayers": 1},
+    same=lambda p: {"thickness": p["thickness"], "sld": p["sld"],
+                    "sld_solvent": p["sld_solvent"]}),)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from itertools import product
 
 from .draw import Draw
-from .spec import LONG, PEARLS, SIZE, FitSpec, Simulation
+from .spec import LONG, PEARLS, SIZE, FitSpec, Nested, Simulation
 
 
 def prior(d: Draw) -> dict:
@@ -25,3 +25,9 @@ FIT = FitSpec(
 SIMULATION = Simulation()
 
 POLYDISPERSE = ()
+
+#: Exact limit: one pearl is a sphere.
+NESTED = (Nested(
+    "sphere",
+    limit=lambda p: {**p, "num_pearls": 1},
+    same=lambda p: {"radius": p["radius"], "sld": p["sld"], "sld_solvent": p["sld_solvent"]}),)

@@ -5,7 +5,7 @@ Prior: At least 2 shells: one shell is the vesicle model.
 from __future__ import annotations
 
 from .draw import Draw
-from .spec import SIZE, FitSpec, Simulation, count
+from .spec import SIZE, FitSpec, Nested, Simulation, count
 
 
 def prior(d: Draw) -> dict:
@@ -29,3 +29,10 @@ FIT = FitSpec(
 SIMULATION = Simulation()
 
 POLYDISPERSE = ("radius", "thick_shell", "thick_solvent")
+
+#: Exact limit: one shell is a vesicle.
+NESTED = (Nested(
+    "vesicle",
+    limit=lambda p: {**p, "n_shells": 1},
+    same=lambda p: {"radius": p["radius"], "thickness": p["thick_shell"], "sld": p["sld"],
+                    "sld_solvent": p["sld_solvent"], "volfraction": p["volfraction"]}),)

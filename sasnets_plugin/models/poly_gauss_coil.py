@@ -9,7 +9,7 @@ from itertools import product
 
 from .draw import Draw
 from .guess import gyration
-from .spec import LONG, FitSpec, Simulation, value
+from .spec import LONG, FitSpec, Nested, Simulation, value
 
 
 def prior(d: Draw) -> dict:
@@ -28,3 +28,9 @@ FIT = FitSpec(
 SIMULATION = Simulation()
 
 POLYDISPERSE = ()
+
+#: Exact limit: Mw/Mn = 1 is the monodisperse coil.
+NESTED = (Nested(
+    "mono_gauss_coil",
+    limit=lambda p: {**p, "polydispersity": 1.0},
+    same=lambda p: {"rg": p["rg"], "i_zero": p["i_zero"]}),)

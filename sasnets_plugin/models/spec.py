@@ -181,6 +181,19 @@ class Simulation:
 
 
 @dataclass(frozen=True)
+class Nested:
+    """An exact limit where this model *is* a simpler one: ``limit(p)`` moves parameters
+    ``p`` onto it, and the simpler model with parameters ``same(p)`` then gives the same
+    curve up to a constant factor (checked against the kernels by the conformance test).
+    Training curves drawn at such a limit carry the simpler model's label: it is the
+    right suggestion for them (and the only one the data can support)."""
+
+    simpler: str
+    limit: Callable[[dict], dict]
+    same: Callable[[dict], dict]
+
+
+@dataclass(frozen=True)
 class Model:
     """Everything the project knows about one sasmodels model."""
 
@@ -191,4 +204,5 @@ class Model:
     polydisperse: tuple[str, ...]  # size parameters training may make polydisperse
     #: parameters sasmodels' table gives in Å that the kernel treats as relative
     dimensionless: tuple[str, ...] = ()
+    nested: tuple[Nested, ...] = ()  # exact limits where it is a simpler model
     doc: str = ""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .draw import Draw
 from .guess import gyration
-from .spec import AREA, FitSpec, Simulation, value
+from .spec import AREA, FitSpec, Nested, Simulation, value
 
 
 def prior(d: Draw) -> dict:
@@ -23,3 +23,9 @@ FIT = FitSpec(
 SIMULATION = Simulation()
 
 POLYDISPERSE = ()
+
+#: Exact limit: one arm is a Gaussian coil.
+NESTED = (Nested(
+    "mono_gauss_coil",
+    limit=lambda p: {**p, "arms": 1.0},
+    same=lambda p: {"rg": p["rg_squared"] ** 0.5}),)

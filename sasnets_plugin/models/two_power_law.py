@@ -9,7 +9,7 @@ import math
 
 from .draw import Draw
 from .guess import dedupe, n_high, n_low
-from .spec import QPOS, FitSpec, Simulation, exp
+from .spec import QPOS, FitSpec, Nested, Simulation, exp
 
 
 def prior(d: Draw) -> dict:
@@ -32,3 +32,9 @@ FIT = FitSpec(
 SIMULATION = Simulation()
 
 POLYDISPERSE = ()
+
+#: Exact limit: equal exponents are one power law.
+NESTED = (Nested(
+    "power_law",
+    limit=lambda p: {**p, "power_2": p["power_1"]},
+    same=lambda p: {"power": p["power_1"]}),)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .draw import Draw
 from .guess import shells
-from .spec import SIZE, FitSpec, Simulation
+from .spec import SIZE, FitSpec, Nested, Simulation
 
 
 def prior(d: Draw) -> dict:
@@ -25,3 +25,9 @@ FIT = FitSpec(
 SIMULATION = Simulation()
 
 POLYDISPERSE = ("radius", "thickness")
+
+#: Exact limit: no solvent core is a sphere.
+NESTED = (Nested(
+    "sphere",
+    limit=lambda p: {**p, "radius": 0.0},
+    same=lambda p: {"radius": p["thickness"], "sld": p["sld"], "sld_solvent": p["sld_solvent"]}),)
