@@ -996,11 +996,11 @@ def start_values(model_name: str, q, I, dI=None, *, dQ=None, n_random: int = 16,
 
     q_arr = np.asarray(q, float)
     dq = None if dQ is None else np.asarray(dQ, float)
-    curve, _ = clean_curve(q_arr, I, dI)
+    curve, report = clean_curve(q_arr, I, dI)
     if dq is not None:
         from .verify import carry_over
 
-        dq = carry_over(q_arr, np.asarray(I, float), dq, curve.q)
+        dq = carry_over(q_arr, report.kept, dq, curve.q)
     data = make_fit_data(curve.q, curve.I, curve.dI, dQ=dq)
     setup = setup_for(model_name, float(data.q[0]), float(data.q[-1]))
     best = _Best()

@@ -107,17 +107,15 @@ class VerificationCancelled(SasnetsError):
 
 
 # --- data preparation -----------------------------------------------------------------
-def carry_over(raw_q, raw_I, values, clean_q) -> np.ndarray:  # noqa: E741
+def carry_over(raw_q, kept, values, clean_q) -> np.ndarray:
     """Per-point ``values`` of the raw curve, following ``clean_curve`` onto ``clean_q``.
 
-    Cleaning drops rows with bad q/I, sorts and merges equal q; a cleaned point gets
-    the mean of the values of the raw rows that share its q.
+    Cleaning drops rows (``kept``: its report's mask of the rows used), sorts and merges
+    equal q; a cleaned point gets the mean of the values of the raw rows that share its q.
     """
     raw_q = np.asarray(raw_q, float)
-    raw_I = np.asarray(raw_I, float)
     values = np.asarray(values, float)
-    keep = np.isfinite(raw_q) & np.isfinite(raw_I) & (raw_q > 0) & (raw_I > 0)
-    q, v = raw_q[keep], values[keep]
+    q, v = raw_q[kept], values[kept]
     uq, inverse = np.unique(q, return_inverse=True)
     finite = np.isfinite(v)
     sums = np.bincount(inverse, np.where(finite, v, 0.0), minlength=uq.size)
@@ -146,7 +144,7 @@ def prepare_data(raw, *, slit_length=None, slit_width=None) -> tuple[FitData, Cl
             return np.full(curve.q.size, float(arr))
         if arr.size != n_raw:
             raise ValueError(f"resolution array has {arr.size} values for {n_raw} points")
-        return carry_over(raw.q, raw.I, arr, curve.q)
+        return carry_over(raw.q, report.kept, arr, curve.q)
 
     sl = slit_length if slit_length is not None else getattr(raw, "dQl", None)
     sw = slit_width if slit_width is not None else getattr(raw, "dQw", None)
@@ -156,24 +154,12 @@ def prepare_data(raw, *, slit_length=None, slit_width=None) -> tuple[FitData, Cl
 
 
 def read_slit(path, dataset: int = 0) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Slit length and width (``dxl``, ``dxw``) of 1D data set ``dataset`` in ``path``,
-    as sasdata reads them (``None`` where the file has none)."""
-    from sasdata.dataloader.loader import Loader
+    """Slit length and width (``dxl``, ``dxw``) of 1D data set ``dataset`` in ``path``
+    (``None`` where the file has none): ``loading.load_1d``'s ``dQl`` / ``dQw``."""
+    from ..loading import load_1d
 
-    from ..loading import _is_2d, _quiet_sasdata
-
-    with _quiet_sasdata():
-        datasets = [d for d in (Loader().load(str(path)) or []) if not _is_2d(d)
-                    and np.ndim(getattr(d, "x", None)) == 1 and np.size(d.x)]
-    data = datasets[dataset]
-    out = []
-    for name in ("dxl", "dxw"):
-        arr = getattr(data, name, None)
-        if arr is None or np.size(arr) != np.size(data.x) or not np.any(np.asarray(arr) > 0):
-            out.append(None)
-        else:
-            out.append(np.asarray(arr, float))
-    return out[0], out[1]
+    curve = load_1d(path)[dataset]
+    return curve.dQl, curve.dQw
 
 
 # --- result ---------------------------------------------------------------------------
