@@ -1,11 +1,20 @@
 """Load the bundled network and turn network inputs into class probabilities.
 
-TensorFlow is imported only when a :class:`Classifier` is built, so ``--help``, the
-cleaning code and SasView's start-up never pay for it.
+Two files hold the same network. ``model.keras`` (Keras 3) is the source of truth that
+training writes; ``model.tflite`` is derived from it at export (``training/export.py``)
+and is what ranking runs on: the LiteRT interpreter (``ai-edge-litert``) loads it in
+milliseconds without TensorFlow (``sasnets-suggest FILE`` from cold: 0.23 s and 75 MiB,
+against 3.98 s and 731 MiB with TensorFlow; ``benchmarks/results/runtime.json``).
+``metadata.json`` records the sha256 and size of both and of ``classes.json``; a
+folder whose files do not match that record is refused, so a retrained ``model.keras``
+next to a stale ``model.tflite``, a reordered class list or a truncated copy never
+produces labels. ``runtime="keras"`` (what ``--device gpu`` uses) runs ``model.keras``
+with TensorFlow instead, which only the ``training`` extra installs.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -22,9 +31,19 @@ from .preprocessing import N_CHANNELS, N_POINTS, PREPROCESSING_VERSION
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.keras"
+LIGHT_MODEL_FILE = "model.tflite"
 CLASSES_FILE = "classes.json"
 METADATA_FILE = "metadata.json"
+#: Key of ``metadata.json`` mapping each file above to ``{"sha256": ..., "bytes": ...}``.
+FILES_KEY = "files"
 DEVICES = ("auto", "cpu", "gpu")
+RUNTIMES = ("litert", "keras")
+#: Threads of the LiteRT interpreter. Two halve a 2,000-curve batch on a 2-core machine
+#: (0.51 s -> 0.27 s) and speed up one curve too (0.24 -> 0.19 ms); more were not
+#: measured, and the fit verification wants the other cores.
+MAX_THREADS = 4
+#: The command that (re)writes ``model.tflite`` and the hashes for a weights folder.
+EXPORT_COMMAND = "python -m training.export"
 
 
 def default_weights_dir() -> Path:
@@ -35,6 +54,15 @@ def default_weights_dir() -> Path:
     if source_tree.is_dir():
         return source_tree
     return Path(str(resources.files("sasnets_plugin.model_weights")))
+
+
+def file_record(path: Path) -> dict:
+    """What ``metadata.json`` records of one exported file: sha256 and size."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"sha256": digest.hexdigest(), "bytes": path.stat().st_size}
 
 
 def _read_json(path: Path, what: str):
@@ -56,9 +84,55 @@ def read_classes(weights_dir: Path) -> list[str]:
     return classes
 
 
+def read_metadata(weights_dir: Path) -> dict:
+    """``metadata.json`` as a dict; refuses any other JSON value."""
+    path = weights_dir / METADATA_FILE
+    metadata = _read_json(path, "network metadata")
+    if not isinstance(metadata, dict):
+        raise WeightsError(f"The network metadata {path} must be a JSON object (with the "
+                           f"preprocessing version and file hashes), not {metadata!r:.40}.")
+    return metadata
+
+
+def check_files(weights_dir: Path, metadata: dict) -> None:
+    """Refuse a folder whose files are not those the export recorded in ``metadata``."""
+    records = metadata.get(FILES_KEY)
+    if not (isinstance(records, dict)
+            and all(isinstance(records.get(n), dict) for n in (MODEL_FILE, LIGHT_MODEL_FILE,
+                                                                CLASSES_FILE))):
+        raise WeightsError(
+            f"{weights_dir / METADATA_FILE} records no hashes of {MODEL_FILE}, "
+            f"{LIGHT_MODEL_FILE} and {CLASSES_FILE} (an export by an older SASNets?); "
+            f"derive them with `{EXPORT_COMMAND} {weights_dir}` (needs the training extra).")
+    for name in (CLASSES_FILE, MODEL_FILE, LIGHT_MODEL_FILE):
+        path = weights_dir / name
+        if not path.is_file():
+            raise WeightsError(f"The network file is missing: {path} does not exist.")
+        expected, actual = records[name], file_record(path)
+        if actual == expected:
+            continue
+        if name == CLASSES_FILE:
+            raise WeightsError(
+                f"{path} was changed after export (its sha256 differs from the one in "
+                f"{METADATA_FILE}): its model names would no longer label the network's "
+                "outputs correctly. Restore the exported class list.")
+        if actual["bytes"] < expected.get("bytes", 0):
+            raise WeightsError(
+                f"{path} is truncated or corrupt: {actual['bytes']:,} of the "
+                f"{expected['bytes']:,} bytes exported (an interrupted copy or download?). "
+                "Copy the weights folder again or reinstall SASNets.")
+        raise WeightsError(
+            f"{path} is corrupt or not the file this network was exported with (its sha256 "
+            f"differs from the one in {METADATA_FILE}): {MODEL_FILE} and {LIGHT_MODEL_FILE} "
+            f"must come from the same export. If {MODEL_FILE} was replaced on purpose, derive "
+            f"the rest from it with `{EXPORT_COMMAND} {weights_dir}` (needs the training "
+            "extra); otherwise copy the weights folder again.")
+
+
 @contextlib.contextmanager
 def _native_stderr_silenced():
-    """TensorFlow's C++ start-up notes (CUDA probing, oneDNN) bypass Python logging.
+    """TensorFlow's and LiteRT's C++ start-up notes (CUDA probing, "Created TensorFlow
+    Lite XNNPACK delegate") bypass Python logging.
 
     Only done on the main thread of a command-line process: file descriptor 2 belongs
     to the whole process, and in a GUI other threads may be writing to it.
@@ -76,12 +150,50 @@ def _native_stderr_silenced():
         os.close(saved)
 
 
+class _LiteRT:
+    """``model.tflite`` in LiteRT's interpreter (no TensorFlow); resized per batch shape."""
+
+    device = "CPU (LiteRT)"
+
+    def __init__(self, path: Path):
+        from ai_edge_litert.interpreter import Interpreter
+
+        threads = max(1, min(MAX_THREADS, len(os.sched_getaffinity(0))
+                             if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+        try:
+            self._interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        except (ValueError, RuntimeError) as exc:
+            raise WeightsError(f"The network file {path} is corrupt ({exc}).") from exc
+        (inp,) = self._interpreter.get_input_details()
+        (out,) = self._interpreter.get_output_details()
+        self._in, self._out = inp["index"], out["index"]
+        self.input_shape = (None, *map(int, inp["shape_signature"][1:]))
+        self.n_outputs = int(out["shape_signature"][-1])
+        self._batch: tuple[int, ...] | None = None
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        if batch.shape != self._batch:
+            self._interpreter.resize_tensor_input(self._in, batch.shape)
+            with _native_stderr_silenced():  # XNNPACK announces itself on first allocation
+                self._interpreter.allocate_tensors()
+            self._batch = batch.shape
+        self._interpreter.set_tensor(self._in, batch)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._out).copy()
+
+
 def _import_tensorflow(device: str):
     environment.configure()
-    with _native_stderr_silenced():
-        import tensorflow as tf
+    try:
+        with _native_stderr_silenced():
+            import tensorflow as tf
 
-        gpus = tf.config.list_physical_devices("GPU")  # device probing logs too
+            gpus = tf.config.list_physical_devices("GPU")  # device probing logs too
+    except ImportError as exc:
+        raise SasnetsError(
+            "Running the Keras network (--device gpu, --runtime keras) needs TensorFlow, "
+            "which is not installed: pip install 'sasnets-plugin[training]'. Without it, "
+            "leave --device at auto or cpu (the light runtime).") from exc
     if device == "gpu" and not gpus:
         raise SasnetsError("--device gpu was asked for, but TensorFlow sees no GPU.")
     if device == "cpu" and gpus:
@@ -92,15 +204,53 @@ def _import_tensorflow(device: str):
     return tf, ("/GPU:0" if gpus and device != "cpu" else "/CPU:0")
 
 
-class Classifier:
-    """The trained network with its class list; checks both before use."""
+class _Keras:
+    """``model.keras`` with TensorFlow, on ``device`` (the GPU path and the reference)."""
 
-    def __init__(self, weights_dir: str | Path | None = None, device: str = "auto"):
+    def __init__(self, path: Path, device: str):
+        tf, self.device = _import_tensorflow(device)
+        import keras
+
+        try:
+            with tf.device(self.device):
+                model = keras.saving.load_model(path, compile=False)
+        except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors...
+            raise WeightsError(f"The network file {path} is corrupt ({exc}).") from exc
+        self.input_shape = tuple(model.input_shape)
+        self.n_outputs = model.output_shape[-1]
+        self._tf = tf
+        self._forward = tf.function(
+            lambda x: model(x, training=False),
+            input_signature=[tf.TensorSpec((None, N_POINTS, N_CHANNELS), tf.float32)],
+            reduce_retracing=True,
+        )
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        with self._tf.device(self.device):
+            return self._forward(batch).numpy()
+
+
+class Classifier:
+    """The trained network with its class list; checks both before use.
+
+    ``runtime``: ``"litert"`` (``model.tflite``, no TensorFlow, CPU) or ``"keras"``
+    (``model.keras`` with TensorFlow); by default Keras only for ``device="gpu"``.
+    :meth:`predict` may be called from several threads (one call runs at a time).
+    """
+
+    def __init__(self, weights_dir: str | Path | None = None, device: str = "auto",
+                 runtime: str | None = None):
         if device not in DEVICES:
             raise SasnetsError(f"device must be one of {', '.join(DEVICES)}, not {device!r}.")
+        runtime = runtime or ("keras" if device == "gpu" else "litert")
+        if runtime not in RUNTIMES:
+            raise SasnetsError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}.")
+        if runtime == "litert" and device == "gpu":
+            raise SasnetsError("The light runtime (LiteRT) runs on the CPU; --device gpu "
+                               "uses the Keras network with TensorFlow.")
         self.weights_dir = Path(weights_dir) if weights_dir else default_weights_dir()
         self.classes = read_classes(self.weights_dir)
-        self.metadata = _read_json(self.weights_dir / METADATA_FILE, "network metadata")
+        self.metadata = read_metadata(self.weights_dir)
         version = self.metadata.get("preprocessing_version")
         if version != PREPROCESSING_VERSION:
             raise WeightsError(
@@ -108,38 +258,25 @@ class Classifier:
                 f"{version!r}, but this version of SASNets prepares data as "
                 f"{PREPROCESSING_VERSION!r}; retrain it or install the matching SASNets."
             )
-        model_path = self.weights_dir / MODEL_FILE
-        if not model_path.is_file():
-            raise WeightsError(f"The network file is missing: {model_path} does not exist.")
-
-        tf, self.device = _import_tensorflow(device)
-        import keras
-
-        try:
-            with tf.device(self.device):
-                model = keras.saving.load_model(model_path, compile=False)
-        except Exception as exc:  # Keras raises ValueError, OSError, zipfile errors...
-            raise WeightsError(f"The network file {model_path} is corrupt ({exc}).") from exc
+        check_files(self.weights_dir, self.metadata)
+        self.runtime = runtime
+        model_path = self.weights_dir / (LIGHT_MODEL_FILE if runtime == "litert" else MODEL_FILE)
+        self._network = _LiteRT(model_path) if runtime == "litert" else _Keras(model_path, device)
+        self.device = self._network.device
         expected_in = (None, N_POINTS, N_CHANNELS)
-        if tuple(model.input_shape) != expected_in:
+        if tuple(self._network.input_shape) != expected_in:
             raise WeightsError(
-                f"The network in {model_path} reads inputs of shape {model.input_shape}, "
-                f"not {expected_in}."
+                f"The network in {model_path} reads inputs of shape "
+                f"{self._network.input_shape}, not {expected_in}."
             )
-        n_out = model.output_shape[-1]
-        if n_out != len(self.classes):
+        if self._network.n_outputs != len(self.classes):
             raise WeightsError(
-                f"The network in {model_path} has {n_out} outputs but {CLASSES_FILE} "
-                f"lists {len(self.classes)} models; they do not belong together."
+                f"The network in {model_path} has {self._network.n_outputs} outputs but "
+                f"{CLASSES_FILE} lists {len(self.classes)} models; they do not belong together."
             )
-        self._model = model
-        self._tf = tf
-        self._forward = tf.function(
-            lambda x: model(x, training=False),
-            input_signature=[tf.TensorSpec((None, N_POINTS, N_CHANNELS), tf.float32)],
-            reduce_retracing=True,
-        )
-        log.info("Loaded %d-class network from %s on %s", n_out, self.weights_dir, self.device)
+        self._lock = threading.Lock()
+        log.info("Loaded %d-class network from %s (%s, %s)", len(self.classes),
+                 self.weights_dir, model_path.name, self.device)
 
     def predict(self, inputs: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Probabilities, shape ``(n, n_classes)``, each row summing to 1."""
@@ -147,8 +284,8 @@ class Classifier:
         if inputs.ndim == 2:
             inputs = inputs[None]
         out = np.empty((inputs.shape[0], len(self.classes)), dtype=np.float64)
-        with self._tf.device(self.device):
+        with self._lock:  # LiteRT's interpreter is not thread-safe
             for start in range(0, inputs.shape[0], batch_size):
-                batch = inputs[start : start + batch_size]
-                out[start : start + batch.shape[0]] = self._forward(batch).numpy()
+                batch = np.ascontiguousarray(inputs[start : start + batch_size])
+                out[start : start + batch.shape[0]] = self._network(batch)
         return out / out.sum(axis=1, keepdims=True)

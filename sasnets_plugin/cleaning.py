@@ -5,7 +5,8 @@ was changed instead of silently altering their data.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -28,7 +29,13 @@ class Curve:
 
 @dataclass(frozen=True)
 class CleaningReport:
-    """What :func:`clean_curve` did, point by point."""
+    """What :func:`clean_curve` did, point by point.
+
+    ``kept`` marks the input rows that were used (finite, q > 0, I > 0), in input
+    order, before sorting and merging: index raw per-point arrays with it instead of
+    re-deriving the rule. ``read_notes`` are what the file reader skipped before
+    cleaning saw the data (see :func:`sasnets_plugin.loading.load_1d`).
+    """
 
     n_input: int
     n_nonfinite: int = 0
@@ -38,10 +45,13 @@ class CleaningReport:
     reordered: bool = False
     dI_dropped: bool = False
     n_usable: int = 0
+    read_notes: tuple[str, ...] = ()
+    kept: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False,
+                             repr=False)
 
     def notes(self) -> list[str]:
         """One short sentence per change made, empty when the data was already clean."""
-        out = []
+        out = list(self.read_notes)
         if self.n_nonfinite:
             out.append(f"dropped {self.n_nonfinite} point(s) with NaN or infinite values")
         if self.n_bad_q:
@@ -66,17 +76,34 @@ class CleaningReport:
             "reordered": self.reordered,
             "dI_dropped": self.dI_dropped,
             "n_usable": self.n_usable,
+            "read_notes": list(self.read_notes),
         }
 
 
-def _as_1d(name: str, values) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
+def numbers_1d(name: str, values) -> np.ndarray:
+    """``values`` as a 1D float array, or a :class:`DataError` naming ``name``."""
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise DataError(f"{name} must hold numbers only; {_first_non_number(values)!r:.40} "
+                        "is not one.") from None
     if arr.ndim != 1:
         raise DataError(f"{name} must be a 1D array of numbers, got shape {arr.shape}.")
     return arr
 
 
-def clean_curve(q, I, dI=None) -> tuple[Curve, CleaningReport]:  # noqa: E741
+def _first_non_number(values):
+    """The first element of ``values`` that is not a number (what the message quotes)."""
+    for value in np.ravel(np.asarray(values, dtype=object)):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return value.item() if isinstance(value, np.generic) else value
+    return values
+
+
+def clean_curve(q, I, dI=None, *,  # noqa: E741
+                read_notes: Sequence[str] = ()) -> tuple[Curve, CleaningReport]:
     """Drop unusable points, sort by q and merge duplicate q values.
 
     Rows with a non-finite q or I, q <= 0 or I <= 0 are dropped (a log-scale model
@@ -84,14 +111,15 @@ def clean_curve(q, I, dI=None) -> tuple[Curve, CleaningReport]:  # noqa: E741
     files without uncertainties arrive with dI all zero and are treated as "no dI".
     Points sharing a q are merged into their (inverse-variance) weighted mean.
 
+    ``read_notes`` (what the file reader skipped) are passed on to the report.
     Raises :class:`DataError` when fewer than :data:`MIN_POINTS` usable points remain.
     """
-    q = _as_1d("q", q)
-    I = _as_1d("I", I)  # noqa: E741
+    q = numbers_1d("q", q)
+    I = numbers_1d("I", I)  # noqa: E741
     if q.shape != I.shape:
         raise DataError(f"q and I have different lengths ({q.size} and {I.size}).")
     if dI is not None:
-        dI = _as_1d("dI", dI)
+        dI = numbers_1d("dI", dI)
         if dI.shape != q.shape:
             raise DataError(f"dI has {dI.size} values but q has {q.size}.")
     n_input = q.size
@@ -135,6 +163,8 @@ def clean_curve(q, I, dI=None) -> tuple[Curve, CleaningReport]:  # noqa: E741
         reordered=reordered,
         dI_dropped=dI_dropped,
         n_usable=int(q.size),
+        read_notes=tuple(read_notes),
+        kept=keep,
     )
     if q.size < MIN_POINTS:
         raise DataError(_too_few_message(report))

@@ -1,16 +1,20 @@
 """``sasnets-suggest``: rank sasmodels models for 1D data files from the command line.
 
 Exit status: 0 when every file was ranked, 2 when any file could not be ranked (its
-error is reported in place of its ranking) or the command line was wrong.
+error is reported in place of its ranking) or the command line was wrong. Output cut
+short by its reader (``sasnets-suggest ... | head``) ends the command quietly, with the
+same status.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
+from .classifier import DEVICES, RUNTIMES
 from .errors import SasnetsError
 from .loading import load_1d
 
@@ -42,11 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how many models to list per file (default 5)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON array, one object per file, in input order")
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
-                        help="where the network runs (default: GPU when TensorFlow sees one)")
+    parser.add_argument("--device", choices=DEVICES, default="auto",
+                        help="auto, cpu: the light runtime (LiteRT) on the CPU; gpu: the Keras "
+                        "network with TensorFlow on a GPU (needs the training extra)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default=None,
+                        help="litert: model.tflite, no TensorFlow (default unless --device gpu); "
+                        "keras: model.keras with TensorFlow (needs the training extra), "
+                        "e.g. to compare the two on the CPU")
     parser.add_argument("--weights", type=Path, default=None, metavar="DIR",
-                        help="folder with model.keras, classes.json, metadata.json "
-                        "(default: the bundled network)")
+                        help="folder with model.keras, model.tflite, classes.json, "
+                        "metadata.json (default: the bundled network)")
     parser.add_argument("--verify", action="store_true",
                         help="also fit the top K models to each file's data (sasmodels + bumps, "
                         "honouring its resolution) and re-rank them by fit evidence")
@@ -80,7 +89,7 @@ def _add_verification(result: dict, ranking, top: int, workers: int | None) -> N
 
 
 def _results(paths: list[Path], weights: Path | None, device: str, top: int,
-             verify_fits: bool = False) -> list[dict]:
+             verify_fits: bool = False, runtime: str | None = None) -> list[dict]:
     """One JSON-ready dict per path: ``suggestions`` (plus details) or ``error``."""
     from .suggestion import get_classifier, prepare, rank
 
@@ -102,7 +111,8 @@ def _results(paths: list[Path], weights: Path | None, device: str, top: int,
     if not prepared:
         return results
     try:
-        rankings = rank(get_classifier(str(weights) if weights else None, device), prepared)
+        classifier = get_classifier(str(weights) if weights else None, device, runtime)
+        rankings = rank(classifier, prepared)
     except SasnetsError as exc:
         for slot in slots:
             results[slot] = {"file": results[slot]["file"], "error": str(exc)}
@@ -163,14 +173,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give at least one data file (or --demo)")
     if args.top < 1:
         parser.error("--top must be at least 1")
-    results = _results(paths, args.weights, args.device, args.top, args.verify)
-    if args.json:
-        json.dump(results, sys.stdout, indent=1)
-        print()
-    else:
-        for result in results:
-            _print_table(result)
-    return EXIT_FAILED if any("error" in r for r in results) else EXIT_OK
+    results = _results(paths, args.weights, args.device, args.top, args.verify, args.runtime)
+    status = EXIT_FAILED if any("error" in r for r in results) else EXIT_OK
+    try:
+        if args.json:
+            json.dump(results, sys.stdout, indent=1)
+            print()
+        else:
+            for result in results:
+                _print_table(result)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped reading (e.g. `| head`): nothing left to tell it. Point
+        # stdout at /dev/null so that Python's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return status
 
 
 if __name__ == "__main__":

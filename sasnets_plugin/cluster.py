@@ -44,5 +44,5 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
     n = workers or default_workers()
     log.info("starting a local Dask cluster with %d worker process(es)", n)
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as local, Client(local) as client:
+                      dashboard_address=":0") as local, Client(local) as client:
         yield client

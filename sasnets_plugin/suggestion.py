@@ -1,7 +1,8 @@
 """Rank sasmodels models for 1D curves: clean → resample → network → sorted probabilities."""
 from __future__ import annotations
 
-import functools
+import operator
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .classifier import Classifier
-from .cleaning import CleaningReport, Curve, clean_curve
+from .cleaning import CleaningReport, Curve, clean_curve, numbers_1d
 from .errors import DataError
 from .loading import RawCurve, load_1d
 from .preprocessing import network_input
@@ -44,7 +45,7 @@ class Ranking:
 
 def prepare(raw: RawCurve) -> Prepared:
     """Clean ``raw`` and build its network input; raises :class:`DataError`."""
-    curve, report = clean_curve(raw.q, raw.I, raw.dI)
+    curve, report = clean_curve(raw.q, raw.I, raw.dI, read_notes=raw.notes)
     return Prepared(raw, curve, report, network_input(curve.q, curve.I, curve.dI))
 
 
@@ -61,10 +62,35 @@ def rank(classifier: Classifier, prepared: list[Prepared]) -> list[Ranking]:
     return rankings
 
 
-@functools.lru_cache(maxsize=4)
-def get_classifier(weights_dir: str | None = None, device: str = "auto") -> Classifier:
-    """A loaded network, shared by every call with the same arguments."""
-    return Classifier(weights_dir, device)
+class _Classifiers:
+    """Loaded networks by ``(weights_dir, device, runtime)``, shared by every caller.
+
+    Each is built once, under a lock: threads asking together (the GUI's workers, a
+    script's thread pool) wait for the first build instead of each loading a network.
+    A failed load is not kept, so fixing the weights and asking again works.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loaded: dict[tuple[str | None, str, str | None], Classifier] = {}
+
+    def __call__(self, weights_dir: str | None = None, device: str = "auto",
+                 runtime: str | None = None) -> Classifier:
+        key = (None if weights_dir is None else str(weights_dir), device, runtime)
+        with self._lock:
+            if key not in self._loaded:
+                self._loaded[key] = Classifier(weights_dir, device, runtime)
+            return self._loaded[key]
+
+    def cache_clear(self) -> None:
+        """Forget every loaded network (the next call loads afresh)."""
+        with self._lock:
+            self._loaded.clear()
+
+
+#: ``get_classifier(weights_dir=None, device="auto", runtime=None)``: the shared
+#: :class:`Classifier` for those arguments.
+get_classifier = _Classifiers()
 
 
 def verify(ranking: Ranking, top: int = 5, **options) -> Verification:
@@ -77,6 +103,19 @@ def verify(ranking: Ranking, top: int = 5, **options) -> Verification:
 
     models, probabilities = zip(*ranking.top(top))
     return verify_candidates(ranking.prepared.raw, list(models), list(probabilities), **options)
+
+
+def _count(name: str, value, smallest: int) -> int:
+    """``value`` as an int >= ``smallest``, or a ValueError saying what was wrong."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be a whole number, not {value!r}.") from None
+    if number < smallest:
+        raise ValueError(f"{name} must be at least {smallest}, not {number}.")
+    return number
 
 
 def _answer(raw: RawCurve, top: int | None, verify_fits: bool):
@@ -95,16 +134,25 @@ def suggest(q, I, dI=None, top: int | None = 5, *, dQ=None, verify: bool = False
     ``.candidates`` in network order and ``.ranked`` in verified order, each with the
     network probability, reduced chi², AIC, BIC, fitted parameters and the combined
     ``posterior``.
+
+    Raises :class:`DataError` for unusable data and ValueError for a ``top`` that is
+    not a whole number >= 1.
     """
-    raw = RawCurve("data", np.asarray(q, float), np.asarray(I, float),
-                   None if dI is None else np.asarray(dI, float),
-                   None if dQ is None else np.asarray(dQ, float))
+    top = None if top is None else _count("top", top, 1)
+    raw = RawCurve("data", numbers_1d("q", q), numbers_1d("I", I),
+                   None if dI is None else numbers_1d("dI", dI),
+                   None if dQ is None else numbers_1d("dQ", dQ))
     return _answer(raw, top, verify)
 
 
 def suggest_file(path: str | Path, top: int | None = 5, dataset: int = 0, *, verify: bool = False):
     """:func:`suggest` for the 1D data set number ``dataset`` (0 = first) in ``path``
-    (its pinhole or slit resolution is used by ``verify=True``)."""
+    (its pinhole or slit resolution is used by ``verify=True``).
+
+    Safe to call from several threads at once.
+    """
+    top = None if top is None else _count("top", top, 1)
+    dataset = _count("dataset", dataset, 0)
     curves = load_1d(path)
     if not 0 <= dataset < len(curves):
         raise DataError(f"{Path(path).name} has {len(curves)} 1D data set(s); no number {dataset}.")

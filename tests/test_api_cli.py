@@ -2,6 +2,8 @@
 import json
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -119,13 +121,18 @@ def test_cli_with_broken_weights_reports_every_file(example_1d, tmp_path):
     assert "class list is missing" in r["error"]
 
 
-def test_cli_help_does_not_import_tensorflow():
+def test_cli_help_and_ranking_do_not_import_tensorflow(example_1d):
     code = ("import sys; from sasnets_plugin.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
             "assert 'tensorflow' not in sys.modules, 'TensorFlow imported by --help'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "Exit status: 0 when every file was ranked, 2" in proc.stdout
+    code = ("import sys; from sasnets_plugin.cli import main\n"
+            f"assert main([{str(example_1d / 'sphere_80.txt')!r}]) == 0\n"
+            "assert not {'tensorflow', 'keras'} & set(sys.modules), 'TensorFlow imported'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_cli_usage_errors():
@@ -174,3 +181,76 @@ def test_cli_verify_json_adds_fits_and_the_verified_order(example_1d):
     post = [v["posterior"] for v in r["verified"]]
     assert post == sorted(post, reverse=True)
     assert r["verification"]["resolution"]
+
+
+@pytest.mark.parametrize("top, message", [(2.5, "top must be a whole number, not 2.5"),
+                                          ("3", "top must be a whole number, not '3'"),
+                                          (True, "top must be a whole number, not True"),
+                                          (-1, "top must be at least 1, not -1"),
+                                          (0, "top must be at least 1, not 0")])
+def test_top_must_be_a_whole_number_from_one(example_1d, top, message):
+    q, I = _sphere_curve()
+    with pytest.raises(ValueError, match=message):
+        suggest(q, I, top=top)
+    with pytest.raises(ValueError, match=message):
+        suggest_file(example_1d / "cyl_400_20.txt", top=top)
+    assert len(suggest(q, I, top=np.int64(2))) == 2
+
+
+def test_text_arrays_are_a_data_error():
+    q, I = _sphere_curve()
+    with pytest.raises(DataError, match="I must hold numbers only; 'high' is not one"):
+        suggest(q, ["high"] * q.size)
+    with pytest.raises(DataError, match="q must hold numbers only; 'a' is not one"):
+        suggest(np.array(["a"] * I.size), I)
+
+
+def test_suggest_file_from_several_threads(example_1d):
+    names = ["cyl_400_20.txt", "sphere_80.txt", "100nmPinholeSphere.txt", "apoferritin.txt"]
+    expected = {n: suggest_file(example_1d / n, top=3) for n in names}
+    get_classifier.cache_clear()
+    start = threading.Barrier(4)
+
+    def first_load(_):
+        start.wait()
+        return get_classifier()
+
+    with ThreadPoolExecutor(4) as pool:
+        loaded = list(pool.map(first_load, range(4)))
+        assert len({id(c) for c in loaded}) == 1, "the network was built more than once"
+        jobs = [names[i % len(names)] for i in range(120)]
+        answers = list(pool.map(lambda n: suggest_file(example_1d / n, top=3), jobs))
+    for name, answer in zip(jobs, answers):
+        assert [m for m, _ in answer] == [m for m, _ in expected[name]]
+        np.testing.assert_allclose([p for _, p in answer], [p for _, p in expected[name]],
+                                   atol=1e-6)
+
+
+def test_skipped_rows_reach_the_cleaning_notes(tmp_path):
+    q, I = _sphere_curve()
+    rows = [f"{a:.6g} {b:.6g}" for a, b in zip(q, I)]
+    rows[10] = f"{q[10]:.6g} 1e400"
+    path = tmp_path / "bom.txt"
+    path.write_text("\ufeff" + "\n".join(rows) + "\n", encoding="utf-8")
+    proc = subprocess.run([str(CLI), "--json", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    (r,) = json.loads(proc.stdout)
+    assert r["cleaning"][0] == ("the file reader skipped 2 row(s) of numbers (line 1: starts with "
+                                "an invisible byte-order mark; line 11: 1e400 is not a finite "
+                                "number)")
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux /proc")
+def test_cli_refuses_a_proc_file_with_exit_2():
+    proc = subprocess.run([str(CLI), "/proc/self/mem"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "error: /proc/self/mem: a special file of unknown size" in proc.stdout
+
+
+def test_cli_piped_into_a_closed_reader_exits_quietly(example_1d):
+    proc = subprocess.Popen([str(CLI), str(example_1d / "cyl_400_20.txt"), "--top", "50"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # like `| head` that has already quit: every write is a broken pipe
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert stderr == ""

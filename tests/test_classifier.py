@@ -1,11 +1,15 @@
-"""The runtime refuses missing, corrupt or mismatched weights with a message naming the problem."""
+"""The runtime ranks with LiteRT, equals the Keras model, and refuses missing, corrupt or
+mismatched weights with a message naming the problem."""
 import json
 import shutil
+import subprocess
+import sys
+import zipfile
 
 import numpy as np
 import pytest
 
-from sasnets_plugin.classifier import Classifier, default_weights_dir
+from sasnets_plugin.classifier import Classifier, default_weights_dir, file_record
 from sasnets_plugin.errors import SasnetsError, WeightsError
 from sasnets_plugin.preprocessing import PREPROCESSING_VERSION
 
@@ -17,8 +21,25 @@ def weights_copy(tmp_path):
     return dst
 
 
+def _rehash(folder, name):
+    """Record ``name``'s new content in metadata.json, as an export would."""
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["files"][name] = file_record(folder / name)
+    (folder / "metadata.json").write_text(json.dumps(meta))
+
+
+def _example_inputs(example_1d):
+    from sasnets_plugin.loading import load_1d
+    from sasnets_plugin.suggestion import prepare
+
+    names = ["cyl_400_20.txt", "sphere_80.txt", "latex_smeared.xml", "100nmPinholeSphere.txt",
+             "ISIS_Polymer_Blend_TK49.xml", "Ludox_silica.xml", "apoferritin.txt"]
+    return np.stack([prepare(c).inputs for n in names for c in load_1d(example_1d / n)])
+
+
 def test_shipped_network_loads_and_predicts_probabilities():
     clf = Classifier()
+    assert clf.runtime == "litert"
     assert len(clf.classes) == clf.metadata["n_classes"]
     assert clf.metadata["preprocessing_version"] == PREPROCESSING_VERSION
     x = np.random.default_rng(0).normal(size=(7, 100, 2)).astype(np.float32)
@@ -28,10 +49,29 @@ def test_shipped_network_loads_and_predicts_probabilities():
     assert np.all(p >= 0)
 
 
+def test_ranking_a_file_never_imports_tensorflow(example_1d):
+    code = ("import sys, sasnets_plugin\n"
+            f"print(sasnets_plugin.suggest_file({str(example_1d / 'cyl_400_20.txt')!r}, top=1))\n"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')]\n"
+            "assert not bad, bad\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "cylinder" in proc.stdout
+
+
+def test_light_runtime_equals_the_keras_model(example_1d):
+    x = _example_inputs(example_1d)
+    light = Classifier().predict(x)
+    keras = Classifier(device="cpu", runtime="keras").predict(x)
+    assert np.max(np.abs(light - keras)) < 1e-5
+    assert (light.argmax(axis=1) == keras.argmax(axis=1)).all()
+
+
 def test_batches_give_the_same_answer_as_one_call():
     clf = Classifier()
     x = np.random.default_rng(1).normal(size=(50, 100, 2)).astype(np.float32)
     np.testing.assert_allclose(clf.predict(x, batch_size=7), clf.predict(x), atol=1e-5)
+    np.testing.assert_allclose(clf.predict(x[3]), clf.predict(x)[3:4], atol=1e-6)
 
 
 def test_missing_folder(tmp_path):
@@ -39,15 +79,47 @@ def test_missing_folder(tmp_path):
         Classifier(tmp_path / "nothing")
 
 
-def test_missing_model_file(weights_copy):
-    (weights_copy / "model.keras").unlink()
-    with pytest.raises(WeightsError, match="network file is missing"):
+@pytest.mark.parametrize("name", ["model.keras", "model.tflite"])
+def test_missing_model_file(weights_copy, name):
+    (weights_copy / name).unlink()
+    with pytest.raises(WeightsError, match=f"network file is missing: .*{name} does not exist"):
         Classifier(weights_copy)
 
 
-def test_corrupt_model_file(weights_copy):
-    (weights_copy / "model.keras").write_bytes(b"PK\x03\x04 this is not a keras archive")
-    with pytest.raises(WeightsError, match="model.keras is corrupt"):
+@pytest.mark.parametrize("name", ["model.keras", "model.tflite"])
+def test_truncated_model_file_is_called_truncated(weights_copy, name):
+    path = weights_copy / name
+    size = path.stat().st_size
+    path.write_bytes(path.read_bytes()[: size // 2])
+    with pytest.raises(WeightsError, match=f"{name} is truncated or corrupt: {size // 2:,} of the "
+                       f"{size:,} bytes exported"):
+        Classifier(weights_copy)
+
+
+def test_corrupt_model_file_of_the_right_size(weights_copy):
+    path = weights_copy / "model.tflite"
+    path.write_bytes(bytes(path.stat().st_size))
+    with pytest.raises(WeightsError, match="model.tflite is corrupt or not the file this network "
+                       "was exported with"):
+        Classifier(weights_copy)
+
+
+def test_retrained_keras_file_beside_a_stale_light_file_is_refused(weights_copy):
+    with zipfile.ZipFile(weights_copy / "model.keras", "a") as archive:  # still a valid .keras
+        archive.writestr("notes.txt", "retrained")
+    with pytest.raises(WeightsError, match="model.keras is corrupt or not the file this network "
+                       "was exported with .*model.keras and model.tflite must come from the same "
+                       "export. If model.keras was replaced on purpose, derive the rest from it "
+                       "with `python -m training.export "):
+        Classifier(weights_copy)
+
+
+def test_swapped_class_names_are_refused(weights_copy):
+    classes = json.loads((weights_copy / "classes.json").read_text())
+    classes[0], classes[1] = classes[1], classes[0]
+    (weights_copy / "classes.json").write_text(json.dumps(classes, indent=1) + "\n")
+    with pytest.raises(WeightsError, match="classes.json was changed after export .*would no "
+                       "longer label the network's outputs correctly"):
         Classifier(weights_copy)
 
 
@@ -60,8 +132,25 @@ def test_corrupt_class_list(weights_copy):
 def test_class_list_that_does_not_match_the_network(weights_copy):
     classes = json.loads((weights_copy / "classes.json").read_text())
     (weights_copy / "classes.json").write_text(json.dumps(classes[:-1]))
+    _rehash(weights_copy, "classes.json")
     with pytest.raises(WeightsError, match=f"has {len(classes)} outputs but classes.json lists "
                        f"{len(classes) - 1} models"):
+        Classifier(weights_copy)
+
+
+@pytest.mark.parametrize("content", ["null", "[1, 2]", "\"metadata\""])
+def test_metadata_that_is_not_an_object(weights_copy, content):
+    (weights_copy / "metadata.json").write_text(content)
+    with pytest.raises(WeightsError, match="metadata.json must be a JSON object"):
+        Classifier(weights_copy)
+
+
+def test_metadata_without_file_hashes(weights_copy):
+    meta = json.loads((weights_copy / "metadata.json").read_text())
+    del meta["files"]
+    (weights_copy / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(WeightsError, match="records no hashes of model.keras, model.tflite and "
+                       "classes.json .*python -m training.export"):
         Classifier(weights_copy)
 
 
@@ -73,9 +162,13 @@ def test_other_preprocessing_version_is_refused(weights_copy):
         Classifier(weights_copy)
 
 
-def test_unknown_device_and_absent_gpu():
+def test_unknown_device_runtime_and_absent_gpu():
     with pytest.raises(SasnetsError, match="device must be one of auto, cpu, gpu"):
         Classifier(device="tpu")
+    with pytest.raises(SasnetsError, match="runtime must be one of litert, keras"):
+        Classifier(runtime="onnx")
+    with pytest.raises(SasnetsError, match="LiteRT\\) runs on the CPU"):
+        Classifier(device="gpu", runtime="litert")
     import tensorflow as tf
 
     if not tf.config.list_physical_devices("GPU"):

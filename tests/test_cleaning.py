@@ -101,3 +101,29 @@ def test_empty_and_mismatched_input():
         clean_curve([1, 2, 3], [1, 2])
     with pytest.raises(DataError, match="must be a 1D array"):
         clean_curve(np.ones((3, 3)), np.ones((3, 3)))
+
+
+def test_report_marks_the_rows_it_kept_in_input_order():
+    q, I, dI = curve()
+    I[[2, 5]] = [np.nan, -1.0]
+    q[8] = 0.0
+    perm = np.random.default_rng(1).permutation(q.size)
+    out, report = clean_curve(q[perm], I[perm], dI[perm])
+    expected = np.isfinite(I[perm]) & (I[perm] > 0) & (q[perm] > 0)
+    np.testing.assert_array_equal(report.kept, expected)
+    np.testing.assert_array_equal(np.sort(q[perm][report.kept]), out.q)
+
+
+@pytest.mark.parametrize("bad", [["0.01", "abc"], np.array(["x"] * 12)])
+def test_text_instead_of_numbers_is_a_data_error(bad):
+    q, I, _ = curve(len(bad))
+    with pytest.raises(DataError, match="I must hold numbers only; '(abc|x)' is not one"):
+        clean_curve(q, bad)
+
+
+def test_reading_notes_come_first_in_the_notes():
+    q, I, dI = curve()
+    I[0] = -1
+    _, report = clean_curve(q, I, dI, read_notes=("the file reader skipped 1 row(s) of numbers",))
+    assert report.notes() == ["the file reader skipped 1 row(s) of numbers",
+                              "dropped 1 point(s) with I <= 0"]

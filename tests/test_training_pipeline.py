@@ -37,7 +37,7 @@ def tiny_run(tmp_path_factory, shipped_before):
 
 def test_everything_is_written_under_out(tiny_run):
     weights = tiny_run / "weights"
-    for name in ("model.keras", "classes.json", "metadata.json", "report.json",
+    for name in ("model.keras", "model.tflite", "classes.json", "metadata.json", "report.json",
                  "confusion_matrix.png", "confusion_dendrogram.png", "training_curves.png"):
         assert (weights / name).is_file(), name
     assert json.loads((weights / "classes.json").read_text()) == MODELS

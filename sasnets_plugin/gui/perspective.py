@@ -32,8 +32,8 @@ from ..errors import DataError, SasnetsError
 from ..loading import RawCurve, from_data1d
 from ..preprocessing import LOG_Q_OFFSET
 from . import PERSPECTIVE_NAME, fitting_bridge
-from .worker import (VERIFY, Outcome, VerifyJob, load_network, load_opengl_driver,
-                     run_in_background, suggest_all, verify)
+from .worker import (VERIFY, Outcome, VerifyJob, load_network, run_in_background,
+                     suggest_all, verify)
 
 log = logging.getLogger(__name__)
 
@@ -365,14 +365,10 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     # ------------------------------------------------------------------ network
 
     def start_network_load(self):
-        """Import TensorFlow and load the network in the background."""
+        """Load the network in the background."""
         self.network_ready = None
         self.lblNetwork.setStyleSheet("")
         self.lblNetwork.setText("Loading the network in the background…")
-        try:
-            load_opengl_driver()
-        except Exception:  # no OpenGL at all: nothing can clash with TensorFlow
-            log.debug("no OpenGL context", exc_info=True)
         run_in_background(load_network, self._network_loaded, self._network_failed, self,
                           "loading the network")
 

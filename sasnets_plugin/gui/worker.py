@@ -4,12 +4,11 @@ fit verification.
 Two shared, long-lived plain Python threads, each running its jobs in submission
 order; results come back to the GUI thread through Qt signals (queued connections):
 
-* the **network** thread (:data:`NETWORK`): everything TensorFlow (import, network
-  load, prediction; the cached classifier is never loaded twice at once), and the
+* the **network** thread (:data:`NETWORK`): the network (load, prediction), and the
   quick start values of a fit (about a second of sasmodels evaluations), so an
   auto-fit follows its ranking;
 * the **verification** thread (:data:`VERIFY`): :func:`verify`, i.e.
-  :func:`sasnets_plugin.verification.verify_candidates` (no TensorFlow; the fits run in
+  :func:`sasnets_plugin.verification.verify_candidates` (no network; the fits run in
   the verification's own process pool, started lazily by the first verification), so
   that a verification, which may take tens of seconds, never holds up ranking.
 
@@ -19,24 +18,15 @@ re-acquire the GIL with the thread state first registered for the OS thread; fro
 second task on a pooled thread that is a different one, and the worker deadlocks on
 its own GIL (seen in ``tf.function`` tracing).
 
-TensorFlow and OpenGL in one process
-------------------------------------
-TensorFlow's libraries carry their own copy of LLVM and export its symbols globally;
-Mesa's OpenGL drivers (llvmpipe, used under Xvfb and on many Linux desktops, radeonsi)
-use the system's libLLVM. In one process the two copies resolve into each other and
-the process segfaults (TensorFlow first: in Mesa's shader compiler; OpenGL first: in
-TensorFlow's start-up). SasView builds OpenGL views (Shape2SAS) with its main window,
-so the perspective (1) loads the OpenGL driver first, on the GUI thread
-(:func:`load_opengl_driver`), and (2) imports TensorFlow with ``RTLD_DEEPBIND`` so its
-libraries bind to their own LLVM (:func:`_tensorflow_import`).
+The network runs in LiteRT, which (unlike TensorFlow, whose bundled LLVM clashed with
+Mesa's OpenGL drivers) exports no LLVM symbols: SasView's OpenGL views and the network
+share the process without precautions.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import queue
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -60,53 +50,9 @@ class Outcome:
     error: str | None = None
 
 
-_import_lock = threading.Lock()
-#: True once TensorFlow was imported here, isolated from OpenGL's LLVM.
-tensorflow_isolated = False
-
-
-@contextlib.contextmanager
-def _tensorflow_import():
-    """Let TensorFlow's libraries bind to their own symbols while it is imported."""
-    global tensorflow_isolated
-    with _import_lock:
-        if "tensorflow" in sys.modules or not hasattr(os, "RTLD_DEEPBIND"):
-            yield
-            return
-        flags = sys.getdlopenflags()
-        sys.setdlopenflags(flags | os.RTLD_DEEPBIND)
-        try:
-            yield
-        finally:
-            sys.setdlopenflags(flags)
-            tensorflow_isolated = "tensorflow" in sys.modules
-
-
-def classifier():
-    """:func:`~sasnets_plugin.suggestion.get_classifier`, importing TensorFlow safely."""
-    with _tensorflow_import():
-        return get_classifier()
-
-
-def load_opengl_driver() -> None:
-    """Load the system OpenGL driver now (GUI thread), before TensorFlow is imported."""
-    from PySide6 import QtGui
-
-    if QtGui.QGuiApplication.instance() is None:
-        return
-    context = QtGui.QOpenGLContext()
-    if not context.create():
-        return
-    surface = QtGui.QOffscreenSurface()
-    surface.create()
-    if context.makeCurrent(surface):
-        context.doneCurrent()
-    surface.destroy()
-
-
 def load_network() -> list[str]:
-    """Import TensorFlow and load the network (cached); the class names."""
-    return list(classifier().classes)
+    """Load the network (cached); the class names."""
+    return list(get_classifier().classes)
 
 
 def suggest_all(curves: list[tuple[int, RawCurve]]) -> list[Outcome]:
@@ -123,7 +69,7 @@ def suggest_all(curves: list[tuple[int, RawCurve]]) -> list[Outcome]:
         except SasnetsError as exc:
             outcomes[key] = Outcome(key, error=str(exc))
     if ready:
-        for (key, _), ranking in zip(ready, rank(classifier(), [p for _, p in ready])):
+        for (key, _), ranking in zip(ready, rank(get_classifier(), [p for _, p in ready])):
             outcomes[key] = Outcome(key, ranking=ranking)
     return [outcomes[key] for key, _ in curves]
 
@@ -226,7 +172,7 @@ def _emit(signal, value, what):
         log.debug("Model Suggestion: result of %s dropped", what)
 
 
-#: The thread for TensorFlow (and quick start values).
+#: The thread for the network (and quick start values).
 NETWORK = "sasnets-worker"
 #: The thread for fit verifications.
 VERIFY = "sasnets-verify"

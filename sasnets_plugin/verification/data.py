@@ -143,17 +143,15 @@ def make_fit_data(q, I, dI=None, dQ=None, slit_length=None,  # noqa: E741
     return FitData(q, I, sigma, dq, sl, sw, rel, tuple(notes))
 
 
-def carry_over(raw_q, raw_I, values, clean_q) -> np.ndarray:  # noqa: E741
+def carry_over(raw_q, kept, values, clean_q) -> np.ndarray:
     """Per-point ``values`` of the raw curve, following ``clean_curve`` onto ``clean_q``.
 
-    Cleaning drops rows with bad q/I, sorts and merges equal q; a cleaned point gets
-    the mean of the values of the raw rows that share its q.
+    Cleaning drops rows (``kept``: its report's mask of the rows used), sorts and merges
+    equal q; a cleaned point gets the mean of the values of the raw rows that share its q.
     """
     raw_q = np.asarray(raw_q, float)
-    raw_I = np.asarray(raw_I, float)
     values = np.asarray(values, float)
-    keep = np.isfinite(raw_q) & np.isfinite(raw_I) & (raw_q > 0) & (raw_I > 0)
-    q, v = raw_q[keep], values[keep]
+    q, v = raw_q[kept], values[kept]
     uq, inverse = np.unique(q, return_inverse=True)
     finite = np.isfinite(v)
     sums = np.bincount(inverse, np.where(finite, v, 0.0), minlength=uq.size)
@@ -182,7 +180,7 @@ def prepare_data(raw, *, slit_length=None, slit_width=None) -> tuple[FitData, Cl
             return np.full(curve.q.size, float(arr))
         if arr.size != n_raw:
             raise ValueError(f"resolution array has {arr.size} values for {n_raw} points")
-        return carry_over(raw.q, raw.I, arr, curve.q)
+        return carry_over(raw.q, report.kept, arr, curve.q)
 
     sl = slit_length if slit_length is not None else getattr(raw, "dQl", None)
     sw = slit_width if slit_width is not None else getattr(raw, "dQw", None)

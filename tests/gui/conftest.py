@@ -73,11 +73,9 @@ def sasview(qapp, weights_dir):
     """SasView's main window with the perspective, built as ``run_sasview`` does."""
     if not have_display():
         pytest.skip("needs an X server")
-    from sasnets_plugin.gui import worker
-
-    if "tensorflow" in sys.modules and not worker.tensorflow_isolated:
-        # TensorFlow loaded first, globally: Mesa's OpenGL (llvmpipe) would then crash
-        # the process on its LLVM symbols (see sasnets_plugin/gui/worker.py).
+    if "tensorflow" in sys.modules:
+        # TensorFlow (imported by tests of the Keras path and of training) exports its
+        # own LLVM globally: Mesa's OpenGL (llvmpipe) would then crash the process.
         pytest.fail("TensorFlow was imported before SasView's OpenGL; run the GUI tests "
                     "first or on their own (pytest tests/gui)")
     os.environ.update(XDG_DIRS)
