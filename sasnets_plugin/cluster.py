@@ -33,9 +33,9 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
     ``workers`` processes (default: one per core), closed on exit. Workers inherit
     :func:`environment.configure`'s flags.
     """
+    environment.configure()  # before distributed is imported: it reads its log level then
     from distributed import Client, LocalCluster
 
-    environment.configure()
     if scheduler:
         log.info("connecting to the Dask scheduler at %s", scheduler)
         with Client(scheduler) as client:

@@ -608,9 +608,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=getattr(logging, args.log_level),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.log_level != "DEBUG":  # sasmodels logs every kernel, Dask every connection
-        for chatty in ("sasmodels", "distributed"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
+    if args.log_level != "DEBUG":  # sasmodels logs every kernel it loads
+        logging.getLogger("sasmodels").setLevel(logging.WARNING)
     try:
         models = resolve_models(args.models)
         generate_dataset(args.out, models, args.per_model, seed=args.seed,
