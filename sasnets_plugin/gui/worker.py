@@ -47,6 +47,7 @@ from PySide6 import QtCore
 from ..errors import SasnetsError
 from ..loading import RawCurve
 from ..suggestion import Ranking, get_classifier, prepare, rank
+from .state import Settings
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +83,11 @@ def _tensorflow_import():
             tensorflow_isolated = "tensorflow" in sys.modules
 
 
-def classifier():
-    """:func:`~sasnets_plugin.suggestion.get_classifier`, importing TensorFlow safely."""
+def classifier(device: str = "auto"):
+    """:func:`~sasnets_plugin.suggestion.get_classifier` on ``device``, importing
+    TensorFlow safely."""
     with _tensorflow_import():
-        return get_classifier()
+        return get_classifier(device=device)
 
 
 def load_opengl_driver() -> None:
@@ -104,12 +106,12 @@ def load_opengl_driver() -> None:
     surface.destroy()
 
 
-def load_network() -> list[str]:
-    """Import TensorFlow and load the network (cached); the class names."""
-    return list(classifier().classes)
+def load_network(device: str = "auto") -> list[str]:
+    """Import TensorFlow and load the network on ``device`` (cached); the class names."""
+    return list(classifier(device).classes)
 
 
-def suggest_all(curves: list[tuple[int, RawCurve]]) -> list[Outcome]:
+def suggest_all(curves: list[tuple[int, RawCurve]], device: str = "auto") -> list[Outcome]:
     """Clean and rank every curve; a curve that cannot be ranked gets its message.
 
     A :class:`~sasnets_plugin.errors.WeightsError` (no usable network) is raised, since
@@ -123,16 +125,12 @@ def suggest_all(curves: list[tuple[int, RawCurve]]) -> list[Outcome]:
         except SasnetsError as exc:
             outcomes[key] = Outcome(key, error=str(exc))
     if ready:
-        for (key, _), ranking in zip(ready, rank(classifier(), [p for _, p in ready])):
+        for (key, _), ranking in zip(ready, rank(classifier(device), [p for _, p in ready])):
             outcomes[key] = Outcome(key, ranking=ranking)
     return [outcomes[key] for key, _ in curves]
 
 
 # --------------------------------------------------------------------------- verification
-
-#: Wall-clock budget of one verification in the GUI (seconds); the user can cancel.
-VERIFY_SECONDS = 30.0
-
 
 @dataclass(eq=False)
 class VerifyJob:
@@ -146,7 +144,7 @@ class VerifyJob:
     raw: RawCurve
     models: tuple[str, ...]
     probabilities: tuple[float, ...]
-    max_seconds: float = VERIFY_SECONDS
+    max_seconds: float = Settings.verify_seconds
     cancel: threading.Event = field(default_factory=threading.Event)
     phase: str = "queued"
     fitting_since: float | None = None
