@@ -121,6 +121,14 @@ def _clean(manager, qtbot):
     perspective.chkAutoFit.setChecked(False)
     perspective.chkVerify.setChecked(False)
     qtbot.waitUntil(lambda: perspective.verify_job is None, timeout=60_000)
+    # Preferences back to the defaults (a test may have changed them).
+    from sasnets_plugin.gui.perspective import settings_path
+    from sasnets_plugin.gui.state import Settings
+
+    settings_path().unlink(missing_ok=True)
+    if perspective.settings != Settings():
+        perspective.apply_settings(Settings())
+        qtbot.waitUntil(lambda: perspective.network_ready is not None, timeout=120_000)
 
 
 # ------------------------------------------------------------------ actions
