@@ -273,10 +273,11 @@ def page_is_open(gui_manager, page) -> bool:
 
 
 def fit_running(page) -> bool:
-    """True while SasView's fit thread of ``page`` runs (``page.fit_started`` is not
-    reliable: SasView clears it whenever a model calculation ends)."""
+    """True while a fit of ``page`` runs: its fit thread runs, or SasView's
+    ``fit_started`` flag is up (alone it is not reliable: SasView clears it whenever a
+    model calculation ends, long before a slow fit does)."""
     thread = getattr(page, "calc_fit", None)
-    return thread is not None and bool(thread.isrunning())
+    return bool(page.fit_started) or (thread is not None and bool(thread.isrunning()))
 
 
 def open_fit_page(gui_manager, item, plan: FitPlan, page=None):
@@ -370,7 +371,7 @@ def run_fit(page) -> None:
     if not page.cmdFit.isEnabled():
         raise FitHandOffError("SasView's Fit button is disabled for this page.")
     page.cmdFit.click()
-    if not fit_running(page) and not page.fit_started:
+    if not fit_running(page):
         raise FitHandOffError("SasView did not start the fit (see SasView's log).")
 
 

@@ -1038,9 +1038,6 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         if dataset is None or model is None:
             self._say("Rank the models first (Suggest model), then choose one.", logging.WARNING)
             return
-        if self._manager is None:
-            self._say("The Fitting perspective is only available inside SasView.", logging.WARNING)
-            return
         self.fit(dataset, model)
 
     def fit(self, dataset: DataSet, model: str):
@@ -1049,7 +1046,11 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         A structure factor alone is fitted as ``sphere@<S(q)>`` (SasView fits an S(q)
         only as a product); a verified model starts from its verified values.
         """
-        if dataset.fit is not None and dataset.fit.busy:
+        if self._manager is None:
+            self._say("The Fitting perspective is only available inside SasView.",
+                      logging.WARNING, dataset)
+            return
+        if dataset.fit is not None and dataset.fit.busy and not self._fit_gone(dataset):
             self._say(f"SasView is still fitting this data set with "
                       f"{display_name(dataset.fit.model)}; wait for that fit to end or stop "
                       "it in its fit page.", logging.WARNING, dataset)
@@ -1098,6 +1099,17 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
                   f"starting from {origin} (free: {free}).", dataset=dataset)
         self.fitStarted.emit(page, plan.model)
 
+    def _fit_gone(self, dataset: DataSet) -> bool:
+        """True when the data set's fit is marked running but its page runs no fit any
+        more (it ended without SasView's signal); it is then marked failed so that a new
+        fit can start."""
+        record = dataset.fit
+        if record.outcome != state.RUNNING or fitting_bridge.fit_running(dataset.page):
+            return False
+        record.outcome = state.FAILED
+        record.messages = ("SasView's fit page ended the fit without reporting it.",)
+        return True
+
     def _watch(self, page):
         if id(page) not in self._page_watches:
             watch = _PageWatch(page, self)
@@ -1112,7 +1124,12 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         if dataset is None:
             return  # a fit the user started there by hand
         record = dataset.fit
-        for name, value in fitting_bridge.fit_outcome(page, result).items():
+        try:
+            outcome = fitting_bridge.fit_outcome(page, result)
+        except Exception as exc:  # an unexpected payload: report it, never leave it running
+            log.exception("Model Suggestion: could not read SasView's fit result")
+            outcome = {"outcome": state.FAILED, "messages": (f"unreadable result: {exc!r}",)}
+        for name, value in outcome.items():
             setattr(record, name, value)
         level = logging.WARNING if record.outcome == state.FAILED else logging.INFO
         text = record.summary()
