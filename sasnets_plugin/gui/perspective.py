@@ -802,9 +802,12 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             self.lblFit.hide()
             self.lblFit.clear()
             return
-        text = fit.summary()
-        if fit.parameters:
-            text += " Fitted: " + fit.parameter_text() + "."
+        if fit.outcome == state.FAILED:
+            text = fit.summary()
+        else:
+            weighting = f", SasView weighting: {fit.weighting}" if fit.weighting else ""
+            text = (f"Last SasView fit ({display_name(fit.model)}, {fit.page_name}): "
+                    f"χ²/Npts = {fit.chi2:.4g}{weighting}. Fitted: {fit.parameter_text()}.")
         self.lblFit.setText(text)
         self.lblFit.show()
 

@@ -196,8 +196,8 @@ def weighting_note(verification) -> str:
                 "weights by a relative error estimated from the curve's scatter. SasView's "
                 "χ²/Npts uses SasView's own weighting (Fitting page, Options tab): the two "
                 "numbers cannot be compared.")
-    return ("χ²ᵣ weighted by the file's dI, as SasView's 'Use dI Data' weighting; "
-            "SasView's χ²/Npts divides by points − fitted parameters too.")
+    return ("χ²ᵣ weighted by the file's dI, like SasView's 'Use dI Data' weighting "
+            "(SasView's χ²/Npts is reduced the same way, for its own free parameters).")
 
 
 # --------------------------------------------------------------------------- data sets
