@@ -23,6 +23,7 @@ version's classes have.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -57,6 +58,7 @@ def display_name(model: str) -> str:
     return form if structure is None else f"{form} × {structure}"
 
 
+@functools.lru_cache(maxsize=None)
 def is_structure_factor(model: str) -> bool:
     """True for a structure factor S(q) alone (hardsphere, hayter_msa...): sasmodels
     marks them, and SasView offers them in its *Structure factor* list."""

@@ -110,10 +110,22 @@ def gui(sasview, qtbot):
     _clean(manager, qtbot)
 
 
+def _sasview_idle(manager) -> bool:
+    """No fit page is fitting or computing its model curve (SasView's threads would
+    otherwise deliver plots for data deleted meanwhile)."""
+    from sasnets_plugin.gui.fitting_bridge import fit_running
+
+    fitting = manager.loadedPerspectives.get("Fitting")
+    pages = [t for t in getattr(fitting, "tabs", []) if hasattr(t, "cmdFit")]
+    return all(not fit_running(p) and p.cmdFit.text() == "Fit" for p in pages)
+
+
 def _clean(manager, qtbot):
     from sasnets_plugin.gui import PERSPECTIVE_NAME
 
     explorer = manager.filesWidget
+    qtbot.waitUntil(lambda: _sasview_idle(manager), timeout=240_000)
+    qtbot.wait(300)  # let the last results reach their plots
     if explorer.model.rowCount():
         explorer.deleteAllItems()
     perspective = manager.loadedPerspectives[PERSPECTIVE_NAME]

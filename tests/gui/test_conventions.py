@@ -57,6 +57,13 @@ def test_project_save_and_open_keeps_rankings_and_verifications(gui, qtbot, rank
     assert set(entries) == {"sphere_80.txt", "cyl_400_20.txt"}
     assert entries["sphere_80.txt"]["current"] and "verification" in entries["sphere_80.txt"]
     assert "verification" not in entries["cyl_400_20.txt"]
+    # Save Analysis: the data set shown only, in the perspective's own file type.
+    analysis = tmp_path / "sphere.sugg"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(analysis), "")))
+    gui.actionSave_Analysis()
+    saved = json.loads(analysis.read_text())
+    assert [v["suggestion_params"]["title"] for v in saved.values()] == ["sphere_80.txt"]
 
     # A fresh session: no data; open the project the way the File menu does.
     gui.filesWidget.deleteAllItems()
