@@ -448,7 +448,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             self._say(f"Could not read the data sent: {exc}", logging.ERROR)
 
     def _add_items(self, items):
-        added, new, refused = [], [], []
+        added, refused = [], []
         for item in items:
             known = self._find(item=item)
             if known is not None:
@@ -464,14 +464,12 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             except DataError as exc:
                 refused.append(str(exc))
                 continue
-            dataset = DataSet(self._next_key, item, raw)
+            dataset = DataSet(self._next_key, item, raw, status=(
+                "Received; click Suggest model to rank the models.", logging.INFO))
             self._next_key += 1
             self._datasets.append(dataset)
             self.cbDataSet.addItem(title, dataset.key)
             added.append(dataset)
-            new.append(dataset)
-        for dataset in new:
-            dataset.status = ("Received; click Suggest model to rank the models.", logging.INFO)
         if added:
             self.cbDataSet.setCurrentIndex(self.cbDataSet.findData(added[-1].key))
         self._refresh()
