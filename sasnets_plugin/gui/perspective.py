@@ -164,7 +164,6 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         #: The last plan handed to the Fitting perspective (a fitting_bridge.FitPlan).
         self.last_plan: fitting_bridge.FitPlan | None = None
         self._page_watches: dict[int, _PageWatch] = {}
-        self._table_key: int | None = None
         self._filling = False
         self.network_ready: bool | None = None  # None while loading
         self.network_message = ""
@@ -649,7 +648,6 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     def _fill_table(self, dataset: DataSet | None):
         table = self.tblRanking
         header = table.horizontalHeader()
-        self._table_key = None if dataset is None else dataset.key
         self._filling = True
         try:
             table.setSortingEnabled(False)  # while filling
