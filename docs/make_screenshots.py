@@ -1,14 +1,17 @@
-"""Screenshots of the Model Suggestion perspective in a real SasView session.
+"""Screenshots of the whole SasView window with the Model Suggestion perspective.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/make_screenshots.py
 
-Starts SasView's main window with the perspective (as ``sasnets-sasview`` does),
-loads sasdata's ``cyl_400_20.txt`` through the Data Explorer, sends it to the
-perspective, ranks the models, then lets "Auto-fit top choice" hand the data to the
-Fitting perspective. Saves ``docs/perspective.png`` (the ranking) and
-``docs/fitting.png`` (the fit page after the fit), grabbed from the real widgets.
-Uses the network in ``model_weights/`` (or ``$SASNETS_WEIGHTS``). Options:
-``--data FILE`` another 1D file, ``--out DIR`` where to write the PNGs.
+Starts SasView's main window with the perspective (as ``sasnets-sasview`` does), loads
+sasdata's ``hSDS_D2O_2p0_percent.xml`` (SDS micelles in D2O, SANS) through the Data
+Explorer, sends it to the perspective and, with *Verify top 5 by fitting* and *Auto-fit
+top choice* ticked, presses *Suggest model*: the network ranks the models, the top 5
+are verified by fitting, and the best verified one is fitted in SasView's Fitting
+perspective. Saves ``docs/fitting.png`` (the window with the fit page after SasView's
+fit) and ``docs/perspective.png`` (the window with the perspective: ranking, verified
+columns, SasView's result), grabbed from the real widgets. Uses the network in
+``model_weights/`` (or ``$SASNETS_WEIGHTS``). Options: ``--data FILE`` another 1D file,
+``--out DIR`` where to write the PNGs.
 """
 from __future__ import annotations
 
@@ -25,11 +28,13 @@ HERE = Path(__file__).resolve().parent
 def main(argv=None) -> int:
     import sasdata
 
-    default_data = Path(sasdata.__file__).parent / "example_data" / "1d_data" / "cyl_400_20.txt"
+    default_data = (Path(sasdata.__file__).parent / "example_data" / "1d_data"
+                    / "hSDS_D2O_2p0_percent.xml")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=default_data)
     parser.add_argument("--out", type=Path, default=HERE)
-    parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the fit")
+    parser.add_argument("--timeout", type=float, default=600,
+                        help="seconds to wait for the verification and the fit")
     args = parser.parse_args(argv)
 
     # SasView's user files in a scratch folder; its config at defaults, not saved.
@@ -68,6 +73,22 @@ def main(argv=None) -> int:
         end = time.monotonic() + seconds
         wait_for(lambda: time.monotonic() >= end, seconds + 5, "a pause")
 
+    def arrange(front):
+        """``front``'s window on the left of SasView's workspace, SasView's other windows
+        (its plots, the fit's convergence) stacked on the right, as a user would drag
+        them; the perspective alone fills the workspace."""
+        workspace = manager.workspace()
+        size = workspace.viewport().size()
+        windows = [w for w in workspace.subWindowList() if w.isVisible()]
+        main = next(w for w in windows if w.widget() is front)
+        others = [w for w in windows if w is not main]
+        width = int(size.width() * (0.58 if others else 1.0))
+        main.setGeometry(0, 0, width, size.height())
+        for i, other in enumerate(others):
+            height = size.height() // len(others)
+            other.setGeometry(width, i * height, size.width() - width, height)
+        main.raise_()
+
     explorer = manager.filesWidget
     explorer.loadFromURL([str(args.data)])
     wait_for(lambda: explorer.model.rowCount() > 0, 60, "the data to load")
@@ -78,32 +99,33 @@ def main(argv=None) -> int:
         raise SystemExit(perspective.lblNetwork.text())
     explorer.cmdSendTo.click()
 
-    ranked = []
-    perspective.rankingFinished.connect(lambda: ranked.append(True))
-    perspective.cmdSuggest.click()
-    wait_for(lambda: ranked, 180, "the ranking")
-    if perspective.tblRanking.rowCount() == 0:
-        raise SystemExit(perspective.lblStatus.text())
-    perspective.parentWidget().resize(760, 980)
-    pause(1.0)  # let the canvas draw
-    args.out.mkdir(parents=True, exist_ok=True)
-    perspective.grab().save(str(args.out / "perspective.png"))
-
     finished = []
     perspective.fitFinished.connect(lambda page, chi2: finished.append((page, chi2)))
+    perspective.chkVerify.setChecked(True)
     perspective.chkAutoFit.setChecked(True)
-    perspective.cmdSuggest.click()  # rank again, then fit the top choice
-    wait_for(lambda: finished, args.timeout, "the fit")
+    perspective.cmdSuggest.click()  # rank, verify the top 5, fit the best in SasView
+    wait_for(lambda: finished, args.timeout, "the verification and the fit")
     page, chi2 = finished[0]
     if page is None:
         raise SystemExit(perspective.lblStatus.text())
-    fitting = manager.loadedPerspectives["Fitting"]
-    fitting.parentWidget().resize(760, 980)
-    pause(1.5)  # let the fit page and its plots update
-    fitting.grab().save(str(args.out / "fitting.png"))
-    top = perspective.current_dataset().ranking.top(3)
-    summary = ", ".join(f"{m} {p:.1%}" for m, p in top)
-    print(f"top 3: {summary}; fit of {page.cbModel.currentText()}: chi2/Npts = {chi2}")
+    arrange(manager.loadedPerspectives["Fitting"])
+    pause(2.0)  # let the fit page and its plots update
+    args.out.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(args.out / "fitting.png"))
+
+    explorer.cbFitting.setCurrentIndex(explorer.cbFitting.findText(PERSPECTIVE_NAME))
+    for other in manager.workspace().subWindowList():  # the perspective alone
+        if other.widget() is not perspective:
+            other.hide()
+    arrange(perspective)
+    pause(1.5)  # let the canvas draw
+    window.grab().save(str(args.out / "perspective.png"))
+
+    dataset = perspective.current_dataset()
+    top = ", ".join(f"{m} {p:.1%}" for m, p in dataset.ranking.top(3))
+    best = dataset.verified.best.model if dataset.verified and dataset.verified.best else None
+    print(f"top 3: {top}; verified best: {best}; SasView fit of {dataset.fit.model}: "
+          f"chi2/Npts = {chi2}")
     print(f"wrote {args.out / 'perspective.png'} and {args.out / 'fitting.png'}")
     sys.stdout.flush()
     os._exit(0)  # skip SasView's exit dialog and twisted shutdown

@@ -15,12 +15,20 @@ Two halves:
   - *start values*: a verified candidate's fitted values
     (:meth:`~sasnets_plugin.verification.CandidateFit.start_values`) when the model
     was verified (:func:`plan_from_fit`), else the verification's screened starts
-    (:func:`sasnets_plugin.verification.start_values`, :func:`plan_fit`).
+    (:func:`sasnets_plugin.verification.start_values`, :func:`plan_fit`);
+  - *products* ``form@structure`` (:func:`plan_fit`): the form's plan, plus the
+    structure factor's own defaults with its volume fraction and interaction strength
+    ticked (:data:`STRUCTURE_FREE`); its effective radius follows the form (SasView's
+    default effective-radius mode).
 
 * **The hand-off** (:func:`open_fit_page`, :func:`run_fit`): drives the real Fitting
-  perspective the way a user would: data into a fit page, category and model chosen
-  in their combo boxes, values typed into the parameter table, exactly the planned
-  boxes ticked, *Fit*.
+  perspective the way a user would: data into a fit page (or the data set's earlier
+  page again), category, model and structure factor chosen in their combo boxes,
+  values typed into the parameter table, exactly the planned boxes ticked, *Fit*.
+  Every typed value lies strictly inside the min/max SasView shows for that parameter
+  (:func:`start_text`): bumps coerces a start value on a limit and SasView's fit
+  then fails. :func:`fit_outcome` reads SasView's own result when the page signals
+  the end of the fit.
 """
 from __future__ import annotations
 
@@ -29,6 +37,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..errors import SasnetsError
+from .state import split_product
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +83,7 @@ def _ticked(model_name: str, names) -> tuple[str, ...]:
     move an integer)."""
     from ..verification.parameters import count_names
 
-    counts = count_names(model_name)
+    counts = count_names(split_product(model_name)[0])
     return tuple(name for name in _main_table(names) if name not in counts)
 
 
@@ -102,9 +111,21 @@ def plan_from_fit(candidate) -> FitPlan:
                    _ticked(candidate.model, candidate.parameters), FROM_VERIFIED_FIT)
 
 
+#: Structure-factor parameters ticked in a product, besides the form's: the volume
+#: fraction and the interaction strength; the rest keep SasView's defaults and the
+#: effective radius follows the form.
+STRUCTURE_FREE: dict[str, tuple[str, ...]] = {
+    "hardsphere": ("volfraction",),
+    "hayter_msa": ("volfraction", "charge"),
+    "squarewell": ("volfraction", "welldepth"),
+    "stickyhardsphere": ("volfraction", "stickiness"),
+}
+
+
 def plan_fit(model_name: str, raw) -> FitPlan:
     """Quick plan for ``model_name`` on ``raw`` (a ``loading.RawCurve``) without a fit:
-    the verification's screened start values, its free parameters ticked.
+    the verification's screened start values, its free parameters ticked; for a
+    product ``form@structure``, the form's plan and the structure factor's defaults.
 
     Takes about a second (one model evaluation per screened start): call it off the
     GUI thread. Raises :class:`PlanningError` or ``DataError`` with a user message.
@@ -112,13 +133,38 @@ def plan_fit(model_name: str, raw) -> FitPlan:
     from ..cleaning import clean_curve
     from ..verification import start_values
 
+    form, structure = split_product(model_name)
+    if structure is not None:
+        return _plan_product(plan_fit(form, raw), structure)
     curve, _ = clean_curve(raw.q, raw.I, raw.dI)
     fit = free_parameters(model_name, curve.q[0], curve.q[-1])
     try:
         values = start_values(model_name, raw.q, raw.I, raw.dI, dQ=raw.dQ)
     except ValueError as exc:  # unknown model
         raise PlanningError(f"No start values for '{model_name}': {exc}.") from exc
-    return FitPlan(model_name, values, fit, FROM_START_VALUES)
+    return FitPlan(model_name, {k: values[k] for k in _main_table(values)}, fit,
+                   FROM_START_VALUES)
+
+
+def _plan_product(form_plan: FitPlan, structure: str) -> FitPlan:
+    """``form_plan`` times the structure factor ``structure`` (its defaults, the
+    volume fraction and interaction strength ticked)."""
+    from ..verification.parameters import model_info
+
+    try:
+        info = model_info(structure)
+    except ValueError as exc:
+        raise PlanningError(f"No structure factor '{structure}': {exc}.") from exc
+    if not info.structure_factor:
+        raise PlanningError(f"'{structure}' is not a structure factor; SasView cannot "
+                            f"multiply {form_plan.model} by it.")
+    defaults = {p.name: float(p.default) for p in info.parameters.kernel_parameters
+                if p.name != "radius_effective" and not isinstance(p.default, str)}
+    free = STRUCTURE_FREE.get(structure, ("volfraction",))
+    return FitPlan(f"{form_plan.model}@{structure}",
+                   {**defaults, **form_plan.values},
+                   form_plan.fit + tuple(n for n in free if n in defaults),
+                   form_plan.source)
 
 
 # --------------------------------------------------------------------------- categories
@@ -182,48 +228,116 @@ def _choose(combo, text: str) -> bool:
     return True
 
 
-def open_fit_page(gui_manager, item, plan: FitPlan):
+#: How far a start value on (or beyond) a limit is moved inside: this fraction of a
+#: finite range, or of the model's default value when the range is open.
+INSIDE = 1e-3
+
+
+def start_text(value: float, lo: float, hi: float, default: float = 1.0) -> str:
+    """``value`` as typed into SasView's table, strictly between its ``lo`` and ``hi``.
+
+    bumps coerces a start value that is not strictly inside its range ("The initial
+    value ... was outside the fitting range and was coerced") and SasView's fit then
+    fails, so a value on or beyond a limit is moved inside by :data:`INSIDE` of the
+    range (or of ``default`` for an open range). The check is made on the text, so
+    that rounding cannot put the value back on the limit.
+    """
+    lo = -math.inf if lo is None else float(lo)
+    hi = math.inf if hi is None else float(hi)
+    text = f"{value:.6g}"
+    if lo < float(text) < hi or not lo < hi:
+        return text
+    if math.isfinite(lo) and math.isfinite(hi):
+        step = INSIDE * (hi - lo)
+    else:
+        step = INSIDE * (abs(default) or 1.0)
+    inside = lo + step if value <= lo else hi - step
+    if not lo < inside < hi:  # an open range much wider than the default: use the bound
+        inside = lo + INSIDE * abs(lo) if value <= lo else hi - INSIDE * abs(hi)
+    return f"{inside:.9g}"
+
+
+def _defaults(model_name: str) -> dict[str, float]:
+    """sasmodels' default values of ``model_name`` (a product too)."""
+    from sasmodels.core import load_model_info
+
+    info = load_model_info(model_name)
+    return {p.name: float(p.default) for p in info.parameters.kernel_parameters
+            if not isinstance(p.default, str)}
+
+
+def page_is_open(gui_manager, page) -> bool:
+    """True while ``page`` is one of the Fitting perspective's tabs (not closed)."""
+    fitting = gui_manager.loadedPerspectives.get(FITTING)
+    return page is not None and fitting is not None and page in fitting.tabs
+
+
+def fit_running(page) -> bool:
+    """True while a fit of ``page`` runs: its fit thread runs, or SasView's
+    ``fit_started`` flag is up (alone it is not reliable: SasView clears it whenever a
+    model calculation ends, long before a slow fit does)."""
+    thread = getattr(page, "calc_fit", None)
+    return bool(page.fit_started) or (thread is not None and bool(thread.isrunning()))
+
+
+def open_fit_page(gui_manager, item, plan: FitPlan, page=None):
     """Put ``item``'s data into a fit page with ``plan``'s model and start values.
 
-    Returns the page (a SasView ``FittingWidget``), made the current tab, with the
-    planned parameters ticked and every other one unticked. Raises
-    :class:`FitHandOffError` with a user message.
+    ``page``: the page this data set was fitted in before; it is reused while it is
+    open, else the data go to a new page (or a free one). Returns the page (a SasView
+    ``FittingWidget``), made the current tab, with the planned parameters ticked and
+    every other one unticked. Raises :class:`FitHandOffError` with a user message.
     """
     from PySide6.QtCore import Qt
 
+    from ..verification.parameters import count_names
+
     fitting = show_fitting(gui_manager)
-    free_tabs = [tab for tab in fitting.tabs if tab.acceptsData()]
-    before = list(fitting.tabs)
-    fitting.setData(data_item=[item], is_batch=False)
-    page = free_tabs[0] if free_tabs else next((t for t in fitting.tabs if t not in before), None)
+    if not page_is_open(gui_manager, page):
+        free_tabs = [tab for tab in fitting.tabs if tab.acceptsData()]
+        before = list(fitting.tabs)
+        fitting.setData(data_item=[item], is_batch=False)
+        page = free_tabs[0] if free_tabs else next(
+            (t for t in fitting.tabs if t not in before), None)
     if page is None or not hasattr(page, "cbModel"):
         raise FitHandOffError("SasView did not open a fit page for the data.")
+    if fit_running(page):
+        raise FitHandOffError("SasView is still fitting this data set on its page; wait "
+                              "for that fit or stop it there.")
     fitting.setCurrentWidget(page)
 
-    categories = [c for c in page.by_model_dict.get(plan.model, [])]
+    form, structure = split_product(plan.model)
+    categories = [c for c in page.by_model_dict.get(form, [])]
     if not categories:
         raise FitHandOffError(
-            f"SasView's model list has no '{plan.model}' (check Fitting > Category Manager).")
-    from sas.qtgui.Perspectives.Fitting.FittingWidget import CATEGORY_STRUCTURE
-
-    category = categories[0]
-    if not _choose(page.cbCategory, category):
-        raise FitHandOffError(f"SasView has no model category '{category}'.")
-    if category == CATEGORY_STRUCTURE:
-        chosen = _choose(page.cbStructureFactor, plan.model)
-    else:
-        chosen = _choose(page.cbModel, plan.model)
-    if not chosen:
+            f"SasView's model list has no '{form}' (check Fitting > Category Manager).")
+    if not _choose(page.cbCategory, categories[0]):
+        raise FitHandOffError(f"SasView has no model category '{categories[0]}'.")
+    if not page.cbModel.isEnabled():  # greyed out only while a model calculation runs
+        page.enableModelCombo()
+    if not _choose(page.cbModel, form):
         raise FitHandOffError(
-            f"'{plan.model}' is disabled in SasView's Category Manager; enable it to fit it.")
+            f"'{form}' is disabled in SasView's Category Manager; enable it to fit it.")
+    wanted = structure or "None"
+    if page.cbStructureFactor.currentText() != wanted:
+        if structure is not None and not page.enabled_sfmodel:
+            raise FitHandOffError(f"SasView offers no structure factor for {form}.")
+        if not _choose(page.cbStructureFactor, wanted):
+            raise FitHandOffError(f"SasView has no structure factor '{wanted}'.")
 
+    details = page.logic.kernel_module.details
+    defaults = _defaults(plan.model)
+    counts = count_names(form)
     for name, value in plan.values.items():
         row = page.getRowFromName(name)
-        if row is None:
+        cell = None if row is None else page._model_model.item(row, 1)
+        if cell is None:
             continue
-        cell = page._model_model.item(row, 1)
-        if cell is not None:
-            cell.setText(f"{value:.6g}")
+        _units, lo, hi = details.get(name, ("", None, None))
+        if name in counts:  # integers, held (not fitted): a limit is a valid count
+            cell.setText(f"{min(max(value, lo), hi):.6g}")
+        else:
+            cell.setText(start_text(value, lo, hi, defaults.get(name, 1.0)))
     # Tick exactly the planned parameters of the main table (SasView's own defaults off).
     # Rows selected in the table would all follow one box (SasView's multi-row toggle).
     view = getattr(page, "lstParams", None)
@@ -235,10 +349,10 @@ def open_fit_page(gui_manager, item, plan: FitPlan):
         name_item = table.item(row, 0)
         if name_item is None or not page.isCheckable(row):
             continue
-        wanted = name_item.text() in plan.fit
-        if (name_item.checkState() == Qt.Checked) != wanted:
-            page.changeCheckboxStatus(row, wanted)
-        if wanted:
+        wanted_tick = name_item.text() in plan.fit
+        if (name_item.checkState() == Qt.Checked) != wanted_tick:
+            page.changeCheckboxStatus(row, wanted_tick)
+        if wanted_tick:
             ticked.append(name_item.text())
     if not ticked:
         raise FitHandOffError(f"No parameter of '{plan.model}' could be ticked for fitting.")
@@ -250,21 +364,54 @@ def open_fit_page(gui_manager, item, plan: FitPlan):
 
 
 def run_fit(page) -> None:
-    """Press the page's *Fit* button; raises :class:`FitHandOffError` if it is disabled."""
-    if page.fit_started:
+    """Press the page's *Fit* button; raises :class:`FitHandOffError` when SasView
+    does not start a fit (disabled button, nothing to fit: see SasView's log)."""
+    if fit_running(page):
         raise FitHandOffError("A fit is already running on this page.")
     if not page.cmdFit.isEnabled():
         raise FitHandOffError("SasView's Fit button is disabled for this page.")
     page.cmdFit.click()
+    if not fit_running(page):
+        raise FitHandOffError("SasView did not start the fit (see SasView's log).")
 
 
-def fit_result_chi2(result) -> float | None:
-    """χ² from a ``fittingFinishedSignal`` payload, or None when the fit failed."""
+def page_name(gui_manager, page) -> str:
+    """The fit page's tab name (FitPage3), or "" when it is no longer a tab."""
+    fitting = gui_manager.loadedPerspectives.get(FITTING)
+    index = -1 if fitting is None else fitting.indexOf(page)
+    return fitting.tabText(index) if index >= 0 else ""
+
+
+def fit_outcome(page, result) -> dict:
+    """SasView's own account of a finished fit, from the ``fittingFinishedSignal``
+    payload ``(results, seconds)`` and the page: ``outcome`` (completed, cancelled or
+    failed), ``chi2`` (SasView's χ²/Npts), ``parameters`` {name: (value, error)},
+    ``seconds``, ``weighting`` (SasView's weighting option) and SasView's
+    ``messages`` about the fit (fields of :class:`~.state.SasViewFit`)."""
+    from .state import CANCELLED, COMPLETED, FAILED
+
+    button = page.options_widget.weightingGroup.checkedButton()
+    out = {"weighting": button.text() if button is not None else "",
+           "seconds": None, "chi2": None, "parameters": {}, "messages": ()}
     try:
-        fits = result[0]
-        if not isinstance(fits, list) or not fits or not fits[0]:
-            return None
-        chi2 = float(fits[0][0].fitness)
-    except (TypeError, IndexError, AttributeError, ValueError):
-        return None
-    return chi2 if math.isfinite(chi2) else None
+        fits, seconds = result
+        res = fits[0][0]
+        out["seconds"] = float(seconds)
+    except (TypeError, ValueError, IndexError):
+        return {**out, "outcome": FAILED}
+    mesg = getattr(res, "mesg", None) or ""
+    if isinstance(mesg, (list, tuple)):
+        mesg = "\n".join(str(m) for m in mesg)
+    out["messages"] = tuple(line.strip() for line in str(mesg).splitlines()
+                            if "coerced" in line or "fail" in line.lower())
+    chi2 = float(getattr(res, "fitness", math.nan))
+    values = [float(v) for v in getattr(res, "pvec", ())]
+    if not math.isfinite(chi2) or not all(math.isfinite(v) for v in values):
+        return {**out, "outcome": FAILED}
+    errors = [float(e) for e in getattr(res, "stderr", [math.nan] * len(values))]
+    out["parameters"] = {str(name): (value, error) for name, value, error
+                         in zip(res.param_list, values, errors)}
+    out["chi2"] = chi2
+    interrupted = bool(getattr(getattr(page, "calc_fit", None), "_interrupting", False))
+    out["outcome"] = CANCELLED if interrupted else COMPLETED
+    return out

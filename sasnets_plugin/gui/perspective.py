@@ -1,13 +1,19 @@
 """The *Model Suggestion* perspective: rank sasmodels models for 1D data, verify, fit.
 
-*Suggest model* ranks every model with the network (worker thread). *Verify fits*
-(or the *Verify top 5 by fitting* option, run after each ranking) fits the top
-candidates to the data with :mod:`sasnets_plugin.verification` on a second worker
-thread (its fits run in the verification's process pool) and adds the reduced χ²,
-BIC, combined score and verified rank to the table; *Cancel* stops it. *Fit in
-SasView* (and *Auto-fit*) hands the selected model to SasView's Fitting perspective,
-starting from the verified fit's values when there is one, else from the
-verification's quick start values (:mod:`.fitting_bridge`).
+*Suggest model* ranks the data sets not ranked yet with the network (worker thread);
+earlier rankings and verifications are kept. *Verify fits* (or the *Verify top k by
+fitting* option, run after each new ranking) fits the top candidates to the data with
+:mod:`sasnets_plugin.verification` on a second worker thread and adds the reduced χ²,
+BIC, combined score and verified rank to the table, and the verified best becomes the
+preselected row. *Fit in SasView* (and *Auto-fit*, which takes the preselected row)
+hands the model to SasView's Fitting perspective, in one fit page per data set,
+starting from the verified fit's values when there is one (:mod:`.fitting_bridge`),
+and reports back what SasView's fit page signals when the fit ends.
+
+The perspective follows SasView's conventions: project save/load, Report, Copy (plain,
+Excel, LaTeX), a Preferences page (:mod:`.preferences`), a Help page shipped in the
+package, a navigation toolbar on the plot. The rules and the per-data-set state live in
+:mod:`.state` (Qt-free).
 
 Import this module only after SasView installed its Qt reactor (it imports
 ``sas.qtgui.Perspectives``); :mod:`sasnets_plugin.gui.launcher` takes care of that.
@@ -18,20 +24,22 @@ import functools
 import logging
 import math
 import time
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.figure import Figure
 from PySide6 import QtCore, QtGui, QtWidgets
 
 import sas.qtgui.Utilities.GuiUtils as GuiUtils
 from sas.qtgui.Perspectives.perspective import Perspective
+from sas.qtgui.Utilities.Reports.reportdata import ReportData
 
 from ..errors import DataError, SasnetsError
-from ..loading import RawCurve, from_data1d
+from ..loading import from_data1d
 from ..preprocessing import LOG_Q_OFFSET
-from . import PERSPECTIVE_NAME, fitting_bridge
+from . import PERSPECTIVE_NAME, fitting_bridge, state
+from .state import DataSet, SasViewFit, Settings, display_name
 from .worker import (VERIFY, Outcome, VerifyJob, load_network, run_in_background,
                      suggest_all, verify)
 
@@ -39,8 +47,6 @@ log = logging.getLogger(__name__)
 
 #: Rows of the ranking visible without scrolling.
 VISIBLE_ROWS = 5
-#: Candidates fitted by a verification (the most probable ones).
-TOP_VERIFIED = 5
 #: Widest the model column gets by itself (longer names are elided, whole in tooltips).
 MODEL_COLUMN_WIDTH = 180
 #: Width of the fit status column (long failure reasons are elided, whole in tooltips).
@@ -55,17 +61,26 @@ _HEADER_TIPS = {
     COL_RANK: "Rank by the network's probability",
     COL_VERIFIED: "Rank after fitting the candidates to the data (best combined score first)",
     COL_POSTERIOR: "Combined score: the network probability updated by the fit's BIC",
-    COL_CHI2R: "Reduced χ² of the verification fit: χ² / (points − free parameters)",
+    COL_CHI2R: "Reduced χ² of the verification fit: χ² / (points − free parameters); "
+               "in brackets the weighting: dI (the file's uncertainties) or no dI "
+               "(a relative error estimated from the curve's scatter)",
     COL_BIC: "Bayesian information criterion of the fit (lower is better; compare within "
              "one data set only)",
     COL_CATEGORY: "The model's category in SasView's Fitting perspective",
     COL_STATUS: "'ok', or why the fit failed",
 }
 _COLOURS = {logging.ERROR: "#b00020", logging.WARNING: "#9a5b00", logging.INFO: ""}
-
+#: Key of the perspective's part of a data set's entry in a SasView project file.
+PROJECT_KEY = "suggestion_params"
+#: The preferences file, in SasView's configuration folder.
+SETTINGS_FILE = "sasnets_model_suggestion.json"
+#: The help page shipped with the package.
+HELP_PAGE = Path(__file__).resolve().parent / "help" / "model_suggestion.html"
 
 #: Item data role holding a cell's numeric sort key.
 SORT_ROLE = QtCore.Qt.UserRole + 1
+#: Item data role holding the model's sasmodels name (the cell shows a readable one).
+MODEL_ROLE = QtCore.Qt.UserRole + 2
 
 
 class _Cell(QtWidgets.QTableWidgetItem):
@@ -86,80 +101,27 @@ class _Cell(QtWidgets.QTableWidgetItem):
         return mine < theirs
 
 
-@dataclass
-class DataSet:
-    """One data set sent from the Data Explorer, and its ranking once computed."""
+class _PageWatch(QtCore.QObject):
+    """Relays one fit page's ``fittingFinishedSignal`` (SasView's own end-of-fit
+    signal, emitted for completed, stopped and failed fits alike) with the page."""
 
-    key: int
-    item: QtGui.QStandardItem
-    raw: RawCurve
-    outcome: Outcome | None = None
-    #: The fit verification of ``verified_ranking``'s candidates, once run.
-    verification: object | None = None
-    verified_ranking: object | None = None
-
-    @property
-    def title(self) -> str:
-        return self.raw.title
-
-    @property
-    def ranking(self):
-        return None if self.outcome is None else self.outcome.ranking
-
-    @property
-    def verified(self):
-        """The verification of the current ranking (None if not verified)."""
-        if self.verification is None or self.verified_ranking is not self.ranking:
-            return None
-        return self.verification
-
-    def candidate_fit(self, model: str):
-        """The verification fit of ``model``, or None if it was not verified."""
-        verification = self.verified
-        if verification is None:
-            return None
-        return next((c for c in verification.candidates if c.model == model), None)
-
-
-class _FitWatch(QtCore.QObject):
-    """Waits for one fit page's ``fittingFinishedSignal`` (or for the fit to stop)."""
-
-    done = QtCore.Signal(object, object)  # page, chi2 (None when the fit failed)
+    finished = QtCore.Signal(object, object)  # page, SasView's result payload
 
     def __init__(self, page, parent):
         super().__init__(parent)
         self.page = page
-        self.finished = False
-        page.fittingFinishedSignal.connect(self.on_finished)
-        self.timer = QtCore.QTimer(self)
-        self.timer.setInterval(1000)
-        self.timer.timeout.connect(self.poll)
-        self.timer.start()
+        page.fittingFinishedSignal.connect(self.relay)
 
     @QtCore.Slot(object)
-    def on_finished(self, result):
-        self._finish(fitting_bridge.fit_result_chi2(result))
+    def relay(self, result):
+        self.finished.emit(self.page, result)
 
-    def poll(self):
-        # A fit stopped by the user emits nothing; the page says it is idle again.
-        try:
-            running = bool(self.page.fit_started)
-        except RuntimeError:  # the fit page was closed
-            running = False
-        if not running:
-            QtCore.QTimer.singleShot(2000, lambda: self._finish(None))
 
-    def _finish(self, chi2):
-        if self.finished:
-            return
-        self.finished = True
-        self.timer.stop()
-        try:
-            self.page.fittingFinishedSignal.disconnect(self.on_finished)
-        except (RuntimeError, TypeError):
-            pass
-        self.done.emit(self.page, chi2)
-        self.deleteLater()
+def settings_path() -> Path:
+    """The preferences file in SasView's configuration folder."""
+    from sas.system import user
+
+    return Path(user.get_config_dir()) / SETTINGS_FILE
 
 
 class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
@@ -174,10 +136,13 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     networkLoaded = QtCore.Signal(bool)
     #: A fit page was set up and its fit started: (page, model name).
     fitStarted = QtCore.Signal(object, str)
-    #: A fit started from here finished: (page, χ² or None when it failed).
+    #: A fit started from here ended: (page, SasView's χ²/Npts, or None when the fit
+    #: failed or could not start; then the page may be None).
     fitFinished = QtCore.Signal(object, object)
     #: A fit verification ended: the ``Verification``, or None (cancelled, failed).
     verificationFinished = QtCore.Signal(object)
+    #: A status line changed: (data set key or -1 for a general message, text).
+    statusChanged = QtCore.Signal(int, str)
 
     @property
     def title(self) -> str:
@@ -190,18 +155,22 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self._datasets: list[DataSet] = []
         self._next_key = 0
         self._generation = 0
-        self._ranking_busy = False
-        self._fit_queue: list[tuple[int, str]] = []
-        self._fit_busy = False
+        #: Keys of the data sets being ranked now.
+        self._ranking_keys: set[int] = set()
         self._categories: dict[str, str] | None = None
         self._verify_queue: list[tuple[int, tuple[str, ...], bool]] = []
         #: The verification running now (a worker.VerifyJob), or None.
         self.verify_job: VerifyJob | None = None
         #: The last plan handed to the Fitting perspective (a fitting_bridge.FitPlan).
         self.last_plan: fitting_bridge.FitPlan | None = None
-        self._table_key: int | None = None
+        self._page_watches: dict[int, _PageWatch] = {}
+        self._filling = False
         self.network_ready: bool | None = None  # None while loading
         self.network_message = ""
+        self._preferences_widget = None
+        #: The data set shown when the project being loaded was saved.
+        self._project_current: int | None = None
+        self.settings = Settings.load(settings_path())
 
         self.setWindowTitle(self.title)
         self.setObjectName("ModelSuggestionPerspective")
@@ -214,6 +183,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.lblNetwork.setText("Loading the network in the background…")
         # Start once SasView's window is built (it creates OpenGL views; see worker.py).
         QtCore.QTimer.singleShot(0, self.start_network_load)
+        QtCore.QTimer.singleShot(0, self._install_project_loader)
 
     # ------------------------------------------------------------------ layout
 
@@ -233,6 +203,10 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.cmdRemove.setToolTip("Forget this data set here (it stays in the Data Explorer).")
         self.cmdRemove.clicked.connect(self.onRemove)
         top.addWidget(self.cmdRemove)
+        self.cmdHelp = QtWidgets.QPushButton("Help")
+        self.cmdHelp.setToolTip("Open the Model Suggestion help page.")
+        self.cmdHelp.clicked.connect(self.onHelp)
+        top.addWidget(self.cmdHelp)
         layout.addLayout(top)
 
         self.lblNetwork = QtWidgets.QLabel()
@@ -242,30 +216,24 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
         buttons = QtWidgets.QHBoxLayout()
         self.cmdSuggest = QtWidgets.QPushButton("Suggest model")
-        self.cmdSuggest.setToolTip("Rank every model of the network for each data set sent here.")
+        self.cmdSuggest.setToolTip(
+            "Rank every model of the network for the data sets not ranked yet (or again for "
+            "the one shown, when all are ranked). Earlier rankings and verifications stay.")
         self.cmdSuggest.clicked.connect(self.onSuggest)
         buttons.addWidget(self.cmdSuggest)
-        self.chkVerify = QtWidgets.QCheckBox(f"Verify top {TOP_VERIFIED} by fitting")
-        self.chkVerify.setToolTip(
-            f"After ranking, fit the {TOP_VERIFIED} most probable models to each data set "
-            "(sasmodels + bumps, several starting points) and re-rank them by how well they "
-            "fit. With Auto-fit, the best verified model is the one fitted in SasView.")
+        self.chkVerify = QtWidgets.QCheckBox()
         buttons.addWidget(self.chkVerify)
         self.chkAutoFit = QtWidgets.QCheckBox("Auto-fit top choice")
         self.chkAutoFit.setToolTip(
-            "After ranking, fit each data set in the Fitting perspective with its top choice: "
-            "the best verified model when the top models are verified, else the most "
-            "probable one.")
+            "After ranking, fit each newly ranked data set in the Fitting perspective with "
+            "its preselected model: the best verified model when the top models are "
+            "verified, else the most probable one. Each data set keeps one fit page.")
         buttons.addWidget(self.chkAutoFit)
         buttons.addStretch(1)
         layout.addLayout(buttons)
 
         actions = QtWidgets.QHBoxLayout()
         self.cmdVerify = QtWidgets.QPushButton("Verify fits")
-        self.cmdVerify.setToolTip(
-            f"Fit the {TOP_VERIFIED} most probable models (and the selected one, if it is not "
-            "among them) to this data set and re-rank them by goodness of fit (reduced χ², "
-            "BIC). Fit in SasView then starts from the fitted values.")
         self.cmdVerify.clicked.connect(self.onVerify)
         actions.addWidget(self.cmdVerify)
         self.cmdCancelVerify = QtWidgets.QPushButton("Cancel")
@@ -282,9 +250,11 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.pbVerify.hide()
         actions.addWidget(self.pbVerify, 1)
         self.cmdFit = QtWidgets.QPushButton("Fit in SasView")
-        self.cmdFit.setToolTip("Fit this data set with the selected model in the Fitting "
-                               "perspective (double-clicking a row does the same); a verified "
-                               "model starts from its fitted values.")
+        self.cmdFit.setToolTip(
+            "Fit this data set with the selected model in the Fitting perspective "
+            "(double-clicking a row does the same), in this data set's own fit page; a "
+            "verified model starts from its fitted values. After a verification the best "
+            "verified model is preselected.")
         self.cmdFit.clicked.connect(self.onFit)
         actions.addWidget(self.cmdFit)
         layout.addLayout(actions)
@@ -297,6 +267,29 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.lblStatus.setObjectName("lblStatus")
         self.lblStatus.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
         layout.addWidget(self.lblStatus)
+
+        self.lblWarning = QtWidgets.QLabel()
+        self.lblWarning.setWordWrap(True)
+        self.lblWarning.setObjectName("lblWarning")
+        self.lblWarning.setStyleSheet(
+            f"color: {_COLOURS[logging.WARNING]}; background: #fff4e0; "
+            "border: 1px solid #e0b060; padding: 3px;")
+        self.lblWarning.hide()
+        layout.addWidget(self.lblWarning)
+
+        search = QtWidgets.QHBoxLayout()
+        search.addWidget(QtWidgets.QLabel("Find model:"))
+        self.txtSearch = QtWidgets.QLineEdit()
+        self.txtSearch.setObjectName("txtSearch")
+        self.txtSearch.setPlaceholderText("part of a model name, e.g. sphere")
+        self.txtSearch.setClearButtonEnabled(True)
+        self.txtSearch.setToolTip("Show only the rows whose model name contains this text "
+                                  "(the first match is selected).")
+        self.txtSearch.textChanged.connect(self._apply_search)
+        search.addWidget(self.txtSearch, 1)
+        self.lblMatches = QtWidgets.QLabel()
+        search.addWidget(self.lblMatches)
+        layout.addLayout(search)
 
         self.tblRanking = QtWidgets.QTableWidget(0, len(COLUMNS))
         self.tblRanking.setHorizontalHeaderLabels(COLUMNS)
@@ -333,12 +326,22 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.lblNotes.setObjectName("lblNotes")
         layout.addWidget(self.lblNotes)
 
+        self.lblFit = QtWidgets.QLabel()
+        self.lblFit.setWordWrap(True)
+        self.lblFit.setObjectName("lblFit")
+        self.lblFit.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        self.lblFit.hide()
+        layout.addWidget(self.lblFit)
+
         self.figure = Figure(figsize=(5.5, 3.6), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(260)
+        self.canvas.setMinimumHeight(240)
         self.axes = self.figure.add_subplot(1, 1, 1)
+        self.toolbar = NavigationToolbar2QT(self.canvas, self)
+        layout.addWidget(self.toolbar)
         layout.addWidget(self.canvas, 1)
         self._fit_table_height()
+        self._apply_settings()
 
     def _fit_table_height(self):
         table = self.tblRanking
@@ -349,18 +352,45 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         table.setMinimumHeight(height)
         table.setMaximumHeight(height)
 
+    def _apply_settings(self):
+        """Show the preferences where they matter (top-k in the labels)."""
+        k = self.settings.top_k
+        self.chkVerify.setText(f"Verify top {k} by fitting")
+        self.chkVerify.setToolTip(
+            f"After ranking, fit the {k} most probable models to each newly ranked data set "
+            "(sasmodels + bumps, several starting points) and re-rank them by how well they "
+            "fit; the best verified model is then preselected (and auto-fitted).")
+        self.cmdVerify.setToolTip(
+            f"Fit the {k} most probable models (and the selected one, if it is not among "
+            f"them) to this data set, at most {self.settings.verify_seconds:.0f} s, and "
+            "re-rank them by goodness of fit (reduced χ², BIC). Fit in SasView then starts "
+            "from the fitted values.")
+
     def sizeHint(self) -> QtCore.QSize:
-        return QtCore.QSize(900, 760)
+        return QtCore.QSize(900, 800)
 
     # ------------------------------------------------------------------ messages
 
-    def _say(self, text: str, level: int = logging.INFO, label: QtWidgets.QLabel | None = None):
-        """Show ``text`` in the perspective and send it to SasView's log."""
-        label = label or self.lblStatus
-        colour = _COLOURS.get(level, "")
-        label.setStyleSheet(f"color: {colour};" if colour else "")
-        label.setText(text)
+    def _say(self, text: str, level: int = logging.INFO, dataset: DataSet | None = None):
+        """Show ``text`` in the status line and send it to SasView's log.
+
+        With ``dataset``, the message is that data set's own status line: kept with it
+        and shown whenever it is the data set on display.
+        """
         log.log(level, "Model Suggestion: %s", text)
+        if dataset is not None:
+            dataset.status = (text, level)
+            self.statusChanged.emit(dataset.key, text)
+            if dataset is not self.current_dataset():
+                return
+        else:
+            self.statusChanged.emit(-1, text)
+        self._show_status(text, level)
+
+    def _show_status(self, text: str, level: int):
+        colour = _COLOURS.get(level, "")
+        self.lblStatus.setStyleSheet(f"color: {colour};" if colour else "")
+        self.lblStatus.setText(text)
 
     # ------------------------------------------------------------------ network
 
@@ -369,12 +399,14 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.network_ready = None
         self.lblNetwork.setStyleSheet("")
         self.lblNetwork.setText("Loading the network in the background…")
-        run_in_background(load_network, self._network_loaded, self._network_failed, self,
+        run_in_background(functools.partial(load_network, self.settings.device),
+                          self._network_loaded, self._network_failed, self,
                           "loading the network")
 
     def _network_loaded(self, classes):
         self.network_ready = True
-        self.network_message = f"Network ready: it ranks {len(classes)} models."
+        self.network_message = (f"Network ready: it ranks {len(classes)} models "
+                                f"(device: {self.settings.device}).")
         self.lblNetwork.setStyleSheet("")
         self.lblNetwork.setText(self.network_message)
         self.networkLoaded.emit(True)
@@ -384,9 +416,21 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.network_ready = False
         self.network_message = (f"{error} Model suggestion is unavailable until this is "
                                 "fixed; the rest of SasView works as usual.")
-        self._say(self.network_message, logging.ERROR, self.lblNetwork)
+        log.error("Model Suggestion: %s", self.network_message)
+        self.lblNetwork.setStyleSheet(f"color: {_COLOURS[logging.ERROR]};")
+        self.lblNetwork.setText(self.network_message)
         self.networkLoaded.emit(False)
         self._update_buttons()
+
+    def apply_settings(self, settings: Settings):
+        """New preferences (the Preferences page): labels, budget, top-k; the network is
+        reloaded on a new device."""
+        old = self.settings
+        self.settings = settings.checked()
+        self._apply_settings()
+        log.info("Model Suggestion: preferences %s", self.settings)
+        if self.settings.device != old.device:
+            self.start_network_load()
 
     # ------------------------------------------------------------------ data in
 
@@ -415,7 +459,8 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             except DataError as exc:
                 refused.append(str(exc))
                 continue
-            dataset = DataSet(self._next_key, item, raw)
+            dataset = DataSet(self._next_key, item, raw, status=(
+                "Received; click Suggest model to rank the models.", logging.INFO))
             self._next_key += 1
             self._datasets.append(dataset)
             self.cbDataSet.addItem(title, dataset.key)
@@ -425,9 +470,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self._refresh()
         if refused:
             self._say(" ".join(refused), logging.WARNING)
-        elif added:
-            self._say(f"{len(added)} data set(s) received; click Suggest model to rank the models.")
-        else:
+        elif not added:
             self._say("No data was sent.", logging.WARNING)
 
     def removeData(self, data_list=None):
@@ -448,7 +491,6 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
     def _forget(self, dataset: DataSet):
         self._datasets.remove(dataset)
-        self._fit_queue = [(key, model) for key, model in self._fit_queue if key != dataset.key]
         self._verify_queue = [entry for entry in self._verify_queue if entry[0] != dataset.key]
         if self.verify_job is not None and self.verify_job.key == dataset.key:
             self.verify_job.cancel.set()
@@ -460,13 +502,15 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     def reset(self):
         """Back to the empty state (SasView's *New project*)."""
         self._generation += 1
-        self._fit_queue.clear()
+        self._ranking_keys.clear()
+        self._project_current = None
         self._verify_queue.clear()
         if self.verify_job is not None:
             self.verify_job.cancel.set()
         self._datasets.clear()
         self.cbDataSet.clear()
-        self.lblStatus.clear()
+        self.txtSearch.clear()
+        self._show_status("", logging.INFO)
         self._refresh()
 
     def _find(self, key: int | None = None, item=None) -> DataSet | None:
@@ -487,64 +531,70 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     # ------------------------------------------------------------------ ranking
 
     def onSuggest(self):
-        """Rank the models for every data set, in the background."""
+        """Rank the data sets not ranked yet (or the one shown again), in the background."""
         if not self._datasets:
             self._say("Send 1D data here first: tick it in the Data Explorer, choose "
                       f"'{self.name}' in the 'Send to' list and press 'Send data'.",
                       logging.WARNING)
             return
-        self._generation += 1
+        todo = state.to_rank(self._datasets, self.current_dataset())
+        if not todo:
+            return
         generation = self._generation
-        curves = [(d.key, d.raw) for d in self._datasets]
-        self._ranking_busy = True
-        self._update_buttons()
+        self._ranking_keys = {d.key for d in todo}
         waiting = " (waiting for the network to load)" if self.network_ready is None else ""
-        self._say(f"Ranking {len(curves)} data set(s){waiting}…")
-        run_in_background(functools.partial(suggest_all, curves),
+        for dataset in todo:
+            self._say(f"Ranking the models{waiting}…", dataset=dataset)
+        self._update_buttons()
+        run_in_background(functools.partial(suggest_all, [(d.key, d.raw) for d in todo],
+                                             self.settings.device),
                           lambda outcomes: self._ranked(generation, outcomes),
-                          lambda error: self._rank_failed(generation, error),
+                          lambda error: self._rank_failed(generation, todo, error),
                           self, "model suggestion")
 
     def _ranked(self, generation, outcomes: list[Outcome]):
         if generation != self._generation:
             return
-        self._ranking_busy = False
-        ranked, problems = [], []
+        self._ranking_keys.clear()
+        ranked = []
         for outcome in outcomes:
             dataset = self._find(key=outcome.key)
             if dataset is None:
                 continue
-            dataset.outcome = outcome
-            dataset.verification = dataset.verified_ranking = None
-            if outcome.ranking is not None:
-                ranked.append(dataset)
-            else:
-                problems.append(f"{dataset.title}: {outcome.error}")
+            dataset.set_outcome(outcome)
+            ranking = dataset.ranking
+            if ranking is None:
+                self._say(f"Not ranked: {outcome.error}", logging.WARNING, dataset)
+                continue
+            ranked.append(dataset)
+            kept = " (its verification is kept)" if dataset.verified is not None else ""
+            self._say(f"Ranked {len(ranking.models)} models{kept}. Most probable: "
+                      f"{display_name(ranking.models[0])} "
+                      f"({100 * ranking.probabilities[0]:.0f} %).", dataset=dataset)
         if ranked and self.network_ready is not True:
             self._network_loaded(list(ranked[0].ranking.models))
         self._refresh()
-        if problems:
-            self._say(f"Ranked {len(ranked)} of {len(outcomes)} data set(s). " + " ".join(problems),
-                      logging.WARNING)
-        else:
-            best = ", ".join(f"{d.title}: {d.ranking.models[0]}" for d in ranked)
-            self._say(f"Ranked {len(ranked)} data set(s). Most probable: {best}.")
         self.rankingFinished.emit()
-        if self.chkVerify.isChecked():
-            for dataset in ranked:
-                self._queue_verification(dataset, dataset.ranking.models[:TOP_VERIFIED],
-                                         auto_fit=self.chkAutoFit.isChecked())
-        elif self.chkAutoFit.isChecked():
-            for dataset in ranked:
-                self._queue_fit(dataset, dataset.ranking.models[0])
+        for dataset in ranked:
+            self._after_ranking(dataset)
 
-    def _rank_failed(self, generation, error):
+    def _after_ranking(self, dataset: DataSet):
+        """Verify and / or fit a newly ranked data set, as the options ask."""
+        auto_fit = self.chkAutoFit.isChecked()
+        if self.chkVerify.isChecked() and dataset.verified is None:
+            self._queue_verification(dataset, self.top_candidates(dataset), auto_fit)
+        elif auto_fit:
+            self.fit(dataset, dataset.preselected())
+
+    def _rank_failed(self, generation, datasets: list[DataSet], error):
         if generation != self._generation:
             return
-        self._ranking_busy = False
+        self._ranking_keys.clear()
         if self.network_ready is not True:
             self._network_failed(error)
-        self._say(f"No ranking: {error}", logging.ERROR)
+        for dataset in datasets:
+            if dataset in self._datasets:
+                self._say(f"No ranking: {error}", logging.ERROR, dataset)
         self._update_buttons()
         self.rankingFinished.emit()
 
@@ -554,18 +604,27 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         dataset = self.current_dataset()
         self._fill_table(dataset)
         self._fill_notes(dataset)
+        self._fill_fit(dataset)
+        self._fill_warnings(dataset)
+        if dataset is not None:
+            self._show_status(*dataset.status)
         self._plot(dataset)
         self._update_buttons()
 
     def _selection_changed(self):
+        if self._filling:
+            return
+        dataset = self.current_dataset()
+        if dataset is not None:
+            dataset.selected = self._selected_row_model()
         self._update_buttons()
-        self._plot(self.current_dataset())
+        self._plot(dataset)
 
     def _update_buttons(self):
         dataset = self.current_dataset()
         ranked = dataset is not None and dataset.ranking is not None
         self.cmdRemove.setEnabled(dataset is not None)
-        self.cmdSuggest.setEnabled(bool(self._datasets) and not self._ranking_busy)
+        self.cmdSuggest.setEnabled(bool(self._datasets) and not self._ranking_keys)
         self.cmdFit.setEnabled(ranked and self._manager is not None
                                and bool(self.tblRanking.selectedItems()))
         job = self.verify_job
@@ -579,60 +638,76 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     def category(self, model: str) -> str:
         if self._categories is None:
             self._categories = fitting_bridge.sasview_categories()
-        return self._categories.get(model) or fitting_bridge.fallback_category(model)
+        form, _ = state.split_product(model)
+        return self._categories.get(form) or fitting_bridge.fallback_category(form)
 
     def _fill_table(self, dataset: DataSet | None):
         table = self.tblRanking
         header = table.horizontalHeader()
-        same = dataset is not None and dataset.key == self._table_key
-        keep = self.selected_model() if same else None
-        self._table_key = None if dataset is None else dataset.key
-        table.setSortingEnabled(False)  # while filling
-        table.setRowCount(0)
-        ranking = None if dataset is None else dataset.ranking
-        verified = None if dataset is None else dataset.verified
-        for column in VERIFICATION_COLUMNS:
-            table.setColumnHidden(column, verified is None)
-        if table.isColumnHidden(header.sortIndicatorSection()):
-            header.setSortIndicator(COL_RANK, QtCore.Qt.AscendingOrder)
-        if ranking is None:
-            return
-        self._categories = None  # re-read: the user may have edited categories
-        table.setRowCount(len(ranking.models))
-        for row, (model, probability) in enumerate(zip(ranking.models, ranking.probabilities)):
-            cells = {COL_RANK: (str(row + 1), row + 1), COL_MODEL: (model, None),
-                     COL_PROBABILITY: (f"{100 * probability:.1f} %", float(probability)),
-                     COL_CATEGORY: (self.category(model), None)}
-            fit = dataset.candidate_fit(model)
-            if verified is not None:
-                cells.update(self._fit_cells(fit))
-            for column, (text, key) in cells.items():
-                cell = _Cell(text)
-                if key is not None and math.isfinite(key):
-                    cell.setData(SORT_ROLE, key)
-                if column not in (COL_MODEL, COL_STATUS, COL_CATEGORY):
-                    cell.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
-                if column == COL_MODEL:
-                    cell.setToolTip(model)
-                if column == COL_PROBABILITY:
-                    cell.setToolTip(f"p = {probability:.6f}")
-                    cell.setData(QtCore.Qt.UserRole, float(probability))
-                if fit is not None and column in VERIFICATION_COLUMNS:
-                    cell.setToolTip(self._fit_tooltip(fit))
-                    if column == COL_VERIFIED and fit.verified_rank == 1 and fit.ok:
-                        font = cell.font()
-                        font.setBold(True)
-                        cell.setFont(font)
-                    if column == COL_STATUS and not fit.ok:
-                        cell.setForeground(QtGui.QColor(_COLOURS[logging.ERROR]))
-                table.setItem(row, column, cell)
-        table.setSortingEnabled(True)  # sorts by the column the user chose (rank at first)
-        header.setSortIndicatorShown(False)  # (turned on by setSortingEnabled; see _build_ui)
-        table.resizeColumnToContents(COL_MODEL)
-        table.setColumnWidth(COL_MODEL, min(table.columnWidth(COL_MODEL), MODEL_COLUMN_WIDTH))
-        if not (keep and self.select_model(keep)):
+        self._filling = True
+        try:
+            table.setSortingEnabled(False)  # while filling
+            table.setRowCount(0)
+            ranking = None if dataset is None else dataset.ranking
+            verified = None if dataset is None else dataset.verified
+            for column in VERIFICATION_COLUMNS:
+                table.setColumnHidden(column, verified is None)
+            weighting = "" if verified is None else f" ({state.verification_weighting(verified)})"
+            table.horizontalHeaderItem(COL_CHI2R).setText(f"χ²ᵣ{weighting}")
+            if table.isColumnHidden(header.sortIndicatorSection()):
+                header.setSortIndicator(COL_RANK, QtCore.Qt.AscendingOrder)
+            if ranking is None:
+                return
+            self._categories = None  # re-read: the user may have edited categories
+            table.setRowCount(len(ranking.models))
+            for row, (model, probability) in enumerate(zip(ranking.models,
+                                                           ranking.probabilities)):
+                self._fill_row(dataset, row, model, float(probability), verified)
+            table.setSortingEnabled(True)  # sorts by the column the user chose (rank at first)
+            header.setSortIndicatorShown(False)  # (turned on by setSortingEnabled; see _build_ui)
+            table.resizeColumnToContents(COL_MODEL)
+            table.setColumnWidth(COL_MODEL, min(table.columnWidth(COL_MODEL), MODEL_COLUMN_WIDTH))
+        finally:
+            self._filling = False
+        if not self.select_model(dataset.chosen() or ""):
             table.selectRow(0)
             table.scrollToTop()
+        self._apply_search()
+
+    def _fill_row(self, dataset: DataSet, row: int, model: str, probability: float, verified):
+        shown = display_name(model)
+        cells = {COL_RANK: (str(row + 1), row + 1), COL_MODEL: (shown, None),
+                 COL_PROBABILITY: (f"{100 * probability:.1f} %", probability),
+                 COL_CATEGORY: (self.category(model), None)}
+        fit = dataset.candidate_fit(model)
+        if verified is not None:
+            cells.update(self._fit_cells(fit))
+        for column, (text, key) in cells.items():
+            cell = _Cell(text)
+            if key is not None and math.isfinite(key):
+                cell.setData(SORT_ROLE, key)
+            if column not in (COL_MODEL, COL_STATUS, COL_CATEGORY):
+                cell.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
+            if column == COL_MODEL:
+                cell.setData(MODEL_ROLE, model)
+                target = state.fit_target(model)
+                tip = model if shown == model else f"{shown} (sasmodels: {model})"
+                if target != model:
+                    tip += (f"\n{model} is a structure factor S(q) alone; Fit in SasView fits "
+                            f"it as {display_name(target)}.")
+                cell.setToolTip(tip)
+            if column == COL_PROBABILITY:
+                cell.setToolTip(f"p = {probability:.6f}")
+                cell.setData(QtCore.Qt.UserRole, probability)
+            if fit is not None and column in VERIFICATION_COLUMNS:
+                cell.setToolTip(self._fit_tooltip(fit))
+                if column == COL_VERIFIED and fit.verified_rank == 1 and fit.ok:
+                    font = cell.font()
+                    font.setBold(True)
+                    cell.setFont(font)
+                if column == COL_STATUS and not fit.ok:
+                    cell.setForeground(QtGui.QColor(_COLOURS[logging.ERROR]))
+            self.tblRanking.setItem(row, column, cell)
 
     @staticmethod
     def _fit_cells(fit) -> dict[int, tuple[str, float | None]]:
@@ -658,23 +733,45 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     def _fit_tooltip(fit) -> str:
         if not fit.ok:
             return fit.status
-        lines = [f"{fit.model}: reduced χ² = {fit.chi2r:.4g}, BIC = {fit.bic:.2f}, "
-                 f"combined score {100 * fit.posterior:.1f} %",
+        lines = [f"{display_name(fit.model)}: reduced χ² = {fit.chi2r:.4g}, "
+                 f"BIC = {fit.bic:.2f}, combined score {100 * fit.posterior:.1f} %",
                  "Fitted: " + ", ".join(f"{k} = {v:.4g}" for k, v in fit.parameters.items())]
         if fit.fixed:
             lines.append("Held: " + ", ".join(f"{k} = {v:.4g}" for k, v in fit.fixed.items()))
         lines.extend(fit.notes)
         return "\n".join(lines)
 
+    def _apply_search(self, *_):
+        """Show only the rows whose model contains the search text; select the first."""
+        text = self.txtSearch.text().strip().lower()
+        table = self.tblRanking
+        shown = []
+        for row in range(table.rowCount()):
+            item = table.item(row, COL_MODEL)
+            names = f"{item.text()} {item.data(MODEL_ROLE)}".lower()
+            hide = bool(text) and text not in names
+            table.setRowHidden(row, hide)
+            if not hide:
+                shown.append(row)
+        self.lblMatches.setText(f"{len(shown)} of {table.rowCount()}" if text else "")
+        if not text:
+            return
+        rows = table.selectionModel().selectedRows()
+        if shown and not (rows and rows[0].row() in shown):
+            table.selectRow(shown[0])
+            table.scrollToItem(table.item(shown[0], COL_MODEL))
+
     def _fill_notes(self, dataset: DataSet | None):
         if dataset is None or dataset.outcome is None:
             self.lblNotes.setStyleSheet("")
             self.lblNotes.setText("" if dataset is None else
                                   f"{dataset.title}: {dataset.raw.q.size} points, not ranked yet.")
+            self.lblNotes.setToolTip("")
             return
         if dataset.outcome.error:
             self.lblNotes.setStyleSheet(f"color: {_COLOURS[logging.ERROR]};")
             self.lblNotes.setText(f"{dataset.title}: {dataset.outcome.error}")
+            self.lblNotes.setToolTip("")
             return
         prepared = dataset.ranking.prepared
         notes = prepared.report.notes()
@@ -683,13 +780,33 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         verified = dataset.verified
         tip = ""
         if verified is not None:
-            text += (" Verification fits: relative errors assumed (no dI)."
-                     if verified.dI_estimated else " Verification fits weighted by dI.")
+            text += " " + state.weighting_note(verified)
             tip = (f"Verification fits: weighting: {verified.weighting}; resolution: "
                    f"{verified.resolution}; evidence tempered by T = {verified.temperature:.3g}.")
         self.lblNotes.setStyleSheet("")
         self.lblNotes.setText(text)
         self.lblNotes.setToolTip(tip)
+
+    def _fill_fit(self, dataset: DataSet | None):
+        """The last SasView fit of this data set, with SasView's χ², weighting and values."""
+        fit = None if dataset is None else dataset.fit
+        if fit is None or fit.busy:
+            self.lblFit.hide()
+            self.lblFit.clear()
+            return
+        if fit.outcome == state.FAILED:
+            text = fit.summary()
+        else:
+            weighting = f", SasView weighting: {fit.weighting}" if fit.weighting else ""
+            text = (f"Last SasView fit ({display_name(fit.model)}, {fit.page_name}): "
+                    f"χ²/Npts = {fit.chi2:.4g}{weighting}. Fitted: {fit.parameter_text()}.")
+        self.lblFit.setText(text)
+        self.lblFit.show()
+
+    def _fill_warnings(self, dataset: DataSet | None):
+        warnings = [] if dataset is None else dataset.warnings()
+        self.lblWarning.setText("\n".join(f"⚠ {w}" for w in warnings))
+        self.lblWarning.setVisible(bool(warnings))
 
     def _plot(self, dataset: DataSet | None):
         ax = self.axes
@@ -717,17 +834,17 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             offset = float(np.mean(np.interp(log_q, np.log10(curve.q), np.log10(curve.I))))
             ax.plot(10 ** log_q, 10 ** (inputs[:, 0] + offset), "-", color="C3", lw=1.5,
                     label=f"network input ({inputs.shape[0]} points)")
-            title = (f"{dataset.title}: {ranking.models[0]} "
+            title = (f"{dataset.title}: {display_name(ranking.models[0])} "
                      f"({100 * ranking.probabilities[0]:.0f} %)")
             verified = dataset.verified
             if verified is not None and verified.best is not None:
-                title += f"; best fit: {verified.best.model}"
+                title += f"; best fit: {display_name(verified.best.model)}"
             ax.set_title(title, fontsize=10)
             fit = dataset.candidate_fit(self.selected_model() or "")
             if fit is not None and fit.ok and fit.q is not None and fit.I_fit is not None:
                 show = np.isfinite(fit.I_fit) & (fit.I_fit > 0)
                 ax.plot(fit.q[show], fit.I_fit[show], "-", color="C2", lw=1.5,
-                        label=f"{fit.model} fit (χ²ᵣ = {fit.chi2r:.3g})")
+                        label=f"{display_name(fit.model)} fit (χ²ᵣ = {fit.chi2r:.3g})")
         else:
             ax.set_title(dataset.title, fontsize=10)
         if q.size:
@@ -740,9 +857,13 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
     # ------------------------------------------------------------------ verification
 
+    def top_candidates(self, dataset: DataSet) -> list[str]:
+        """The ``top_k`` most probable models of ``dataset`` (Preferences)."""
+        return list(dataset.ranking.models[:self.settings.top_k])
+
     def verification_candidates(self, dataset: DataSet) -> list[str]:
         """The models *Verify fits* fits: the top ones, plus the selected one."""
-        models = list(dataset.ranking.models[:TOP_VERIFIED])
+        models = self.top_candidates(dataset)
         selected = self.selected_model() if dataset is self.current_dataset() else None
         if selected and selected not in models:
             models.append(selected)
@@ -753,14 +874,14 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         dataset = self.current_dataset()
         if dataset is None or dataset.ranking is None:
             self._say("Rank the models first (Suggest model), then verify them.",
-                      logging.WARNING)
+                      logging.WARNING, dataset)
             return
         self._queue_verification(dataset, self.verification_candidates(dataset))
 
     def _queue_verification(self, dataset: DataSet, models, auto_fit: bool = False):
         self._verify_queue.append((dataset.key, tuple(models), auto_fit))
         if self.verify_job is not None:
-            self._say(f"Verification of {dataset.title} queued after the running one.")
+            self._say("Verification queued after the running one.", dataset=dataset)
         self._next_verification()
         self._update_buttons()
 
@@ -775,7 +896,8 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             ranking = dataset.ranking
             probabilities = tuple(float(ranking.probabilities[ranking.models.index(m)])
                                   for m in models)
-            job = VerifyJob(key, dataset.raw, tuple(models), probabilities)
+            job = VerifyJob(key, dataset.raw, tuple(models), probabilities,
+                            max_seconds=self.settings.verify_seconds)
             self.verify_job = job
             generation = self._generation
             run_in_background(
@@ -785,8 +907,9 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
                 lambda error, job=job, auto_fit=auto_fit, g=generation:
                     self._verify_failed(job, auto_fit, g, error),
                 self, "fit verification", thread=VERIFY)
-            self._say(f"Verifying {dataset.title}: fitting {', '.join(models)} to the data "
-                      f"(at most {job.max_seconds:.0f} s; Cancel stops it)…")
+            names = ", ".join(display_name(m) for m in models)
+            self._say(f"Verifying: fitting {names} to the data (at most "
+                      f"{job.max_seconds:.0f} s; Cancel stops it)…", dataset=dataset)
             self._show_progress()
             self._progress_timer.start()
             self._update_buttons()
@@ -798,7 +921,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         job = self.verify_job
         if job is not None and not job.cancel.is_set():
             job.cancel.set()
-            self._say("Cancelling the fit verification…")
+            self._say("Cancelling the fit verification…", dataset=self._find(key=job.key))
         self._show_progress()
         self._update_buttons()
 
@@ -832,32 +955,34 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         dataset = self._find(key=job.key)
         if generation == self._generation and dataset is not None:
             if dataset.ranking is not ranking:
-                self._say(f"The verification of {dataset.title} was for an earlier ranking; "
-                          "verify again.", logging.WARNING)
+                self._say("The verification was for an earlier ranking; verify again.",
+                          logging.WARNING, dataset)
                 verification = None
             else:
                 dataset.verification, dataset.verified_ranking = verification, ranking
+                dataset.selected = None  # the verified best is preselected
+                self._say(self._verification_summary(verification), dataset=dataset)
                 if dataset is self.current_dataset():
                     self._refresh()
-                self._say(self._verification_summary(dataset, verification))
                 if auto_fit:
-                    best = verification.best
-                    self._queue_fit(dataset, best.model if best else ranking.models[0])
+                    self.fit(dataset, dataset.preselected())
         self._update_buttons()
         self.verificationFinished.emit(verification)
         self._next_verification()
 
     @staticmethod
-    def _verification_summary(dataset: DataSet, verification) -> str:
+    def _verification_summary(verification) -> str:
         fits = verification.candidates
         ok = sum(c.ok for c in fits)
-        text = (f"Verified {dataset.title} in {verification.seconds:.0f} s "
-                f"({ok} of {len(fits)} fits ok).")
+        weights = ("without dI: errors estimated from the scatter" if verification.dI_estimated
+                   else "weighted by dI")
+        text = (f"Verified in {verification.seconds:.0f} s ({ok} of {len(fits)} fits ok; "
+                f"χ²ᵣ {weights}).")
         best = verification.best
         if best is None:
             return text + " No fit succeeded; the network ranking stands."
-        return text + (f" Best fit: {best.model} (χ²ᵣ = {best.chi2r:.3g}, "
-                       f"combined score {100 * best.posterior:.0f} %).")
+        return text + (f" Best fit: {display_name(best.model)} (χ²ᵣ = {best.chi2r:.3g}, "
+                       f"combined score {100 * best.posterior:.0f} %), now selected.")
 
     def _verify_failed(self, job, auto_fit, generation, error):
         from ..verification import VerificationCancelled
@@ -866,38 +991,40 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         dataset = self._find(key=job.key)
         if generation == self._generation and dataset is not None:
             if isinstance(error, VerificationCancelled):
-                self._say(f"Fit verification cancelled for {dataset.title}; the network "
-                          "ranking stands.")
+                self._say("Fit verification cancelled; the network ranking stands.",
+                          dataset=dataset)
             else:
-                self._say(f"Fit verification of {dataset.title} failed: {error}",
-                          logging.ERROR)
+                self._say(f"Fit verification failed: {error}", logging.ERROR, dataset)
                 if auto_fit and dataset.ranking is not None:
-                    self._queue_fit(dataset, dataset.ranking.models[0])
+                    self.fit(dataset, dataset.preselected())
         self._update_buttons()
         self.verificationFinished.emit(None)
         self._next_verification()
 
     # ------------------------------------------------------------------ fitting
 
+    def _selected_row_model(self) -> str | None:
+        rows = self.tblRanking.selectionModel().selectedRows()
+        item = self.tblRanking.item(rows[0].row(), COL_MODEL) if rows else None
+        return None if item is None else item.data(MODEL_ROLE)
+
     def selected_model(self) -> str | None:
+        """The sasmodels name of the selected row (the preselected model if none)."""
         dataset = self.current_dataset()
         if dataset is None or dataset.ranking is None:
             return None
-        rows = self.tblRanking.selectionModel().selectedRows()
-        item = self.tblRanking.item(rows[0].row(), COL_MODEL) if rows else None
-        if item is not None:
-            return item.text()
-        return dataset.ranking.models[0] if dataset.ranking.models else None
+        return self._selected_row_model() or dataset.chosen()
 
     def select_model(self, model: str) -> bool:
         """Select ``model``'s row in the ranking (as a click would)."""
-        items = self.tblRanking.findItems(model, QtCore.Qt.MatchExactly)
-        items = [i for i in items if i.column() == COL_MODEL]
-        if not items:
-            return False
-        self.tblRanking.selectRow(items[0].row())
-        self.tblRanking.scrollToItem(items[0])
-        return True
+        table = self.tblRanking
+        for row in range(table.rowCount()):
+            item = table.item(row, COL_MODEL)
+            if item is not None and item.data(MODEL_ROLE) == model:
+                table.selectRow(row)
+                table.scrollToItem(item)
+                return True
+        return False
 
     def onFit(self):
         """Fit the current data set with the selected model in the Fitting perspective."""
@@ -906,93 +1033,303 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         if dataset is None or model is None:
             self._say("Rank the models first (Suggest model), then choose one.", logging.WARNING)
             return
+        self.fit(dataset, model)
+
+    def fit(self, dataset: DataSet, model: str):
+        """Fit ``dataset`` with ``model`` in SasView, in the data set's own fit page.
+
+        A structure factor alone is fitted as ``sphere@<S(q)>`` (SasView fits an S(q)
+        only as a product); a verified model starts from its verified values.
+        """
         if self._manager is None:
-            self._say("The Fitting perspective is only available inside SasView.", logging.WARNING)
+            self._say("The Fitting perspective is only available inside SasView.",
+                      logging.WARNING, dataset)
             return
-        self._queue_fit(dataset, model)
-
-    def _queue_fit(self, dataset: DataSet, model: str):
-        self._fit_queue.append((dataset.key, model))
-        if self._fit_busy:
-            self._say(f"Fit of {dataset.title} with {model} queued after the running one.")
-        self._next_fit()
-
-    def _next_fit(self):
-        if self._fit_busy:
+        if dataset.fit is not None and dataset.fit.busy and not self._fit_gone(dataset):
+            self._say(f"SasView is still fitting this data set with "
+                      f"{display_name(dataset.fit.model)}; wait for that fit to end or stop "
+                      "it in its fit page.", logging.WARNING, dataset)
             return
-        while self._fit_queue:
-            key, model = self._fit_queue.pop(0)
-            dataset = self._find(key=key)
-            if dataset is None or dataset.ranking is None:
-                continue
-            self._fit_busy = True
-            fit = dataset.candidate_fit(model)
-            if fit is not None and fit.ok:  # verified: start from the fitted values
-                self._hand_off(key, fitting_bridge.plan_from_fit(fit))
-                return
-            self._say(f"Preparing the fit of {dataset.title} with {model} (start values)…")
-            run_in_background(functools.partial(fitting_bridge.plan_fit, model, dataset.raw),
-                              lambda plan, key=key: self._hand_off(key, plan),
-                              lambda error, model=model: self._fit_failed(model, error),
-                              self, f"planning the fit with {model}")
+        target = state.fit_target(model)
+        record = dataset.fit = SasViewFit(model=target)
+        if target != model:
+            self._say(f"{model} is a structure factor S(q): SasView fits it multiplied by a "
+                      f"form factor, as {display_name(target)} (choose another form in the "
+                      "Fitting page if you know it). Preparing start values…", dataset=dataset)
+        fit = dataset.candidate_fit(target)
+        if fit is not None and fit.ok:  # verified: start from the fitted values
+            self._hand_off(dataset.key, record, fitting_bridge.plan_from_fit(fit))
             return
+        if target == model:
+            self._say(f"Preparing the fit with {display_name(target)} (start values)…",
+                      dataset=dataset)
+        run_in_background(functools.partial(fitting_bridge.plan_fit, target, dataset.raw),
+                          lambda plan, key=dataset.key: self._hand_off(key, record, plan),
+                          lambda error, key=dataset.key: self._fit_failed(key, record, error),
+                          self, f"planning the fit with {target}")
 
-    def _hand_off(self, key: int, plan: fitting_bridge.FitPlan):
+    def _hand_off(self, key: int, record: SasViewFit, plan: fitting_bridge.FitPlan):
         dataset = self._find(key=key)
-        if dataset is None:
-            self._fit_busy = False
-            self._next_fit()
-            return
+        if dataset is None or dataset.fit is not record:
+            return  # forgotten meanwhile
         try:
-            page = fitting_bridge.open_fit_page(self._manager, dataset.item, plan)
+            page = fitting_bridge.open_fit_page(self._manager, dataset.item, plan, dataset.page)
+            dataset.page = page
+            self._watch(page)
             self.last_plan = plan
-            watch = _FitWatch(page, self)
-            watch.done.connect(lambda page, chi2, title=dataset.title, model=plan.model:
-                               self._fit_done(page, chi2, title, model))
             fitting_bridge.run_fit(page)
         except SasnetsError as exc:
-            self._fit_failed(plan.model, exc)
+            self._fit_failed(key, record, exc)
             return
-        except Exception as exc:  # SasView raised: report it, keep the queue going
+        except Exception as exc:  # SasView raised: report it, SasView keeps running
             log.exception("Model Suggestion: hand-off to the Fitting perspective failed")
-            self._fit_failed(plan.model, exc)
+            self._fit_failed(key, record, exc)
             return
+        record.outcome = state.RUNNING
+        record.page_name = fitting_bridge.page_name(self._manager, page)
         free = ", ".join(plan.fit)
         origin = ("its verified fit" if plan.source == fitting_bridge.FROM_VERIFIED_FIT
                   else "estimated start values")
-        self._say(f"Fitting {dataset.title} with {plan.model} in the Fitting perspective, "
-                  f"starting from {origin} (free: {free}).")
+        self._say(f"SasView is fitting {display_name(plan.model)} in {record.page_name}, "
+                  f"starting from {origin} (free: {free}).", dataset=dataset)
         self.fitStarted.emit(page, plan.model)
 
-    def _fit_done(self, page, chi2, title, model):
-        if chi2 is None:
-            self._say(f"The fit of {title} with {model} did not finish (see the Fitting "
-                      "perspective and the log).", logging.WARNING)
-        else:
-            self._say(f"Fit of {title} with {model} finished: χ²/Npts = {chi2:.4g}.")
-        self.fitFinished.emit(page, chi2)
-        self._fit_busy = False
-        self._next_fit()
+    def _fit_gone(self, dataset: DataSet) -> bool:
+        """True when the data set's fit is marked running but its page runs no fit any
+        more (it ended without SasView's signal); it is then marked failed so that a new
+        fit can start."""
+        record = dataset.fit
+        if record.outcome != state.RUNNING or fitting_bridge.fit_running(dataset.page):
+            return False
+        record.outcome = state.FAILED
+        record.messages = ("SasView's fit page ended the fit without reporting it.",)
+        return True
 
-    def _fit_failed(self, model, error):
-        self._say(f"Could not fit with {model}: {error}", logging.ERROR)
-        self._fit_busy = False
+    def _watch(self, page):
+        if id(page) not in self._page_watches:
+            watch = _PageWatch(page, self)
+            watch.finished.connect(self._page_finished)
+            self._page_watches[id(page)] = watch
+
+    @QtCore.Slot(object, object)
+    def _page_finished(self, page, result):
+        """SasView's fit page signalled the end of a fit: report SasView's numbers."""
+        dataset = next((d for d in self._datasets if d.page is page and d.fit is not None
+                        and d.fit.outcome == state.RUNNING), None)
+        if dataset is None:
+            return  # a fit the user started there by hand
+        record = dataset.fit
+        try:
+            outcome = fitting_bridge.fit_outcome(page, result)
+        except Exception as exc:  # an unexpected payload: report it, never leave it running
+            log.exception("Model Suggestion: could not read SasView's fit result")
+            outcome = {"outcome": state.FAILED, "messages": (f"unreadable result: {exc!r}",)}
+        for name, value in outcome.items():
+            setattr(record, name, value)
+        level = logging.WARNING if record.outcome == state.FAILED else logging.INFO
+        text = record.summary()
+        verified = dataset.verified
+        if record.chi2 is not None and verified is not None and verified.dI_estimated:
+            text += (" The verification's χ²ᵣ (no dI) uses other weights: the numbers "
+                     "cannot be compared.")
+        self._say(text, level, dataset)
+        if dataset is self.current_dataset():
+            self._fill_fit(dataset)
+        self.fitFinished.emit(page, record.chi2)
+
+    def _fit_failed(self, key: int, record: SasViewFit, error):
+        dataset = self._find(key=key)
+        record.outcome = state.FAILED
+        record.messages = (str(error),)
+        if dataset is not None:
+            self._say(f"Could not fit with {display_name(record.model)}: {error}",
+                      logging.ERROR, dataset)
         self.fitFinished.emit(None, None)
-        self._next_fit()
 
-    # ------------------------------------------------------------------ SasView API
+    # ------------------------------------------------------------------ SasView: projects
+
+    def isSerializable(self) -> bool:
+        return True
+
+    def serializeAll(self) -> dict:
+        """Every data set's ranking, verification and status for SasView's project file:
+        ``{data id: {"suggestion_params": {...}}}`` (*Save Project*)."""
+        current = self.current_dataset()
+        return {data_id: {PROJECT_KEY: {**dataset.to_dict(), "current": dataset is current}}
+                for dataset in self._datasets
+                if (data_id := self._data_id(dataset)) is not None}
+
+    #: The Perspective interface's name for it; SasView's GuiManager calls serializeAll.
+    serialiseAll = serializeAll
+
+    def serializeCurrentPage(self) -> dict:
+        """The shown data set only (*Save Analysis*)."""
+        dataset = self.current_dataset()
+        data_id = None if dataset is None else self._data_id(dataset)
+        if data_id is None:
+            return {}
+        return {data_id: {PROJECT_KEY: {**dataset.to_dict(), "current": True}}}
+
+    @staticmethod
+    def _data_id(dataset: DataSet) -> str | None:
+        data = GuiUtils.dataFromItem(dataset.item)
+        return None if data is None else str(data.id)
+
+    def updateFromParameters(self, params: dict):
+        """Restore the data set just sent (:meth:`setData`) from a project or analysis
+        file, as SasView does for its own perspectives; the data set that was on display
+        when the project was saved is shown again."""
+        dataset = self.current_dataset()
+        if not isinstance(params, dict) or dataset is None:
+            return
+        dataset.restore(params, Outcome)
+        if params.get("current"):
+            self._project_current = dataset.key
+        shown = self._find(key=self._project_current)
+        if shown is not None:
+            self.cbDataSet.setCurrentIndex(self.cbDataSet.findData(shown.key))
+        self._refresh()
+
+    def _install_project_loader(self):
+        """Let *Open Project* / *Open Analysis* give this perspective its part back.
+
+        SasView 6.2's Data Explorer hands a project's entries only to the perspectives it
+        knows (fit, invariant, corfunc, inversion keys); this wraps its
+        ``updatePerspectiveWithProperties`` once, so that an entry with
+        :data:`PROJECT_KEY` is sent to the Model Suggestion perspective of the moment
+        (``setData`` then ``updateFromParameters``).
+        """
+        manager = self._manager
+        explorer = getattr(manager, "filesWidget", None)
+        if explorer is None or getattr(explorer, "_sasnets_project_loader", False):
+            return
+        original = explorer.updatePerspectiveWithProperties
+
+        def update_perspective_with_properties(key, value):
+            original(key, value)
+            if not isinstance(value, dict) or PROJECT_KEY not in value:
+                return
+            try:
+                perspective = manager.loadedPerspectives.get(PERSPECTIVE_NAME)
+                item = explorer.getItemForID(key)
+                if perspective is not None and item is not None:
+                    perspective.setData([item])
+                    perspective.updateFromParameters(value[PROJECT_KEY])
+            except Exception:  # a damaged entry must not stop SasView's project load
+                log.exception("Model Suggestion: could not restore %s from the project", key)
+
+        explorer.updatePerspectiveWithProperties = update_perspective_with_properties
+        explorer._sasnets_project_loader = True
+
+    # ------------------------------------------------------------------ SasView: report, copy
+
+    @property
+    def supports_reports(self) -> bool:
+        return True
+
+    def getReport(self) -> ReportData | None:
+        """SasView's *Report*: the data, the ranking (verified numbers too), warnings,
+        the SasView fit and the plot."""
+        from sas.qtgui.Utilities.Reports.reports import ReportBase
+
+        dataset = self.current_dataset()
+        if dataset is None:
+            return None
+        report = ReportBase(f"Model Suggestion: {dataset.title}")
+        data = GuiUtils.dataFromItem(dataset.item)
+        if data is not None:
+            report.add_data_details(data)
+        header, rows = state.table_rows(dataset, top=self._report_rows(dataset))
+        if rows:
+            report.add_table([[int(row[0]), *row[1:]] for row in rows], titles=header)
+        details = {"Status": dataset.status[0] or "-"}
+        for number, warning in enumerate(dataset.warnings(), 1):
+            details[f"Warning {number}"] = warning
+        if dataset.verified is not None:
+            details["Weighting"] = state.weighting_note(dataset.verified)
+        if dataset.fit is not None and not dataset.fit.busy:
+            details["SasView fit"] = dataset.fit.summary()
+            if dataset.fit.parameters:
+                details["SasView fitted values"] = dataset.fit.parameter_text()
+        report.add_table([[k, v] for k, v in details.items()], target_tag="model-details")
+        report.add_plot(self.figure)
+        return report.report_data
+
+    def _report_rows(self, dataset: DataSet) -> int:
+        """Rows worth reporting: the top-k, and every verified one."""
+        ranks = [dataset.ranking.models.index(c.model) + 1
+                 for c in (dataset.verified.candidates if dataset.verified else ())]
+        return max([VISIBLE_ROWS, self.settings.top_k, *ranks])
+
+    @property
+    def supports_copy(self) -> bool:
+        return True
+
+    @property
+    def supports_copy_excel(self) -> bool:
+        return True
+
+    @property
+    def supports_copy_latex(self) -> bool:
+        return True
+
+    def _copy(self, text: str, what: str):
+        QtWidgets.QApplication.clipboard().setText(text)
+        self._say(f"Ranking copied to the clipboard ({what}).", dataset=self.current_dataset())
+
+    def clipboard_copy(self):
+        """*Edit > Copy*: the data set, its warnings and its ranking as text."""
+        dataset = self.current_dataset()
+        header, rows = state.table_rows(dataset) if dataset else ([], [])
+        if not rows:
+            return
+        lines = [f"Model suggestion for {dataset.title}"]
+        lines += [f"Warning: {w}" for w in dataset.warnings()]
+        if dataset.verified is not None:
+            lines.append(state.weighting_note(dataset.verified))
+        self._copy("\n".join(lines) + "\n" + state.as_tsv(header, rows), "text")
+
+    def excel_clipboard_copy(self):
+        """*Edit > Copy to Excel*: the ranking as tab-separated cells."""
+        dataset = self.current_dataset()
+        header, rows = state.table_rows(dataset) if dataset else ([], [])
+        if rows:
+            self._copy(state.as_tsv(header, rows), "Excel")
+
+    def latex_clipboard_copy(self):
+        """*Edit > Copy to LaTeX*: the ranking as a LaTeX table."""
+        dataset = self.current_dataset()
+        if dataset is None or dataset.ranking is None:
+            return
+        header, rows = state.table_rows(dataset, top=self._report_rows(dataset))
+        self._copy(state.as_latex(header, rows), "LaTeX")
+
+    # ------------------------------------------------------------------ SasView: preferences, help
+
+    @property
+    def preferences(self) -> list:
+        """This perspective's page in SasView's Preferences window."""
+        if self._preferences_widget is None:
+            from .preferences import SuggestionPreferences
+
+            self._preferences_widget = SuggestionPreferences(
+                settings_path(), lambda: self.settings, self.apply_settings)
+        return [self._preferences_widget]
+
+    def onHelp(self):
+        """Open the help page shipped with the plugin (SasView's help browser rules)."""
+        if not HELP_PAGE.is_file():
+            self._say(f"The help page is missing ({HELP_PAGE}).", logging.ERROR)
+            return
+        GuiUtils.showHelp(str(HELP_PAGE))
+
+    # ------------------------------------------------------------------ SasView: window
 
     def allowBatch(self) -> bool:
         return True  # several data sets, one ranking each
 
     def allowSwap(self) -> bool:
         return False
-
-    def isSerializable(self) -> bool:
-        return False
-
-    def updateFromParameters(self, params: dict):
-        """Nothing to restore: rankings are recomputed on demand."""
 
     def setClosable(self, value: bool = True):
         self._allow_close = value
@@ -1002,7 +1339,16 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
     def closeEvent(self, event):
         if self._allow_close:
+            # Closed for good (SasView rebuilds its perspectives on Open Project): stop
+            # work and stop listening to SasView.
             self.setClosable(False)
+            self.reset()
+            for signal, slot in ((self.communicator.dataDeletedSignal, self.removeData),
+                                 (self.communicator.closeSignal, self.cancel_verification)):
+                try:
+                    signal.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
             if self.parentWidget():
                 self.parentWidget().close()
             event.accept()

@@ -37,6 +37,7 @@ from PySide6 import QtCore
 from ..errors import SasnetsError
 from ..loading import RawCurve
 from ..suggestion import Ranking, get_classifier, prepare, rank
+from .state import Settings
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +51,12 @@ class Outcome:
     error: str | None = None
 
 
-def load_network() -> list[str]:
-    """Load the network (cached); the class names."""
-    return list(get_classifier().classes)
+def load_network(device: str = "auto") -> list[str]:
+    """Load the network on ``device`` (cached); the class names."""
+    return list(get_classifier(device=device).classes)
 
 
-def suggest_all(curves: list[tuple[int, RawCurve]]) -> list[Outcome]:
+def suggest_all(curves: list[tuple[int, RawCurve]], device: str = "auto") -> list[Outcome]:
     """Clean and rank every curve; a curve that cannot be ranked gets its message.
 
     A :class:`~sasnets_plugin.errors.WeightsError` (no usable network) is raised, since
@@ -69,16 +70,13 @@ def suggest_all(curves: list[tuple[int, RawCurve]]) -> list[Outcome]:
         except SasnetsError as exc:
             outcomes[key] = Outcome(key, error=str(exc))
     if ready:
-        for (key, _), ranking in zip(ready, rank(get_classifier(), [p for _, p in ready])):
+        for (key, _), ranking in zip(ready, rank(get_classifier(device=device),
+                                                 [p for _, p in ready])):
             outcomes[key] = Outcome(key, ranking=ranking)
     return [outcomes[key] for key, _ in curves]
 
 
 # --------------------------------------------------------------------------- verification
-
-#: Wall-clock budget of one verification in the GUI (seconds); the user can cancel.
-VERIFY_SECONDS = 30.0
-
 
 @dataclass(eq=False)
 class VerifyJob:
@@ -92,7 +90,7 @@ class VerifyJob:
     raw: RawCurve
     models: tuple[str, ...]
     probabilities: tuple[float, ...]
-    max_seconds: float = VERIFY_SECONDS
+    max_seconds: float = Settings.verify_seconds
     cancel: threading.Event = field(default_factory=threading.Event)
     phase: str = "queued"
     fitting_since: float | None = None

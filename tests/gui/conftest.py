@@ -108,10 +108,22 @@ def gui(sasview, qtbot):
     _clean(manager, qtbot)
 
 
+def _sasview_idle(manager) -> bool:
+    """No fit page is fitting or computing its model curve (SasView's threads would
+    otherwise deliver plots for data deleted meanwhile)."""
+    from sasnets_plugin.gui.fitting_bridge import fit_running
+
+    fitting = manager.loadedPerspectives.get("Fitting")
+    pages = [t for t in getattr(fitting, "tabs", []) if hasattr(t, "cmdFit")]
+    return all(not fit_running(p) and p.cmdFit.text() == "Fit" for p in pages)
+
+
 def _clean(manager, qtbot):
     from sasnets_plugin.gui import PERSPECTIVE_NAME
 
     explorer = manager.filesWidget
+    qtbot.waitUntil(lambda: _sasview_idle(manager), timeout=240_000)
+    qtbot.wait(300)  # let the last results reach their plots
     if explorer.model.rowCount():
         explorer.deleteAllItems()
     perspective = manager.loadedPerspectives[PERSPECTIVE_NAME]
@@ -119,6 +131,14 @@ def _clean(manager, qtbot):
     perspective.chkAutoFit.setChecked(False)
     perspective.chkVerify.setChecked(False)
     qtbot.waitUntil(lambda: perspective.verify_job is None, timeout=60_000)
+    # Preferences back to the defaults (a test may have changed them).
+    from sasnets_plugin.gui.perspective import settings_path
+    from sasnets_plugin.gui.state import Settings
+
+    settings_path().unlink(missing_ok=True)
+    if perspective.settings != Settings():
+        perspective.apply_settings(Settings())
+        qtbot.waitUntil(lambda: perspective.network_ready is not None, timeout=120_000)
 
 
 # ------------------------------------------------------------------ actions

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import tempfile
@@ -27,6 +28,14 @@ def have_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def _file_name(item) -> str:
+    """The file an item of the Data Explorer was read from (its text may be the title)."""
+    from sas.qtgui.Utilities import GuiUtils
+
+    data = GuiUtils.dataFromItem(item)
+    return Path(getattr(data, "filename", "") or "").name
+
+
 def load_files(manager, qtbot, paths) -> list:
     """Load files through the Data Explorer (its threaded loader) and tick only them."""
     explorer = manager.filesWidget
@@ -34,8 +43,8 @@ def load_files(manager, qtbot, paths) -> list:
     explorer.loadFromURL([str(p) for p in paths])
 
     def loaded():
-        texts = {explorer.model.item(r).text() for r in range(explorer.model.rowCount())}
-        assert names <= texts
+        rows = [explorer.model.item(r) for r in range(explorer.model.rowCount())]
+        assert names <= {i.text() for i in rows} | {_file_name(i) for i in rows}
 
     qtbot.waitUntil(loaded, timeout=60_000)
     from PySide6.QtCore import Qt
@@ -43,7 +52,7 @@ def load_files(manager, qtbot, paths) -> list:
     items = []
     for row in range(explorer.model.rowCount()):
         item = explorer.model.item(row)
-        chosen = item.text() in names
+        chosen = item.text() in names or _file_name(item) in names
         item.setCheckState(Qt.Checked if chosen else Qt.Unchecked)
         if chosen:
             items.append(item)
@@ -73,6 +82,27 @@ def send(manager):
     manager.filesWidget.cmdSendTo.click()
 
 
+def suggest(qtbot, perspective, timeout: int = 180_000):
+    """Click *Suggest model* and wait for the ranking."""
+    with qtbot.waitSignal(perspective.rankingFinished, timeout=timeout):
+        click(qtbot, perspective.cmdSuggest)
+
+
+def fit_in_sasview(qtbot, perspective, timeout: int = 240_000):
+    """Click *Fit in SasView* and wait until the fit started from here ended; returns
+    (page, SasView's χ²/Npts or None)."""
+    with qtbot.waitSignal(perspective.fitFinished, timeout=timeout) as finished:
+        click(qtbot, perspective.cmdFit)
+    return tuple(finished.args)
+
+
+def verify(qtbot, perspective, timeout: int = 180_000):
+    """Click *Verify fits* and wait for the verification; returns it (None if it failed)."""
+    with qtbot.waitSignal(perspective.verificationFinished, timeout=timeout) as finished:
+        click(qtbot, perspective.cmdVerify)
+    return finished.args[0]
+
+
 def click(qtbot, button):
     from PySide6.QtCore import Qt
 
@@ -95,3 +125,14 @@ def copy_to(tmp_path: Path, source: Path) -> Path:
     target = tmp_path / source.name
     shutil.copy(source, target)
     return target
+
+
+@contextlib.contextmanager
+def connected(signal, slot):
+    """``signal`` connected to ``slot`` for the block only (the perspective outlives the
+    test)."""
+    signal.connect(slot)
+    try:
+        yield
+    finally:
+        signal.disconnect(slot)

@@ -13,7 +13,7 @@ import os
 import numpy as np
 import pytest
 from sasview_helpers import (choose_perspective, click, load_files, no_modal_dialog, send,
-                             suggestion_perspective)
+                             suggest, suggestion_perspective)
 
 from sasnets_plugin.gui import PERSPECTIVE_NAME
 from sasnets_plugin.gui.fitting_bridge import FROM_START_VALUES, FROM_VERIFIED_FIT
@@ -53,11 +53,6 @@ def verified_rows(perspective) -> dict[str, dict[str, str]]:
         if cells["Verified #"]:
             out[table.item(row, ui().COL_MODEL).text()] = cells
     return out
-
-
-def suggest(qtbot, perspective):
-    with qtbot.waitSignal(perspective.rankingFinished, timeout=180_000):
-        click(qtbot, perspective.cmdSuggest)
 
 
 def test_registered_in_sasview(gui, qtbot):
@@ -217,7 +212,7 @@ def test_verify_then_fit_cylinder_from_fitted_values(gui, qtbot, example_data):
     suggest(qtbot, perspective)
     dataset = perspective.current_dataset()
     network_rows = table_rows(perspective)
-    top = list(dataset.ranking.models[:ui().TOP_VERIFIED])
+    top = list(dataset.ranking.models[:perspective.settings.top_k])
     assert perspective.select_model("cylinder")  # verified too, even outside the top 5
 
     with qtbot.waitSignal(perspective.verificationFinished, timeout=VERIFY_TIMEOUT) as finished:
@@ -259,8 +254,8 @@ def test_verify_then_fit_cylinder_from_fitted_values(gui, qtbot, example_data):
     assert cylinder.ok and cylinder.chi2r < 1, cylinder.status
     assert cylinder.parameters["length"] == pytest.approx(400, rel=0.01)
     assert cylinder.parameters["radius"] == pytest.approx(20, rel=0.01)
-    assert "Verified cyl_400_20.txt" in perspective.lblStatus.text()
-    # The selection survived the refresh, and the plot shows its fitted curve.
+    assert perspective.lblStatus.text().startswith("Verified in")
+    # The verified best (cylinder) is preselected, and the plot shows its fitted curve.
     assert perspective.selected_model() == "cylinder"
     labels = [line.get_label() for line in perspective.axes.get_lines()]
     assert any(label.startswith("cylinder fit") for label in labels), labels
@@ -308,8 +303,9 @@ def test_verify_top_five_then_auto_fit_the_best(gui, qtbot, example_data):
     dataset = perspective.current_dataset()
     verification = dataset.verified
     assert verification is not None, perspective.lblStatus.text()
-    assert list(verification.network_order) == list(dataset.ranking.models[:ui().TOP_VERIFIED])
-    assert len(verified_rows(perspective)) == ui().TOP_VERIFIED
+    top_k = perspective.settings.top_k
+    assert list(verification.network_order) == list(dataset.ranking.models[:top_k])
+    assert len(verified_rows(perspective)) == top_k
     best = verification.best
     assert best is not None
     page, chi2 = done.args
@@ -345,7 +341,7 @@ def test_unusable_curve_explained(gui, qtbot, tmp_path):
     assert perspective.tblRanking.rowCount() == 0
     assert perspective.current_dataset().outcome.error
     assert "all_negative.txt" in perspective.lblNotes.text()
-    assert "Ranked 0 of 1" in perspective.lblStatus.text()
+    assert "Not ranked" in perspective.lblStatus.text()
     assert not perspective.cmdFit.isEnabled()
     assert no_modal_dialog()
 

@@ -2,6 +2,7 @@
 verification package), ranking outcomes, the verification job, import hygiene."""
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -70,14 +71,37 @@ def test_unknown_model_is_a_planning_error(cylinder_raw):
         fb.plan_fit("no_such_model", cylinder_raw)
 
 
-def test_fit_result_chi2_reads_sasview_payloads():
-    class Result:
-        fitness = 1.5
+@pytest.mark.parametrize("value, lo, hi, inside", [
+    (0.8, 0.0, 0.8, 0.7992),          # lamellar_hg_stack_caille's Caille_parameter at its max
+    (0.0, 0.0, math.inf, 1e-3),       # scale on its lower limit: 0.1 % of the default (1)
+    (-5.0, 0.0, 0.74, 0.00074),       # beyond a finite limit: 0.1 % of the range inside
+    (0.7999999, 0.0, 0.8, 0.7992),    # inside, but typed as "0.8": moved too
+    (250.0, 1e-6, 200.0, 199.8),      # hayter_msa's charge above its max
+])
+def test_start_text_lies_strictly_inside_the_limits(value, lo, hi, inside):
+    text = fb.start_text(value, lo, hi)
+    assert lo < float(text) < hi
+    assert float(text) == pytest.approx(inside, rel=1e-3)
+    assert fb.start_text(0.25, 0.0, 0.8) == "0.25"  # inside: typed as it is
 
-    assert fb.fit_result_chi2(([[Result()]], 0.2)) == 1.5
-    assert fb.fit_result_chi2(("bumps failed", None)) is None
-    assert fb.fit_result_chi2(([None], 0.1)) is None
-    assert fb.fit_result_chi2(()) is None
+
+def test_start_text_open_range_uses_the_model_default():
+    # correlation_length's porod_scale (default 1e-6) at 0: a thousandth of the default
+    assert float(fb.start_text(0.0, 0.0, math.inf, default=1e-6)) == pytest.approx(1e-9)
+    assert float(fb.start_text(0.0, -math.inf, 0.0, default=2.0)) == pytest.approx(-2e-3)
+
+
+def test_product_plan_has_form_and_structure_factor(cylinder_raw):
+    plan = fb.plan_fit("cylinder@hayter_msa", cylinder_raw)
+    form = fb.plan_fit("cylinder", cylinder_raw)
+    assert plan.model == "cylinder@hayter_msa" and plan.source == fb.FROM_START_VALUES
+    # the form's start values and ticks, the S(q)'s volume fraction and charge ticked too
+    assert {k: plan.values[k] for k in form.values} == form.values
+    assert plan.fit == form.fit + ("volfraction", "charge")
+    assert plan.values["volfraction"] == pytest.approx(0.0192)  # sasmodels' default
+    assert "radius_effective" not in plan.values  # follows the form in SasView
+    with pytest.raises(fb.PlanningError, match="not a structure factor"):
+        fb.plan_fit("cylinder@sphere", cylinder_raw)
 
 
 def test_bad_curves_get_messages_without_the_network():

@@ -1,0 +1,47 @@
+"""Bug 2 for every model: the start values typed into SasView's fit page lie strictly
+inside the min/max SasView shows for that parameter (bumps coerces a value on a limit
+and SasView's fit then fails), for all 71 models the network ranks, in one real fit
+page reused model after model."""
+from __future__ import annotations
+
+import pytest
+from sasview_helpers import load_files
+
+from sasnets_plugin.gui import fitting_bridge, state
+from sasnets_plugin.loading import from_data1d
+from sasnets_plugin.verification.parameters import count_names
+
+pytestmark = [pytest.mark.gui, pytest.mark.slow]
+
+
+def test_every_model_starts_strictly_inside_sasview_limits(gui, qtbot, example_data,
+                                                            network_classes):
+    from sas.qtgui.Utilities import GuiUtils
+
+    (item,) = load_files(gui, qtbot, [example_data / "1d_data" / "hSDS_D2O_2p0_percent.xml"])
+    raw = from_data1d(GuiUtils.dataFromItem(item), title=item.text())
+    assert len(network_classes) == 71
+    page, problems, checked = None, [], 0
+    for model in network_classes:
+        target = state.fit_target(model)
+        plan = fitting_bridge.plan_fit(target, raw)
+        page = fitting_bridge.open_fit_page(gui, item, plan, page)
+        details = page.logic.kernel_module.details
+        counts = count_names(state.split_product(target)[0])
+        table = page._model_model
+        for name in plan.values:
+            row = page.getRowFromName(name)
+            if row is None or table.item(row, 1) is None or name not in details:
+                continue  # not in SasView's main table (e.g. a polydispersity setting)
+            value = float(table.item(row, 1).text())
+            _units, lo, hi = details[name]
+            inside = lo <= value <= hi if name in counts else lo < value < hi
+            checked += 1
+            if not inside:
+                problems.append(f"{target}.{name} = {value} not in ({lo}, {hi})")
+        ticked = set(page.main_params_to_fit)
+        assert ticked and ticked <= set(plan.fit), (target, ticked, plan.fit)
+    assert not problems, problems
+    assert checked > 5 * 71
+    fitting = gui.loadedPerspectives["Fitting"]
+    assert sum(tab is page for tab in fitting.tabs) == 1  # one page, reused for all
