@@ -17,9 +17,9 @@ Two halves:
     was verified (:func:`plan_from_fit`), else the verification's screened starts
     (:func:`sasnets_plugin.verification.start_values`, :func:`plan_fit`);
   - *products* ``form@structure`` (:func:`plan_fit`): the form's plan, plus the
-    structure factor's own defaults with its volume fraction and interaction strength
-    ticked (:data:`STRUCTURE_FREE`); its effective radius follows the form (SasView's
-    default effective-radius mode).
+    structure factor's own defaults with what the verification fits of it ticked (its
+    volume fraction and interaction parameters, from ``sasnets_plugin.models``); its
+    effective radius follows the form (SasView's default effective-radius mode).
 
 * **The hand-off** (:func:`open_fit_page`, :func:`run_fit`): drives the real Fitting
   perspective the way a user would: data into a fit page (or the data set's earlier
@@ -37,7 +37,8 @@ import math
 from dataclasses import dataclass, field
 
 from ..errors import SasnetsError
-from .state import split_product
+from ..models import get, model_info, products
+from .state import display_name
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def _ticked(model_name: str, names) -> tuple[str, ...]:
     move an integer)."""
     from ..verification.parameters import count_names
 
-    counts = count_names(split_product(model_name)[0])
+    counts = count_names(products.split(model_name)[0])
     return tuple(name for name in _main_table(names) if name not in counts)
 
 
@@ -111,17 +112,6 @@ def plan_from_fit(candidate) -> FitPlan:
                    _ticked(candidate.model, candidate.parameters), FROM_VERIFIED_FIT)
 
 
-#: Structure-factor parameters ticked in a product, besides the form's: the volume
-#: fraction and the interaction strength; the rest keep SasView's defaults and the
-#: effective radius follows the form.
-STRUCTURE_FREE: dict[str, tuple[str, ...]] = {
-    "hardsphere": ("volfraction",),
-    "hayter_msa": ("volfraction", "charge"),
-    "squarewell": ("volfraction", "welldepth"),
-    "stickyhardsphere": ("volfraction", "stickiness"),
-}
-
-
 def plan_fit(model_name: str, raw) -> FitPlan:
     """Quick plan for ``model_name`` on ``raw`` (a ``loading.RawCurve``) without a fit:
     the verification's screened start values, its free parameters ticked; for a
@@ -133,7 +123,7 @@ def plan_fit(model_name: str, raw) -> FitPlan:
     from ..cleaning import clean_curve
     from ..verification import start_values
 
-    form, structure = split_product(model_name)
+    form, structure = products.split(model_name)
     if structure is not None:
         return _plan_product(plan_fit(form, raw), structure)
     curve, _ = clean_curve(raw.q, raw.I, raw.dI)
@@ -147,23 +137,19 @@ def plan_fit(model_name: str, raw) -> FitPlan:
 
 
 def _plan_product(form_plan: FitPlan, structure: str) -> FitPlan:
-    """``form_plan`` times the structure factor ``structure`` (its defaults, the
-    volume fraction and interaction strength ticked)."""
-    from ..verification.parameters import model_info
-
+    """``form_plan`` times the structure factor ``structure``: its defaults, and ticked
+    what the verification fits of it (``sasnets_plugin.models``: the volume fraction and
+    the interaction parameters; the effective radius follows the form)."""
+    name = f"{form_plan.model}{products.SEPARATOR}{structure}"
     try:
-        info = model_info(structure)
-    except ValueError as exc:
-        raise PlanningError(f"No structure factor '{structure}': {exc}.") from exc
-    if not info.structure_factor:
-        raise PlanningError(f"'{structure}' is not a structure factor; SasView cannot "
-                            f"multiply {form_plan.model} by it.")
+        fitted = get(name).fit.free
+    except ValueError as exc:  # not a structure factor, or a form SasView can't multiply
+        raise PlanningError(f"Cannot fit {display_name(name)}: {exc}.") from exc
+    info = model_info(structure)
     defaults = {p.name: float(p.default) for p in info.parameters.kernel_parameters
                 if p.name != "radius_effective" and not isinstance(p.default, str)}
-    free = STRUCTURE_FREE.get(structure, ("volfraction",))
-    return FitPlan(f"{form_plan.model}@{structure}",
-                   {**defaults, **form_plan.values},
-                   form_plan.fit + tuple(n for n in free if n in defaults),
+    return FitPlan(name, {**defaults, **form_plan.values},
+                   form_plan.fit + tuple(n for n in fitted if n in defaults),
                    form_plan.source)
 
 
@@ -191,7 +177,6 @@ def sasview_categories() -> dict[str, str]:
 
 def fallback_category(model_name: str) -> str:
     """sasmodels' category (``shape:cylinder`` -> ``Cylinder``) when SasView has none."""
-    from ..models import model_info
 
     try:
         category = model_info(model_name).category or ""
@@ -259,9 +244,7 @@ def start_text(value: float, lo: float, hi: float, default: float = 1.0) -> str:
 
 def _defaults(model_name: str) -> dict[str, float]:
     """sasmodels' default values of ``model_name`` (a product too)."""
-    from sasmodels.core import load_model_info
-
-    info = load_model_info(model_name)
+    info = model_info(model_name)
     return {p.name: float(p.default) for p in info.parameters.kernel_parameters
             if not isinstance(p.default, str)}
 
@@ -306,7 +289,7 @@ def open_fit_page(gui_manager, item, plan: FitPlan, page=None):
                               "for that fit or stop it there.")
     fitting.setCurrentWidget(page)
 
-    form, structure = split_product(plan.model)
+    form, structure = products.split(plan.model)
     categories = [c for c in page.by_model_dict.get(form, [])]
     if not categories:
         raise FitHandOffError(

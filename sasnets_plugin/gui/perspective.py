@@ -35,7 +35,9 @@ import sas.qtgui.Utilities.GuiUtils as GuiUtils
 from sas.qtgui.Perspectives.perspective import Perspective
 from sas.qtgui.Utilities.Reports.reportdata import ReportData
 
+from ..cleaning import clean_curve
 from ..errors import DataError, SasnetsError
+from ..models import products
 from ..loading import from_data1d
 from ..preprocessing import LOG_Q_OFFSET
 from . import PERSPECTIVE_NAME, fitting_bridge, state
@@ -638,7 +640,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     def category(self, model: str) -> str:
         if self._categories is None:
             self._categories = fitting_bridge.sasview_categories()
-        form, _ = state.split_product(model)
+        form, _ = products.split(model)
         return self._categories.get(form) or fitting_bridge.fallback_category(form)
 
     def _fill_table(self, dataset: DataSet | None):
@@ -808,6 +810,18 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.lblWarning.setText("\n".join(f"⚠ {w}" for w in warnings))
         self.lblWarning.setVisible(bool(warnings))
 
+    @staticmethod
+    def _rows_used(dataset: DataSet) -> np.ndarray:
+        """The raw rows cleaning keeps (those the network reads); none when the data set
+        cannot be cleaned (its status line says why)."""
+        if dataset.ranking is not None:
+            return dataset.ranking.prepared.report.kept
+        raw = dataset.raw
+        try:
+            return clean_curve(raw.q, raw.I, raw.dI)[1].kept
+        except DataError:
+            return np.zeros(np.size(raw.q), dtype=bool)
+
     def _plot(self, dataset: DataSet | None):
         ax = self.axes
         ax.clear()
@@ -819,7 +833,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             self.canvas.draw_idle()
             return
         raw = dataset.raw
-        keep = np.isfinite(raw.q) & np.isfinite(raw.I) & (raw.q > 0) & (raw.I > 0)
+        keep = self._rows_used(dataset)
         q, I = raw.q[keep], raw.I[keep]  # noqa: E741
         dI = None if raw.dI is None else raw.dI[keep]
         if dI is not None and np.all(np.isfinite(dI)) and np.any(dI > 0):

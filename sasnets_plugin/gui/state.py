@@ -33,28 +33,21 @@ from typing import Any
 
 import numpy as np
 
+from ..models import model_info, products
+
 log = logging.getLogger(__name__)
 
 #: Form factor a structure-factor-only suggestion is multiplied with in SasView.
 DEFAULT_FORM = "sphere"
-#: Separator of sasmodels' product names (``form@structure``).
-PRODUCT = "@"
 #: Version of :meth:`DataSet.to_dict`'s layout (stored in projects).
 PROJECT_VERSION = 1
 
 
 # --------------------------------------------------------------------------- model names
 
-def split_product(model: str) -> tuple[str, str | None]:
-    """``("ellipsoid", "hayter_msa")`` for ``ellipsoid@hayter_msa``; ``(model, None)``
-    for a single model."""
-    form, _, structure = model.partition(PRODUCT)
-    return form, (structure or None)
-
-
 def display_name(model: str) -> str:
     """How the perspective shows a model: products as ``ellipsoid × hayter_msa``."""
-    form, structure = split_product(model)
+    form, structure = products.split(model)
     return form if structure is None else f"{form} × {structure}"
 
 
@@ -62,13 +55,11 @@ def display_name(model: str) -> str:
 def is_structure_factor(model: str) -> bool:
     """True for a structure factor S(q) alone (hardsphere, hayter_msa...): sasmodels
     marks them, and SasView offers them in its *Structure factor* list."""
-    if PRODUCT in model:
+    if products.SEPARATOR in model:
         return False
-    from sasmodels.core import load_model_info
-
     try:
-        return bool(load_model_info(model).structure_factor)
-    except Exception:  # unknown to sasmodels: not something SasView could multiply
+        return bool(model_info(model).structure_factor)
+    except ValueError:  # unknown to sasmodels: not something SasView could multiply
         return False
 
 
@@ -76,7 +67,7 @@ def fit_target(model: str) -> str:
     """The model SasView fits for a suggestion: the suggestion itself, except that an
     S(q) alone becomes ``sphere@<S(q)>``: SasView fits a structure factor only as a
     product with a form factor (alone it has no scale nor background)."""
-    return f"{DEFAULT_FORM}{PRODUCT}{model}" if is_structure_factor(model) else model
+    return f"{DEFAULT_FORM}{products.SEPARATOR}{model}" if is_structure_factor(model) else model
 
 
 # --------------------------------------------------------------------------- settings

@@ -24,10 +24,15 @@ STRUCTURES = ("hardsphere", "stickyhardsphere", "squarewell", "hayter_msa")
 PRODUCT_SETTINGS = {"radius_effective_mode": 1, "structure_factor_mode": 0}
 
 
-def split(name: str) -> tuple[str, str]:
-    """``("form", "structure")`` of ``"form@structure"``."""
-    form, _, structure = name.partition("@")
-    return form, structure
+#: Separator of sasmodels' product names.
+SEPARATOR = "@"
+
+
+def split(name: str) -> tuple[str, str | None]:
+    """``("ellipsoid", "hayter_msa")`` for ``"ellipsoid@hayter_msa"``; ``(name, None)``
+    for a single model."""
+    form, _, structure = name.partition(SEPARATOR)
+    return form, (structure or None)
 
 
 def combinable(form: str) -> bool:

@@ -9,6 +9,7 @@ from sasview_helpers import load_files
 
 from sasnets_plugin.gui import fitting_bridge, state
 from sasnets_plugin.loading import from_data1d
+from sasnets_plugin.models import products
 from sasnets_plugin.verification.parameters import count_names
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
@@ -27,7 +28,7 @@ def test_every_model_starts_strictly_inside_sasview_limits(gui, qtbot, example_d
         plan = fitting_bridge.plan_fit(target, raw)
         page = fitting_bridge.open_fit_page(gui, item, plan, page)
         details = page.logic.kernel_module.details
-        counts = count_names(state.split_product(target)[0])
+        counts = count_names(products.split(target)[0])
         table = page._model_model
         for name in plan.values:
             row = page.getRowFromName(name)

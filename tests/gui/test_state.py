@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from sasnets_plugin.gui import state
+from sasnets_plugin.models import products
 from sasnets_plugin.gui.worker import Outcome
 from sasnets_plugin.loading import load_1d
 from sasnets_plugin.suggestion import Ranking, prepare
@@ -54,8 +55,8 @@ def dataset(key, raw, ranking=None) -> state.DataSet:
 
 
 def test_product_names_are_shown_readably():
-    assert state.split_product("ellipsoid@hayter_msa") == ("ellipsoid", "hayter_msa")
-    assert state.split_product("sphere") == ("sphere", None)
+    assert products.split("ellipsoid@hayter_msa") == ("ellipsoid", "hayter_msa")
+    assert products.split("sphere") == ("sphere", None)
     assert state.display_name("ellipsoid@hayter_msa") == "ellipsoid × hayter_msa"
     assert state.display_name("sphere") == "sphere"
 
