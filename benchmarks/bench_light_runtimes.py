@@ -107,16 +107,18 @@ def _cold(files: dict[str, Path], repeats: int) -> dict[str, list[float]]:
 
 
 def example_inputs() -> np.ndarray:
-    """Network inputs of every sasdata 1D example file the runtime ranks."""
+    """Network inputs of every sasdata 1D example file the runtime ranks (in the bundled
+    network's preprocessing version)."""
     from sasnets_plugin.cli import demo_files
     from sasnets_plugin.errors import SasnetsError
     from sasnets_plugin.loading import load_1d
-    from sasnets_plugin.suggestion import prepare
+    from sasnets_plugin.suggestion import get_classifier, prepare
 
+    transform = get_classifier().transform
     inputs = []
     for path in sorted(demo_files()[0].parent.iterdir()):
         try:
-            inputs.extend(prepare(curve).inputs for curve in load_1d(path))
+            inputs.extend(prepare(curve, transform).inputs for curve in load_1d(path))
         except SasnetsError:
             continue
     return np.stack(inputs)
