@@ -311,7 +311,8 @@ class Classifier:
                 probabilities.stop - probabilities.start != len(self.classes):
             raise WeightsError(
                 f"The network in {model_path} has {self._network.n_outputs} outputs but "
-                f"{CLASSES_FILE} lists {len(self.classes)} models; they do not belong together."
+                f"{CLASSES_FILE} lists {len(self.classes)} models (and {METADATA_FILE} "
+                f"expects {n_expected} outputs in all); they do not belong together."
             )
         self._lock = threading.Lock()
         log.info("Loaded %d-class network from %s (%s, %s)", len(self.classes),

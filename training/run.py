@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from sasnets_plugin import environment
+
 from .architectures import ARCHITECTURES, BASELINE_ARCHITECTURE, DEFAULT_ARCHITECTURE, hyperparameters
 from .classes import MODELS_HELP, resolve_models
 from .ensemble import SEPARATOR, members
@@ -357,16 +359,6 @@ def evaluate_shipped(args, weights: Path, splits: dict, forms: list[str], real: 
 
 
 def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
-    import keras
-    import numpy as np
-    import sasmodels
-    import tensorflow as tf
-
-    from .ensemble import load_network
-    from .export import export
-    from .heads import joint_matrix
-    from .ood import Mahalanobis
-
     arch = architectures[0]
     evaluation = args.out / "evaluation"
     report_path = evaluation / "report.json"
@@ -377,6 +369,16 @@ def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
     if arch not in report["architectures"] or not (evaluation / f"ood-{arch}.npz").is_file():
         raise UsageError(f"{report_path} holds no evaluation of {arch}: run the evaluate stage "
                          f"with --architectures {args.architectures}.")
+
+    import keras
+    import numpy as np
+    import sasmodels
+    import tensorflow as tf
+
+    from .ensemble import load_network
+    from .export import export
+    from .heads import joint_matrix
+    from .ood import Mahalanobis
     result = report["architectures"][arch]
     dataset_manifest = json.loads((dataset_dir(args) / MANIFEST).read_text())
     headline = ("top1", "top3", "top5", "mean_rank", "form_top1", "form_top5", "ece", "n_curves")
@@ -419,6 +421,7 @@ def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    environment.configure()
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("sasmodels").setLevel(logging.WARNING)
