@@ -191,20 +191,19 @@ def scores(probs: np.ndarray, names: list[str], labels: list[str], confusion: bo
 # --------------------------------------------------------------------------- real files
 
 def real_entries(labels_file: Path = REAL_LABELS) -> list[dict]:
-    """The labelled real files with their paths resolved (sasdata examples, repository
-    paths, ``shared:`` for the shared real-data folder beside the checkout)."""
+    """The labelled real files with their paths resolved (``sasdata:`` examples, else
+    relative to the repository root, as ``benchmarks/bench_verified_accuracy.py`` reads them)."""
     import sasdata
 
     root = labels_file.resolve().parent.parent.parent
     entries = []
     for entry in json.loads(labels_file.read_text())["files"]:
         kind, _, rest = entry["path"].partition(":")
+        path = Path(entry["path"])
         if kind == "sasdata":
             path = Path(sasdata.__file__).parent / "example_data" / rest
-        elif kind == "shared":
-            path = root.parent / "shared" / rest
-        else:
-            path = Path(entry["path"]) if Path(entry["path"]).is_absolute() else root / entry["path"]
+        elif not path.is_absolute():
+            path = root / path
         entries.append({**entry, "resolved": path})
     return entries
 
