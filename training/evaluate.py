@@ -172,12 +172,9 @@ def scores(probs: np.ndarray, names: list[str], labels: list[str], confusion: bo
                      "form_top5": float((form_ranks[is_product] <= 5).mean()) if is_product.any() else None},
     }
     top1 = np.asarray(names)[probs.argmax(axis=1)]
-    recall = {}
-    for name in names:
-        mine = np.array([x == name for x in labels])
-        if mine.any():
-            recall[name] = float((top1[mine] == name).mean())
-    out["per_class_recall"] = recall
+    true = np.asarray(labels)
+    out["per_class_recall"] = {name: float((top1[true == name] == name).mean())
+                               for name in names if (true == name).any()}
     if confusion:
         index = {n: i for i, n in enumerate(names)}
         matrix = np.zeros((len(names), len(names)), dtype=np.int64)
@@ -298,8 +295,8 @@ def save_plots(main: str, report: dict, histories: dict[str, dict], ood: dict[st
     ax.set_yticks(range(n), labels, fontsize=font)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true label")
-    ax.set_title(f"{main}: test confusion incl. products (row-normalised), top-1 "
-                 f"{100 * test['top1']:.1f} %")
+    ax.set_title(f"{main}: test confusion incl. products\n(row-normalised), top-1 "
+                 f"{100 * test['top1']:.1f} %", fontsize=10)
     fig.colorbar(im, ax=ax, fraction=0.03)
     save(fig, "confusion_matrix.png")
 

@@ -60,8 +60,10 @@ log = logging.getLogger(__name__)
 REPORT_FILE = "report.json"
 #: Largest difference in any probability allowed between the two files.
 TOLERANCE = 1e-5
-#: Largest relative difference of the shape distance (float32 sums of squares).
-DISTANCE_RTOL = 1e-4
+#: Largest relative difference of the shape distance (float32 sums of squares): the
+#: OOD score reads its log10, so 1e-3 is 0.0004 decades, far below the score's scale
+#: (its validation spread is 0.1 to 1 decade).
+DISTANCE_RTOL = 1e-3
 #: Synthetic curves the two files are compared on at export.
 N_CHECK = 256
 

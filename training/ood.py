@@ -38,10 +38,18 @@ class Mahalanobis:
     means: np.ndarray     # (n_classes_seen, n_features)
     cholesky: np.ndarray  # (n_features, n_features)
 
+    def whitened_means(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(centre, class means - centre)`` in whitened coordinates. Distances are taken
+        from the centre of the class means: in float32 (the exported network), expanding
+        |u - nu|² around the origin of ReLU features, far from the data, loses digits."""
+        nu = self.means @ self.cholesky
+        centre = nu.mean(axis=0)
+        return centre, nu - centre
+
     def distance(self, features: np.ndarray) -> np.ndarray:
         """Squared Mahalanobis distance of each row to the nearest class mean."""
-        u = features @ self.cholesky
-        nu = self.means @ self.cholesky
+        centre, nu = self.whitened_means()
+        u = features @ self.cholesky - centre
         d = (u * u).sum(axis=1, keepdims=True) - 2.0 * u @ nu.T + (nu * nu).sum(axis=1)
         return np.maximum(d.min(axis=1), 0.0)
 
@@ -66,12 +74,11 @@ def keras_distance(embedding, mahalanobis: Mahalanobis):
     from keras import layers, ops
 
     n_features, n_classes = mahalanobis.cholesky.shape[0], mahalanobis.means.shape[0]
-    nu = mahalanobis.means @ mahalanobis.cholesky
-    whiten = layers.Dense(n_features, use_bias=False, trainable=False, name="ood_whiten",
-                          dtype="float32")
+    centre, nu = mahalanobis.whitened_means()
+    whiten = layers.Dense(n_features, trainable=False, name="ood_whiten", dtype="float32")
     cross = layers.Dense(n_classes, trainable=False, name="ood_cross", dtype="float32")
     u = whiten(embedding)
-    whiten.set_weights([mahalanobis.cholesky.astype(np.float32)])
+    whiten.set_weights([mahalanobis.cholesky.astype(np.float32), (-centre).astype(np.float32)])
     d = cross(u)
     cross.set_weights([(-2.0 * nu.T).astype(np.float32), (nu * nu).sum(axis=1).astype(np.float32)])
     d = d + ops.sum(u * u, axis=-1, keepdims=True)
