@@ -200,12 +200,22 @@ def suggest(q, I, dI=None, top: int | None = 5, *, dQ=None, slit_length=None,  #
     not a whole number >= 1.
     """
     top = None if top is None else _count("top", top, 1)
-    raw = RawCurve("data", numbers_1d("q", q), numbers_1d("I", I),
+    q = numbers_1d("q", q)
+    raw = RawCurve("data", q, numbers_1d("I", I),
                    None if dI is None else numbers_1d("dI", dI),
                    None if dQ is None else numbers_1d("dQ", dQ),
-                   None if slit_length is None else np.broadcast_to(
-                       numbers_1d("slit_length", np.atleast_1d(slit_length)), np.shape(q)))
+                   None if slit_length is None else _per_point("slit_length", slit_length, q.size))
     return _answer(raw, top, verify, details)
+
+
+def _per_point(name: str, value, n: int) -> np.ndarray:
+    """A scalar or ``n`` values as ``n`` values (how files carry a slit length)."""
+    values = numbers_1d(name, np.atleast_1d(value))
+    if values.size == 1:
+        return np.full(n, values[0])
+    if values.size != n:
+        raise DataError(f"{name} has {values.size} values but q has {n}.")
+    return values
 
 
 def suggest_file(path: str | Path, top: int | None = 5, dataset: int = 0, *,

@@ -154,3 +154,21 @@ def test_an_interrupted_cache_is_made_again(dataset, tmp_path):
     again = encode_split(dataset, "val", MODELS, PREPROCESSING_VERSION, tmp_path)
     np.testing.assert_array_equal(np.asarray(first.inputs), np.asarray(again.inputs))
     assert not list(folder.glob(".partial-*"))
+
+
+def test_a_complete_dataset_is_used_as_it_is(dataset, tmp_path):
+    """Generator settings that changed in the code since (a model's cost table, say) do
+    not stop training on a finished dataset; an unfinished one would be refused."""
+    import shutil
+
+    copy = tmp_path / "dataset"
+    shutil.copytree(dataset, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["settings"]["curve_budget_us"] = 1.0
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    proc = _run("generate", "--dataset", copy, "--out", tmp_path)
+    assert proc.returncode == 0 and "is complete: generation skipped" in proc.stderr
+    next(copy.glob("chunks/val/*/*.h5")).unlink()
+    proc = _run("generate", "--dataset", copy, "--out", tmp_path, "--workers", "1")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "already holds a dataset generated with other settings" in proc.stderr

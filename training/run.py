@@ -186,15 +186,31 @@ def _encode(args, split: str, forms: list[str], version: str | None = None):
 
 # --------------------------------------------------------------------------- stages
 
-def stage_generate(args) -> Path:
+def dataset_complete(folder: Path, manifest: dict | None) -> bool:
+    """Every chunk file of the dataset is there (each is renamed into place whole)."""
+    from .generate import plan_chunks
+
+    if manifest is None:
+        return False
+    chunks = plan_chunks(manifest["models"], manifest["per_model"], manifest["seed"],
+                         manifest["chunk_size"], manifest.get("shifted_per_model", 0))
+    return all(c.path(folder).is_file() for c in chunks)
+
+
+def stage_generate(args, manifest: dict | None) -> Path:
+    """Generate or complete the dataset; a complete one is used as it is (its generator
+    settings are in its manifest, whatever the code's settings are now)."""
     from .generate import generate_dataset
 
+    if dataset_complete(dataset_dir(args), manifest):
+        log.info("dataset %s is complete: generation skipped", dataset_dir(args))
+        return dataset_dir(args)
     try:
         return generate_dataset(dataset_dir(args), args.models, args.per_model, seed=args.seed,
                                 workers=args.workers, shifted_per_model=args.shifted_per_model,
                                 scheduler=args.scheduler)
-    except ValueError as exc:  # settings that contradict the folder's dataset
-        raise UsageError(str(exc)) from None
+    except (ValueError, RuntimeError) as exc:  # other settings in the folder, a generator
+        raise UsageError(str(exc)) from None   # already writing there, a model that fails
 
 
 def stage_train(args, architectures: list[str]) -> dict:
@@ -428,9 +444,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         architectures = check_arguments(args)
-        settle_dataset_options(args, read_dataset_manifest(args, args.stage))
+        manifest = read_dataset_manifest(args, args.stage)
+        settle_dataset_options(args, manifest)
         if args.stage in ("generate", "all"):
-            stage_generate(args)
+            stage_generate(args, manifest)
         if args.stage in ("train", "all"):
             stage_train(args, architectures)
         if args.stage in ("evaluate", "all"):
