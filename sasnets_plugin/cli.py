@@ -145,8 +145,8 @@ def _print_table(result: dict) -> None:
         print(f"  note: {note}")
     if result.get("ood"):
         ood = result["ood"]
-        print(f"  OOD score {ood['score']:.2f} (threshold {ood['threshold']:.2f})"
-              + (f"\n  warning: {ood['warning']}" if ood["warning"] else ": like the training data"))
+        verdict = f"\n  warning: {ood['warning']}" if ood["warning"] else ": like the training data"
+        print(f"  OOD score {ood['score']:.2f} (threshold {ood['threshold']:.2f}){verdict}")
     if "verified" not in result:
         print(f"  {'rank':>4}  {'model':<36} probability")
         for i, s in enumerate(result["suggestions"], 1):
@@ -161,12 +161,14 @@ def _print_table(result: dict) -> None:
                 numbers = f"{fit['chi2r']:9.3g}  {fit['bic']:9.4g}"
             else:
                 numbers = f"{'-':>9}  {'-':>9}"
-            print(f"  {i:>4}  {display_name(s['model']):<36} {100 * s['probability']:9.1f} %  {numbers}"
+            print(f"  {i:>4}  {display_name(s['model']):<36} {100 * s['probability']:9.1f} %"
+                  f"  {numbers}"
                   f"   #{v_rank} ({100 * (v['posterior'] or 0):.1f} %)")
         for i, s in enumerate(result["suggestions"], 1):
             if not isinstance(s["fit"], dict):
                 print(f"  note: {display_name(s['model'])}: {s['fit']}")
-        print("  verified order: " + ", ".join(display_name(v["model"]) for v in result["verified"]))
+        print("  verified order: "
+              + ", ".join(display_name(v["model"]) for v in result["verified"]))
         print(f"  fit weighting: {result['verification']['weighting']}; "
               f"resolution: {result['verification']['resolution']}")
     if "verification_error" in result:

@@ -221,8 +221,3 @@ def get_transform(version: str | None = None) -> Transform:
         raise KeyError(f"unknown preprocessing version {version!r} (this SASNets knows "
                        f"{', '.join(TRANSFORMS)})")
     return TRANSFORMS[version]
-
-
-def network_input(curve: Curve, version: str | None = None) -> np.ndarray:
-    """The input of a cleaned curve for the network of ``version`` (default: current)."""
-    return get_transform(version).encode(curve)

@@ -47,7 +47,8 @@ def combine(models: list, name: str):
     outs = [m(inputs) for m in models]
     heads = []
     for k, head in enumerate((FORM, STRUCTURE)):
-        log_probs = [layers.Activation("log_softmax", name=f"{m.name}_{head}_log_probabilities")(o[k])
+        log_probs = [layers.Activation("log_softmax",
+                                       name=f"{m.name}_{head}_log_probabilities")(o[k])
                      for m, o in zip(models, outs)]
         heads.append(layers.Average(name=f"{head}_logits", dtype="float32")(log_probs))
     embedding = layers.Concatenate(name=EMBEDDING)([o[2] for o in outs])

@@ -100,7 +100,8 @@ def calibrate(val_heads: list[np.ndarray], val_targets, forms: list[str]) -> Cal
 
 # --------------------------------------------------------------------------- scores
 
-def expected_calibration_error(probs: np.ndarray, correct_top1: np.ndarray, n_bins: int = 15) -> float:
+def expected_calibration_error(probs: np.ndarray, correct_top1: np.ndarray,
+                               n_bins: int = 15) -> float:
     """ECE of the top-1 probability: mean |accuracy - confidence| over equal-width bins."""
     confidence = probs.max(axis=1)
     bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
@@ -148,6 +149,10 @@ def _credible(probs: np.ndarray, ranks: np.ndarray) -> dict:
             "mean_size": float(size.mean()), "median_size": float(np.median(size))}
 
 
+def _share(hits: np.ndarray) -> float | None:
+    return float(hits.mean()) if hits.size else None
+
+
 def scores(probs: np.ndarray, names: list[str], labels: list[str], confusion: bool = False) -> dict:
     """Headline metrics of one network (probabilities over ``names``) on curves with the
     true ``labels`` (model or ``form@structure``); see the module docstring."""
@@ -168,8 +173,8 @@ def scores(probs: np.ndarray, names: list[str], labels: list[str], confusion: bo
         "credible_set": _credible(probs, ranks),
         "reliability": reliability(probs, ranks == 1),
         "products": {"n_curves": int(is_product.sum()),
-                     "top5": float((ranks[is_product] <= 5).mean()) if is_product.any() else None,
-                     "form_top5": float((form_ranks[is_product] <= 5).mean()) if is_product.any() else None},
+                     "top5": _share(ranks[is_product] <= 5),
+                     "form_top5": _share(form_ranks[is_product] <= 5)},
     }
     top1 = np.asarray(names)[probs.argmax(axis=1)]
     true = np.asarray(labels)
@@ -380,8 +385,9 @@ def _pct(x) -> str:
 
 def summary_markdown(report: dict) -> str:
     """The report's tables as Markdown (what the README quotes)."""
-    rows = {**{a: r for a, r in report["architectures"].items()},
-            **({"shipped network (v2, own transform)": report["shipped"]} if report.get("shipped") else {})}
+    rows = dict(report["architectures"])
+    if report.get("shipped"):
+        rows["shipped network (v2, own transform)"] = report["shipped"]
     lines = []
     for split in ("test", "shifted"):
         lines += [f"### {split} split", "",

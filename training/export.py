@@ -145,7 +145,8 @@ def differences(model, flatbuffer: bytes, metadata: dict, n_classes: int) -> dic
                                                      - light[:, layout[PROBABILITIES]])))}
     if SHAPE_DISTANCE in layout:
         a, b = keras_out[:, layout[SHAPE_DISTANCE]], light[:, layout[SHAPE_DISTANCE]]
-        out["shape_distance_max_rel_difference"] = float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1.0)))
+        relative = np.abs(a - b) / np.maximum(np.abs(a), 1.0)
+        out["shape_distance_max_rel_difference"] = float(np.max(relative))
     return out
 
 
@@ -170,7 +171,8 @@ def derive_light_model(out_dir: Path, metadata: dict) -> dict:
                            f"{found['shape_distance_max_rel_difference']:.2g} (relative) in the "
                            f"shape distance (more than {DISTANCE_RTOL:g}); not written.")
     write_bytes(out_dir / LIGHT_MODEL_FILE, flatbuffer)
-    log.info("wrote %s (%d bytes, differences %s)", out_dir / LIGHT_MODEL_FILE, len(flatbuffer), found)
+    log.info("wrote %s (%d bytes, differences %s)", out_dir / LIGHT_MODEL_FILE, len(flatbuffer),
+             found)
     return {
         "light_runtime": {
             "file": LIGHT_MODEL_FILE, "runtime": "LiteRT (ai-edge-litert)",

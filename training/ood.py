@@ -87,14 +87,16 @@ def keras_distance(embedding, mahalanobis: Mahalanobis):
 
 def _scale(values: np.ndarray) -> dict:
     median = float(np.median(values))
-    return {"median": median, "scale": max(float(np.quantile(values, SCALE_QUANTILE)) - median, 1e-6)}
+    spread = float(np.quantile(values, SCALE_QUANTILE)) - median
+    return {"median": median, "scale": max(spread, 1e-6)}
 
 
 def fit_record(train_windows: np.ndarray, val_windows: np.ndarray, val_distance: np.ndarray,
                seed: int) -> dict:
     """The ``"novelty"`` record of ``metadata.json`` (module docstring)."""
     rng = np.random.default_rng(seed)
-    keep = rng.choice(len(train_windows), min(N_REFERENCE_WINDOWS, len(train_windows)), replace=False)
+    n = len(train_windows)
+    keep = rng.choice(n, min(N_REFERENCE_WINDOWS, n), replace=False)
     reference = np.round(train_windows[np.sort(keep)], 4)
     window = window_distance(reference, val_windows)
     shape = np.log10(np.maximum(val_distance, 1e-12))

@@ -298,7 +298,8 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
         if real:
             x = np.stack([transform.encode(p_.curve) for _, p_ in real])
             f, s, _ = predict_heads(model, x)
-            result["real"] = real_scores(calibrated.probabilities(f, s), names, [e for e, _ in real])
+            result["real"] = real_scores(calibrated.probabilities(f, s), names,
+                                         [e for e, _ in real])
         if arch in architectures:  # the OOD reference of every network that can be exported
             fit_heads = predict_heads(model, splits["train"].inputs[fit_rows])
             maha = ood.fit_mahalanobis(fit_heads[2], splits["train"].targets.form[fit_rows])
@@ -407,9 +408,11 @@ def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
         "training_seconds": result["training_seconds"],
         "data": dataset_manifest,
         "test_scores": {k: result["test"][k] for k in headline},
-        "shifted_scores": {k: result["shifted"][k] for k in headline} if "shifted" in result else None,
-        "baseline": {k: report["architectures"][BASELINE_ARCHITECTURE]["test"][k] for k in headline}
-        if BASELINE_ARCHITECTURE in report["architectures"] and arch != BASELINE_ARCHITECTURE else None,
+        "shifted_scores": ({k: result["shifted"][k] for k in headline}
+                           if "shifted" in result else None),
+        "baseline": ({k: report["architectures"][BASELINE_ARCHITECTURE]["test"][k] for k in headline}
+                     if BASELINE_ARCHITECTURE in report["architectures"]
+                     and arch != BASELINE_ARCHITECTURE else None),
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "tensorflow": tf.__version__, "keras": keras.__version__,
                     "sasmodels": sasmodels.__version__,

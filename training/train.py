@@ -171,7 +171,8 @@ def _epoch_checkpoint(run_dir: Path, settings: TrainSettings, state: dict):
             with atomic.replacing(run_dir / state["last"]) as tmp:
                 self.model.save(tmp)
             state["epoch"] = epoch + 1
-            atomic.write_json(run_dir / STATE, {k: v for k, v in state.items() if not k.startswith("_")})
+            atomic.write_json(run_dir / STATE,
+                              {k: v for k, v in state.items() if not k.startswith("_")})
             for name in old - {state["last"], state["best"], None}:
                 (run_dir / name).unlink(missing_ok=True)
             log.info("%s epoch %d/%d: loss %.3f form acc %.3f structure acc %.3f | val_loss %.3f "
@@ -226,7 +227,8 @@ def train(train_data: Encoded, val_data: Encoded, n_forms: int, run_dir: Path,
     with _exclusive(run_dir):
         state = read_state(run_dir)
         if state and state["settings"] != asdict(settings):
-            changed = sorted(k for k, v in asdict(settings).items() if state["settings"].get(k) != v)
+            changed = sorted(k for k, v in asdict(settings).items()
+                             if state["settings"].get(k) != v)
             raise TrainingError(f"{run_dir} holds a run with other settings ({', '.join(changed)}); "
                                 "use another --out or delete that folder to start over.")
         _tidy(run_dir, state)
