@@ -45,7 +45,7 @@ COLD = {
 
 
 def _runner(kind: str, path: Path):
-    """A function: float32 inputs (n, 100, 2) -> probabilities, for the file ``path``."""
+    """A function: float32 network inputs (n, points, channels) -> outputs, for the file ``path``."""
     if kind == "litert":
         from ai_edge_litert.interpreter import Interpreter
 
@@ -90,12 +90,12 @@ def _convert(kind: str, model, folder: Path) -> tuple[Path, float]:
     return path, time.perf_counter() - start
 
 
-def _cold(files: dict[str, Path], repeats: int) -> dict[str, list[float]]:
+def _cold(files: dict[str, Path], repeats: int, shape: tuple[int, int]) -> dict[str, list[float]]:
     """Whole-process wall times per runtime and for a bare ``import numpy``, interleaved
     (round after round) so that a busy moment of the machine hits them alike."""
     codes = {"numpy": "import numpy"}
     for kind, path in files.items():
-        codes[kind] = ("import numpy as np\nx = np.zeros((1, 100, 2), np.float32)\n"
+        codes[kind] = (f"import numpy as np\nx = np.zeros((1, *{shape}), np.float32)\n"
                        f"PATH = {str(path)!r}\n" + COLD[kind])
     walls: dict[str, list[float]] = {kind: [] for kind in codes}
     for _ in range(repeats):
@@ -107,16 +107,18 @@ def _cold(files: dict[str, Path], repeats: int) -> dict[str, list[float]]:
 
 
 def example_inputs() -> np.ndarray:
-    """Network inputs of every sasdata 1D example file the runtime ranks."""
+    """Network inputs of every sasdata 1D example file the runtime ranks (in the bundled
+    network's preprocessing version)."""
     from sasnets_plugin.cli import demo_files
     from sasnets_plugin.errors import SasnetsError
     from sasnets_plugin.loading import load_1d
-    from sasnets_plugin.suggestion import prepare
+    from sasnets_plugin.suggestion import get_classifier, prepare
 
+    transform = get_classifier().transform
     inputs = []
     for path in sorted(demo_files()[0].parent.iterdir()):
         try:
-            inputs.extend(prepare(curve).inputs for curve in load_1d(path))
+            inputs.extend(prepare(curve, transform).inputs for curve in load_1d(path))
         except SasnetsError:
             continue
     return np.stack(inputs)
@@ -138,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
 
     model = keras.saving.load_model(default_weights_dir() / MODEL_FILE, compile=False)
     realistic = example_inputs().astype(np.float32)
-    noise = np.random.default_rng(0).normal(size=(256, 100, 2)).astype(np.float32)
-    batch = np.resize(realistic, (2000, 100, 2))
+    shape = realistic.shape[1:]  # the bundled network's input (its preprocessing version)
+    noise = np.random.default_rng(0).normal(size=(256, *shape)).astype(np.float32)
+    batch = np.resize(realistic, (2000, *shape))
     reference = {"examples": model.predict(realistic, verbose=0),
                  "random": model.predict(noise, verbose=0)}
     result: dict = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                 "one_curve_ms_median": 1e3 * statistics.median(times),
                 "batch_2000_s": batch_s,
             }
-        for kind, walls in _cold(files, args.repeats).items():
+        for kind, walls in _cold(files, args.repeats, tuple(shape)).items():
             entry = result.setdefault(kind, {})
             entry["cold_process_s_median"] = statistics.median(walls)
             entry["cold_process_runs_s"] = walls

@@ -10,6 +10,14 @@ folder whose files do not match that record is refused, so a retrained ``model.k
 next to a stale ``model.tflite``, a reordered class list or a truncated copy never
 produces labels. ``runtime="keras"`` (what ``--device gpu`` uses) runs ``model.keras``
 with TensorFlow instead, which only the ``training`` extra installs.
+
+The preprocessing version in ``metadata.json`` selects the transform that prepares curves
+for this network (:func:`sasnets_plugin.preprocessing.get_transform`); an unknown version
+is refused. A v3 network has one output vector laid out as ``metadata["outputs"]``
+(``[["probabilities", n_classes], ["shape_distance", 1]]``): the probabilities over the
+ranked list (models and ``form@structure`` products) and the feature distance that the
+out-of-distribution score reads (:mod:`sasnets_plugin.novelty`). Without ``"outputs"``
+(the v2 network) the output is the probabilities alone.
 """
 from __future__ import annotations
 
@@ -26,7 +34,8 @@ import numpy as np
 
 from . import environment
 from .errors import SasnetsError, WeightsError
-from .preprocessing import N_CHANNELS, N_POINTS, PREPROCESSING_VERSION
+from .novelty import Novelty
+from .preprocessing import Transform, get_transform
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +53,11 @@ RUNTIMES = ("litert", "keras")
 MAX_THREADS = 4
 #: The command that (re)writes ``model.tflite`` and the hashes for a weights folder.
 EXPORT_COMMAND = "python -m training.export"
+#: Key of ``metadata.json`` with the output layout: ``[[name, size], ...]`` in order.
+OUTPUTS_KEY = "outputs"
+PROBABILITIES = "probabilities"
+SHAPE_DISTANCE = "shape_distance"
+KNOWN_OUTPUTS = (PROBABILITIES, SHAPE_DISTANCE)
 
 
 def default_weights_dir() -> Path:
@@ -207,7 +221,7 @@ def _import_tensorflow(device: str):
 class _Keras:
     """``model.keras`` with TensorFlow, on ``device`` (the GPU path and the reference)."""
 
-    def __init__(self, path: Path, device: str):
+    def __init__(self, path: Path, device: str, input_shape: tuple[int, int]):
         tf, self.device = _import_tensorflow(device)
         import keras
 
@@ -221,13 +235,30 @@ class _Keras:
         self._tf = tf
         self._forward = tf.function(
             lambda x: model(x, training=False),
-            input_signature=[tf.TensorSpec((None, N_POINTS, N_CHANNELS), tf.float32)],
+            input_signature=[tf.TensorSpec((None, *input_shape), tf.float32)],
             reduce_retracing=True,
         )
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         with self._tf.device(self.device):
             return self._forward(batch).numpy()
+
+
+def output_layout(metadata: dict, n_classes: int) -> dict[str, slice]:
+    """Where each named output sits in the network's output vector (see module doc)."""
+    layout = metadata.get(OUTPUTS_KEY, [[PROBABILITIES, n_classes]])
+    try:
+        names = [str(name) for name, _ in layout]
+        sizes = [int(size) for _, size in layout]
+    except (TypeError, ValueError):
+        raise WeightsError(f"The network metadata's {OUTPUTS_KEY!r} must list [name, size] "
+                           f"pairs, not {layout!r:.80}.") from None
+    unknown = sorted(set(names) - set(KNOWN_OUTPUTS))
+    if unknown or names[:1] != [PROBABILITIES] or len(set(names)) != len(names):
+        raise WeightsError(f"The network metadata's {OUTPUTS_KEY!r} ({names}) must start with "
+                           f"{PROBABILITIES!r} and name only {', '.join(KNOWN_OUTPUTS)} once.")
+    ends = np.cumsum(sizes)
+    return {name: slice(int(end - size), int(end)) for name, size, end in zip(names, sizes, ends)}
 
 
 class Classifier:
@@ -252,40 +283,61 @@ class Classifier:
         self.classes = read_classes(self.weights_dir)
         self.metadata = read_metadata(self.weights_dir)
         version = self.metadata.get("preprocessing_version")
-        if version != PREPROCESSING_VERSION:
+        try:
+            self.transform: Transform = get_transform(str(version))
+        except KeyError as exc:
             raise WeightsError(
                 f"The network in {self.weights_dir} was trained with preprocessing "
-                f"{version!r}, but this version of SASNets prepares data as "
-                f"{PREPROCESSING_VERSION!r}; retrain it or install the matching SASNets."
-            )
+                f"{version!r}, which this version of SASNets does not know ({exc.args[0]}); "
+                "retrain it or install the matching SASNets."
+            ) from None
+        self._outputs = output_layout(self.metadata, len(self.classes))
+        self.novelty = Novelty.from_metadata(self.metadata)
         check_files(self.weights_dir, self.metadata)
         self.runtime = runtime
         model_path = self.weights_dir / (LIGHT_MODEL_FILE if runtime == "litert" else MODEL_FILE)
-        self._network = _LiteRT(model_path) if runtime == "litert" else _Keras(model_path, device)
+        self._network = (_LiteRT(model_path) if runtime == "litert"
+                         else _Keras(model_path, device, self.transform.shape))
         self.device = self._network.device
-        expected_in = (None, N_POINTS, N_CHANNELS)
+        expected_in = (None, *self.transform.shape)
         if tuple(self._network.input_shape) != expected_in:
             raise WeightsError(
                 f"The network in {model_path} reads inputs of shape "
-                f"{self._network.input_shape}, not {expected_in}."
+                f"{self._network.input_shape}, not {expected_in} (preprocessing {version})."
             )
-        if self._network.n_outputs != len(self.classes):
+        n_expected = max(part.stop for part in self._outputs.values())
+        probabilities = self._outputs[PROBABILITIES]
+        if self._network.n_outputs != n_expected or \
+                probabilities.stop - probabilities.start != len(self.classes):
             raise WeightsError(
                 f"The network in {model_path} has {self._network.n_outputs} outputs but "
-                f"{CLASSES_FILE} lists {len(self.classes)} models; they do not belong together."
+                f"{CLASSES_FILE} lists {len(self.classes)} models (and {METADATA_FILE} "
+                f"expects {n_expected} outputs in all); they do not belong together."
             )
         self._lock = threading.Lock()
         log.info("Loaded %d-class network from %s (%s, %s)", len(self.classes),
                  self.weights_dir, model_path.name, self.device)
 
-    def predict(self, inputs: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Probabilities, shape ``(n, n_classes)``, each row summing to 1."""
+    @property
+    def has_shape_distance(self) -> bool:
+        return SHAPE_DISTANCE in self._outputs
+
+    def outputs(self, inputs: np.ndarray, batch_size: int = 1024
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(probabilities (n, n_classes), shape distance (n,) or None)``: each row of
+        probabilities sums to 1; the distance exists for networks that export it."""
         inputs = np.asarray(inputs, dtype=np.float32)
         if inputs.ndim == 2:
             inputs = inputs[None]
-        out = np.empty((inputs.shape[0], len(self.classes)), dtype=np.float64)
+        out = np.empty((inputs.shape[0], self._network.n_outputs), dtype=np.float64)
         with self._lock:  # LiteRT's interpreter is not thread-safe
             for start in range(0, inputs.shape[0], batch_size):
                 batch = np.ascontiguousarray(inputs[start : start + batch_size])
                 out[start : start + batch.shape[0]] = self._network(batch)
-        return out / out.sum(axis=1, keepdims=True)
+        probs = out[:, self._outputs[PROBABILITIES]]
+        distance = out[:, self._outputs[SHAPE_DISTANCE]][:, 0] if self.has_shape_distance else None
+        return probs / probs.sum(axis=1, keepdims=True), distance
+
+    def predict(self, inputs: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Probabilities, shape ``(n, n_classes)``, each row summing to 1."""
+        return self.outputs(inputs, batch_size)[0]

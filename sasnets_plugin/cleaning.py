@@ -20,11 +20,18 @@ MIN_POINTS = 10
 
 @dataclass(frozen=True)
 class Curve:
-    """A cleaned 1D curve: q strictly increasing and > 0, I > 0, dI > 0 or None."""
+    """A cleaned 1D curve: q strictly increasing and > 0, I > 0, dI > 0 or None.
+
+    The resolution the file states, if any: ``dQ`` the pinhole sigma per point (> 0),
+    or ``slit_length`` (1/Å, one value; 0 when not slit smeared). The network input
+    carries both (:mod:`sasnets_plugin.preprocessing`).
+    """
 
     q: np.ndarray
     I: np.ndarray  # noqa: E741 - the field's physical name
     dI: np.ndarray | None = None
+    dQ: np.ndarray | None = None
+    slit_length: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class CleaningReport:
     n_merged: int = 0
     reordered: bool = False
     dI_dropped: bool = False
+    dQ_dropped: bool = False
     n_usable: int = 0
     read_notes: tuple[str, ...] = ()
     kept: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), compare=False,
@@ -64,6 +72,8 @@ class CleaningReport:
             out.append(f"merged {self.n_merged} point(s) sharing a q value with another")
         if self.dI_dropped:
             out.append("ignored the uncertainties dI (missing, zero or not finite)")
+        if self.dQ_dropped:
+            out.append("ignored the resolution dQ (zero or not finite at some points)")
         return out
 
     def as_dict(self) -> dict:
@@ -75,6 +85,7 @@ class CleaningReport:
             "n_merged": self.n_merged,
             "reordered": self.reordered,
             "dI_dropped": self.dI_dropped,
+            "dQ_dropped": self.dQ_dropped,
             "n_usable": self.n_usable,
             "read_notes": list(self.read_notes),
         }
@@ -102,13 +113,25 @@ def _first_non_number(values):
     return values
 
 
-def clean_curve(q, I, dI=None, *,  # noqa: E741
+def _slit(slit_length) -> float:
+    """One slit length from a scalar or per-point values: the median of those > 0."""
+    if slit_length is None:
+        return 0.0
+    values = np.ravel(np.asarray(slit_length, dtype=float))
+    values = values[np.isfinite(values) & (values > 0)]
+    return float(np.median(values)) if values.size else 0.0
+
+
+def clean_curve(q, I, dI=None, *, dQ=None, slit_length=None,  # noqa: E741
                 read_notes: Sequence[str] = ()) -> tuple[Curve, CleaningReport]:
     """Drop unusable points, sort by q and merge duplicate q values.
 
     Rows with a non-finite q or I, q <= 0 or I <= 0 are dropped (a log-scale model
     cannot use them). dI is kept only when every remaining value is finite and > 0;
     files without uncertainties arrive with dI all zero and are treated as "no dI".
+    The pinhole ``dQ`` follows the same rule. ``slit_length`` (a scalar or per-point
+    values, e.g. USANS ``dQl``) becomes one value, the median of those > 0; when a
+    file states both, the slit is what its instrument did and ``dQ`` is dropped.
     Points sharing a q are merged into their (inverse-variance) weighted mean.
 
     ``read_notes`` (what the file reader skipped) are passed on to the report.
@@ -122,6 +145,13 @@ def clean_curve(q, I, dI=None, *,  # noqa: E741
         dI = numbers_1d("dI", dI)
         if dI.shape != q.shape:
             raise DataError(f"dI has {dI.size} values but q has {q.size}.")
+    slit = _slit(slit_length)
+    if dQ is not None and not slit:
+        dQ = numbers_1d("dQ", dQ)
+        if dQ.shape != q.shape:
+            raise DataError(f"dQ has {dQ.size} values but q has {q.size}.")
+    else:
+        dQ = None
     n_input = q.size
 
     finite = np.isfinite(q) & np.isfinite(I)
@@ -137,12 +167,20 @@ def clean_curve(q, I, dI=None, *,  # noqa: E741
         if dI.size and not np.all(np.isfinite(dI) & (dI > 0)):
             dI_dropped = bool(np.any(dI != 0))  # all-zero dI just means "not given"
             dI = None
+    dQ_dropped = False
+    if dQ is not None:
+        dQ = dQ[keep]
+        if dQ.size and not np.all(np.isfinite(dQ) & (dQ > 0)):
+            dQ_dropped = bool(np.any(dQ != 0))
+            dQ = None
 
     order = np.argsort(q, kind="stable")
     reordered = bool(np.any(order != np.arange(q.size)))
     q, I = q[order], I[order]  # noqa: E741
     if dI is not None:
         dI = dI[order]
+    if dQ is not None:
+        dQ = dQ[order]
 
     unique_q, first, counts = np.unique(q, return_index=True, return_counts=True)
     n_merged = int(q.size - unique_q.size)
@@ -152,6 +190,7 @@ def clean_curve(q, I, dI=None, *,  # noqa: E741
         wsum = np.bincount(group, weights)
         I = np.bincount(group, weights * I) / wsum  # noqa: E741
         dI = None if dI is None else wsum**-0.5
+        dQ = None if dQ is None else np.bincount(group, dQ) / counts
         q = unique_q
 
     report = CleaningReport(
@@ -162,13 +201,14 @@ def clean_curve(q, I, dI=None, *,  # noqa: E741
         n_merged=n_merged,
         reordered=reordered,
         dI_dropped=dI_dropped,
+        dQ_dropped=dQ_dropped,
         n_usable=int(q.size),
         read_notes=tuple(read_notes),
         kept=keep,
     )
     if q.size < MIN_POINTS:
         raise DataError(_too_few_message(report))
-    return Curve(q=q, I=I, dI=dI), report
+    return Curve(q=q, I=I, dI=dI, dQ=dQ, slit_length=slit), report
 
 
 def _too_few_message(report: CleaningReport) -> str:

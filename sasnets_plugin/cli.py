@@ -1,5 +1,10 @@
 """``sasnets-suggest``: rank sasmodels models for 1D data files from the command line.
 
+Products of a form factor and a structure factor are ``form@structure`` in ``--json``
+(sasmodels' name) and ``form × structure`` in the table. Each ranked file also gets its
+out-of-distribution assessment (``"ood"`` in ``--json``: score, threshold, warning; null
+for a network without one), a warning line in the table when the curve is unusual.
+
 Exit status: 0 when every file was ranked, 2 when any file could not be ranked (its
 error is reported in place of its ranking) or the command line was wrong. Output cut
 short by its reader (``sasnets-suggest ... | head``) ends the command quietly, with the
@@ -17,6 +22,7 @@ from pathlib import Path
 from .classifier import DEVICES, RUNTIMES
 from .errors import SasnetsError
 from .loading import load_1d
+from .models.products import display_name
 
 EXIT_OK = 0
 EXIT_FAILED = 2
@@ -122,6 +128,7 @@ def _results(paths: list[Path], weights: Path | None, device: str, top: int,
         results[slot]["suggestions"] = [
             {"model": m, "probability": p} for m, p in ranking.top(top)
         ]
+        results[slot]["ood"] = None if ranking.assessment is None else ranking.assessment.as_dict()
         if verify_fits:
             _add_verification(results[slot], ranking, top, workers)
     return results
@@ -136,10 +143,14 @@ def _print_table(result: dict) -> None:
         print(f"  first of {result['n_datasets']} 1D data sets: {result['dataset']}")
     for note in result["cleaning"]:
         print(f"  note: {note}")
+    if result.get("ood"):
+        ood = result["ood"]
+        verdict = f"\n  warning: {ood['warning']}" if ood["warning"] else ": like the training data"
+        print(f"  OOD score {ood['score']:.2f} (threshold {ood['threshold']:.2f}){verdict}")
     if "verified" not in result:
         print(f"  {'rank':>4}  {'model':<36} probability")
         for i, s in enumerate(result["suggestions"], 1):
-            print(f"  {i:>4}  {s['model']:<36} {100 * s['probability']:9.1f} %")
+            print(f"  {i:>4}  {display_name(s['model']):<36} {100 * s['probability']:9.1f} %")
     else:
         verified = {v["model"]: (i, v) for i, v in enumerate(result["verified"], 1)}
         print(f"  {'rank':>4}  {'model':<36} probability     chi2r        BIC   verified")
@@ -150,12 +161,14 @@ def _print_table(result: dict) -> None:
                 numbers = f"{fit['chi2r']:9.3g}  {fit['bic']:9.4g}"
             else:
                 numbers = f"{'-':>9}  {'-':>9}"
-            print(f"  {i:>4}  {s['model']:<36} {100 * s['probability']:9.1f} %  {numbers}"
+            print(f"  {i:>4}  {display_name(s['model']):<36} {100 * s['probability']:9.1f} %"
+                  f"  {numbers}"
                   f"   #{v_rank} ({100 * (v['posterior'] or 0):.1f} %)")
         for i, s in enumerate(result["suggestions"], 1):
             if not isinstance(s["fit"], dict):
-                print(f"  note: {s['model']}: {s['fit']}")
-        print("  verified order: " + ", ".join(v["model"] for v in result["verified"]))
+                print(f"  note: {display_name(s['model'])}: {s['fit']}")
+        print("  verified order: "
+              + ", ".join(display_name(v["model"]) for v in result["verified"]))
         print(f"  fit weighting: {result['verification']['weighting']}; "
               f"resolution: {result['verification']['resolution']}")
     if "verification_error" in result:

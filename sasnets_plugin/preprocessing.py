@@ -1,64 +1,223 @@
-"""The one transform from a cleaned I(q) curve to the network's 100-point input.
+"""The transforms from a cleaned I(q) curve to the network's input, one per version.
 
-Training (``training/``) imports :func:`network_input` from here, and the version string
-below is stored with the weights and checked when they are loaded, so the network
-always sees data prepared exactly as during training.
+Training (``training/``) imports the transforms from here, and the version string is
+stored with the weights: the runtime prepares each curve with the transform the loaded
+network was trained with (:func:`get_transform`) and refuses a version it does not know,
+so a network always sees data prepared exactly as during training. Two versions exist:
+:data:`V1` (the shipped network of 2025, kept until v3 weights ship and as the baseline
+row of the evaluation) and :data:`V3` (what training writes now).
 
-Why this transform
-------------------
-User data arrive with any q window (1e-4 ... 1 1/Å), 10 to 10^6 points, arbitrary
-absolute scale, a flat background and noise. The model identity lives in the *shape*
-of log I versus log q (slopes, knees, oscillations, peaks), so:
+Why the v3 transform
+--------------------
+User data arrive with any q window (1e-5 ... 3 1/Å), 10 to 10^6 points, arbitrary
+absolute scale, a flat background, noise, and a resolution the file may or may not state.
+The model identity lives in the *shape* of log I versus log q (slopes, knees,
+oscillations, peaks). For every sasmodels model, a sample whose lengths are all s times
+larger scatters ``I(q; s L) ∝ I(s q; L)``: **the same curve shifted in log q**. So the
+input must not tell where the window sits in absolute q, only what the curve does:
 
-* **log-log, the data's own window.** The 100 points are spaced uniformly in log10 q
-  from the curve's first to its last q. Every point of the input carries data
-  (a fixed global q grid would leave most of a narrow window empty), and a
-  power law stays a straight line whatever the window.
-* **Bin, then interpolate.** Points falling in the same log-q bin are averaged in
-  log I (inverse-variance weighted by (dI/I)^2 when dI is known), which reduces a
-  million-point curve to 100 robust values and damps noise; bins without data are
-  filled by linear interpolation between neighbouring bins in log-log space, so a
-  sparse 10-point curve is still 100 values.
-* **Scale removed.** The mean of log10 I over the window is subtracted: intensities in
-  arbitrary units and absolute units give the same input.
-* **Absolute q kept as a second channel.** Channel 1 holds log10(q) + 2 (0 at
-  q = 0.01 1/Å). It tells the network where in q the window sits, which, with the
-  spacing of channel 1, also gives slopes in absolute terms (d log I / d log q).
+* **A log-q grid of fixed density anchored at the window's first q.** 40 points per
+  decade from q_min (:data:`DECADE_POINTS`), 160 points (4 decades,
+  :data:`WINDOW_DECADES`); points beyond the window's end are padding, marked by a mask
+  channel. A shape at size s·L is then the same input moved along the grid, which
+  convolutions followed by (masked) global pooling read the same way wherever it sits
+  (v1 stretched every window over 100 points and added absolute log q, which tied each
+  model to the sizes of its training windows: a 1 µm sphere on USANS ranked 51st).
+  Windows wider than 4 decades (merged SANS + USANS) are compressed to fit; the
+  position channel says so.
+* **Bin, then interpolate** (as in v1). Points in the same log-q bin are averaged in
+  log I, weighted by (I/dI)² when dI is known, so a million points become robust values;
+  bins without data inside the window are interpolated linearly in log-log, and the
+  edge bins extrapolated (v1 held them flat, which bent the slope at both ends).
+* **Scale removed.** The mean of log10 I over the window is subtracted.
+* **What the file knows about its own quality.** The relative standard error of each
+  bin's mean, 1 / sqrt(Σ (I/dI)²), tells noise from structure (a flag says when the
+  file has no dI). The resolution relative to q, dQ/Q for pinhole data or slit length /
+  q for slit-smeared data, tells how much of the smoothness is the instrument's (a flag
+  says which kind, both 0 when the file states none). Both are ratios, so they are
+  shift-invariant too.
 
 Background and noise are left in: the training data are simulated with both, so the
-network learns to read through them rather than relying on a fragile subtraction.
+network learns to read through them rather than relying on a fragile subtraction. What
+the shifted input cannot tell (a window where no SAS instrument measures, q in nm⁻¹
+passed as Å⁻¹) is the out-of-distribution score's job (:mod:`sasnets_plugin.novelty`).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 
-#: Stored with the weights; bump it whenever the output of :func:`network_input` changes.
-PREPROCESSING_VERSION = "loglog-window-2ch-v1"
-#: Number of points the network reads.
-N_POINTS = 100
-#: Channels per point: centred log10 I, then log10 q + LOG_Q_OFFSET.
-N_CHANNELS = 2
+from .cleaning import Curve
+
+#: The shipped network's transform (100 points over the window, absolute log q channel).
+V1 = "loglog-window-2ch-v1"
+#: The shift-invariant transform with dI and resolution channels (module docstring).
+V3 = "logq-shift-invariant-8ch-v3"
+#: What training writes now; the runtime follows the version stored with the weights.
+PREPROCESSING_VERSION = V3
+
+# --- v1 ------------------------------------------------------------------------------
+#: v1: points and channels (centred log10 I, then log10 q + LOG_Q_OFFSET).
+N_POINTS_V1 = 100
+N_CHANNELS_V1 = 2
 LOG_Q_OFFSET = 2.0
 
+# --- v3 ------------------------------------------------------------------------------
+#: v3 grid: points per decade of q and decades covered before a window is compressed.
+DECADE_POINTS = 40
+WINDOW_DECADES = 4.0
+N_POINTS_V3 = int(DECADE_POINTS * WINDOW_DECADES)
+#: v3 channels, in order (:func:`shift_invariant_v3`).
+V3_CHANNELS = ("log_i", "position", "mask", "relative_error", "has_error", "resolution",
+               "pinhole", "slit")
+CHANNEL = {name: i for i, name in enumerate(V3_CHANNELS)}
+#: Encoding of log10(relative error) and log10(resolution / q): (value - centre) / width,
+#: clipped to +-ENCODED_LIMIT (relative errors 1e-4..1 -> -1..1; dQ/Q 0.5-20 % -> about
+#: -0.6..0.15, slit length / q 1e-2..1e4 -> -0.5..2.5).
+ERROR_CENTRE, ERROR_WIDTH = -2.0, 2.0
+RESOLUTION_CENTRE, RESOLUTION_WIDTH = -1.0, 2.0
+ENCODED_LIMIT = 3.0
 
-def network_input(q: np.ndarray, I: np.ndarray, dI: np.ndarray | None = None) -> np.ndarray:  # noqa: E741
-    """Resample a cleaned curve to the network input, shape ``(N_POINTS, N_CHANNELS)``.
 
-    ``q`` must be strictly increasing and > 0 and ``I`` > 0 (see
-    :func:`sasnets_plugin.cleaning.clean_curve`); ``dI``, when given, > 0.
+@dataclass(frozen=True)
+class Transform:
+    """One version of the network input: its shape and how a curve becomes it."""
+
+    version: str
+    n_points: int
+    n_channels: int
+    encode: Callable[[Curve], np.ndarray]
+    #: ``(inputs, curve) -> (q, I relative)``: the points the network read, for plots.
+    display: Callable[[np.ndarray, Curve], tuple[np.ndarray, np.ndarray]]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_points, self.n_channels)
+
+
+def _bin_means(x: np.ndarray, edges: np.ndarray, n: int, values: list[np.ndarray],
+               weights: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """Weighted means of each of ``values`` per bin (bins given by inner ``edges``).
+
+    Returns the filled bins' mean x, the means of each value array there, and the sum of
+    weights per bin (all ``n`` bins).
     """
+    bins = np.minimum(np.searchsorted(edges, x), n - 1)
+    wsum = np.bincount(bins, weights, minlength=n)
+    filled = wsum > 0
+    x_bin = np.bincount(bins, weights * x, minlength=n)[filled] / wsum[filled]
+    means = [np.bincount(bins, weights * v, minlength=n)[filled] / wsum[filled] for v in values]
+    return x_bin, means, wsum
+
+
+def loglog_window_v1(q: np.ndarray, I: np.ndarray,  # noqa: E741
+                     dI: np.ndarray | None = None) -> np.ndarray:
+    """v1 input, shape ``(100, 2)``: 100 points uniform in log q over the data's own window,
+    log I (binned, weighted by (I/dI)², interpolated, centred) and log10 q + 2."""
     x = np.log10(np.asarray(q, dtype=float))
     y = np.log10(np.asarray(I, dtype=float))
-    grid = np.linspace(x[0], x[-1], N_POINTS)
-    inner_edges = 0.5 * (grid[1:] + grid[:-1])
-    bins = np.searchsorted(inner_edges, x)
+    grid = np.linspace(x[0], x[-1], N_POINTS_V1)
     weights = np.ones_like(y) if dI is None else (np.asarray(I) / np.asarray(dI)) ** 2
-    wsum = np.bincount(bins, weights, minlength=N_POINTS)
-    filled = wsum > 0
-    x_bin = np.bincount(bins, weights * x, minlength=N_POINTS)[filled] / wsum[filled]
-    y_bin = np.bincount(bins, weights * y, minlength=N_POINTS)[filled] / wsum[filled]
+    x_bin, (y_bin,), _ = _bin_means(x, 0.5 * (grid[1:] + grid[:-1]), N_POINTS_V1, [y], weights)
     y_grid = np.interp(grid, x_bin, y_bin)
-    out = np.empty((N_POINTS, N_CHANNELS), dtype=np.float32)
+    out = np.empty((N_POINTS_V1, N_CHANNELS_V1), dtype=np.float32)
     out[:, 0] = y_grid - y_grid.mean()
     out[:, 1] = grid + LOG_Q_OFFSET
     return out
+
+
+def _interp(grid: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Linear interpolation of bin means, extended linearly past the first and last.
+
+    The edge bins hold data from one side of their grid point only, so their mean sits
+    inside the window: holding it constant to the edge would bend every slope there.
+    """
+    out = np.interp(grid, x, y)
+    if x.size > 1:
+        below, above = grid < x[0], grid > x[-1]
+        out[below] = y[0] + (grid[below] - x[0]) * (y[1] - y[0]) / (x[1] - x[0])
+        out[above] = y[-1] + (grid[above] - x[-1]) * (y[-1] - y[-2]) / (x[-1] - x[-2])
+    return out
+
+
+def _encoded(log_values: np.ndarray, centre: float, width: float) -> np.ndarray:
+    return np.clip((log_values - centre) / width, -ENCODED_LIMIT, ENCODED_LIMIT)
+
+
+def v3_grid(q_min: float, q_max: float) -> tuple[np.ndarray, int]:
+    """The v3 log10 q grid for a window and its number of points inside the window."""
+    x0, width = np.log10(q_min), np.log10(q_max / q_min)
+    if width <= WINDOW_DECADES:
+        step = 1.0 / DECADE_POINTS
+        n_valid = min(N_POINTS_V3, int(np.floor(width / step + 0.5)) + 1)
+    else:  # compressed: the whole window on the grid, coarser
+        step = width / (N_POINTS_V3 - 1)
+        n_valid = N_POINTS_V3
+    return x0 + step * np.arange(N_POINTS_V3), n_valid
+
+
+def shift_invariant_v3(q: np.ndarray, I: np.ndarray, dI: np.ndarray | None = None,  # noqa: E741
+                       dQ: np.ndarray | None = None, slit_length: float = 0.0) -> np.ndarray:
+    """v3 input, shape ``(160, 8)`` (module docstring); channels :data:`V3_CHANNELS`.
+
+    ``q`` strictly increasing and > 0, ``I`` > 0, ``dI`` and ``dQ`` > 0 when given (see
+    :func:`sasnets_plugin.cleaning.clean_curve`); ``slit_length`` > 0 for slit data.
+    """
+    q = np.asarray(q, dtype=float)
+    x = np.log10(q)
+    y = np.log10(np.asarray(I, dtype=float))
+    grid, n = v3_grid(q[0], q[-1])
+    inside = grid[:n]
+    weights = np.ones_like(y) if dI is None else (np.asarray(I) / np.asarray(dI)) ** 2
+    values = [y] if dQ is None else [y, np.log10(np.asarray(dQ, dtype=float) / q)]
+    x_bin, means, wsum = _bin_means(x, 0.5 * (inside[1:] + inside[:-1]), n, values, weights)
+    out = np.zeros((N_POINTS_V3, len(V3_CHANNELS)), dtype=np.float32)
+    log_i = _interp(inside, x_bin, means[0])
+    out[:n, CHANNEL["log_i"]] = log_i - log_i.mean()
+    out[:, CHANNEL["position"]] = (grid - grid[0]) / WINDOW_DECADES
+    out[:n, CHANNEL["mask"]] = 1.0
+    if dI is not None:
+        filled = wsum > 0
+        log_error = -0.5 * np.log10(wsum[filled])  # relative error of each bin's mean
+        out[:n, CHANNEL["relative_error"]] = _encoded(_interp(inside, x_bin, log_error),
+                                                      ERROR_CENTRE, ERROR_WIDTH)
+        out[:n, CHANNEL["has_error"]] = 1.0
+    if slit_length > 0:
+        out[:n, CHANNEL["resolution"]] = _encoded(np.log10(slit_length) - inside,
+                                                  RESOLUTION_CENTRE, RESOLUTION_WIDTH)
+        out[:n, CHANNEL["slit"]] = 1.0
+    elif dQ is not None:
+        out[:n, CHANNEL["resolution"]] = _encoded(_interp(inside, x_bin, means[1]),
+                                                  RESOLUTION_CENTRE, RESOLUTION_WIDTH)
+        out[:n, CHANNEL["pinhole"]] = 1.0
+    return out
+
+
+def _display_v1(inputs: np.ndarray, curve: Curve) -> tuple[np.ndarray, np.ndarray]:
+    return 10 ** (inputs[:, 1] - LOG_Q_OFFSET), 10 ** inputs[:, 0]
+
+
+def _display_v3(inputs: np.ndarray, curve: Curve) -> tuple[np.ndarray, np.ndarray]:
+    grid, n = v3_grid(curve.q[0], curve.q[-1])
+    return 10 ** grid[:n], 10 ** inputs[:n, CHANNEL["log_i"]]
+
+
+TRANSFORMS: dict[str, Transform] = {
+    V1: Transform(V1, N_POINTS_V1, N_CHANNELS_V1,
+                  lambda c: loglog_window_v1(c.q, c.I, c.dI), _display_v1),
+    V3: Transform(V3, N_POINTS_V3, len(V3_CHANNELS),
+                  lambda c: shift_invariant_v3(c.q, c.I, c.dI, c.dQ, c.slit_length),
+                  _display_v3),
+}
+
+
+def get_transform(version: str | None = None) -> Transform:
+    """The transform of ``version`` (default: :data:`PREPROCESSING_VERSION`); KeyError
+    naming the known versions for any other."""
+    version = PREPROCESSING_VERSION if version is None else version
+    if version not in TRANSFORMS:
+        raise KeyError(f"unknown preprocessing version {version!r} (this SASNets knows "
+                       f"{', '.join(TRANSFORMS)})")
+    return TRANSFORMS[version]

@@ -1,6 +1,14 @@
-"""Rank sasmodels models for 1D curves: clean → resample → network → sorted probabilities."""
+"""Rank sasmodels models for 1D curves: clean → resample → network → sorted probabilities.
+
+The ranked list holds single models and products ``form@structure`` (a suggestion whose
+model contains ``@``) when the network ranks them; every :class:`Ranking` also carries
+the out-of-distribution assessment of its curve (:mod:`sasnets_plugin.novelty`) when the
+network provides one: ``Ranking.warning`` is the sentence to show the user.
+"""
 from __future__ import annotations
 
+import dataclasses
+import logging
 import operator
 import threading
 from dataclasses import dataclass
@@ -13,52 +21,93 @@ from .classifier import Classifier
 from .cleaning import CleaningReport, Curve, clean_curve, numbers_1d
 from .errors import DataError
 from .loading import RawCurve, load_1d
-from .preprocessing import network_input
+from .novelty import Assessment
+from .preprocessing import Transform, get_transform
 
 if TYPE_CHECKING:
     from .verification import Verification
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Prepared:
-    """A curve ready for the network, with what cleaning did to it."""
+    """A cleaned curve (with the resolution its file states) and what cleaning did.
+
+    ``inputs`` is its network input in the transform ``version``; :func:`rank` makes it
+    for the network it runs (each network names its own transform).
+    """
 
     raw: RawCurve
     curve: Curve
     report: CleaningReport
-    inputs: np.ndarray
+    inputs: np.ndarray | None = None
+    version: str | None = None
 
 
 @dataclass(frozen=True)
 class Ranking:
-    """Every class of the network, most probable first."""
+    """Every class of the network, most probable first, and how unusual the curve is."""
 
     prepared: Prepared
     models: tuple[str, ...]
     probabilities: np.ndarray
+    assessment: Assessment | None = None
 
     def top(self, k: int | None = 5) -> list[tuple[str, float]]:
         """The ``k`` best ``(model, probability)`` pairs (all of them for ``None``)."""
         k = len(self.models) if k is None else k
         return [(m, float(p)) for m, p in zip(self.models[:k], self.probabilities[:k])]
 
+    @property
+    def warning(self) -> str | None:
+        """A sentence for the user when the curve is unlike the training data, else None."""
+        return None if self.assessment is None else self.assessment.warning
 
-def prepare(raw: RawCurve) -> Prepared:
-    """Clean ``raw`` and build its network input; raises :class:`DataError`."""
-    curve, report = clean_curve(raw.q, raw.I, raw.dI, read_notes=raw.notes)
-    return Prepared(raw, curve, report, network_input(curve.q, curve.I, curve.dI))
+    @property
+    def ood_score(self) -> float | None:
+        """The out-of-distribution score (None when the network has no reference)."""
+        return None if self.assessment is None else self.assessment.score
+
+    def network_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(q, I relative)``: the points the network read (for plots), in any version."""
+        return get_transform(self.prepared.version).display(self.prepared.inputs,
+                                                            self.prepared.curve)
+
+
+def prepare(raw: RawCurve, transform: Transform | None = None) -> Prepared:
+    """Clean ``raw`` (keeping its pinhole dQ or slit length) and, given a ``transform``,
+    build its network input; raises :class:`DataError`."""
+    curve, report = clean_curve(raw.q, raw.I, raw.dI, dQ=raw.dQ, slit_length=raw.dQl,
+                                read_notes=raw.notes)
+    if transform is None:
+        return Prepared(raw, curve, report)
+    return Prepared(raw, curve, report, transform.encode(curve), transform.version)
+
+
+def _encoded(item: Prepared, transform: Transform) -> Prepared:
+    if item.version == transform.version:
+        return item
+    return dataclasses.replace(item, inputs=transform.encode(item.curve), version=transform.version)
 
 
 def rank(classifier: Classifier, prepared: list[Prepared]) -> list[Ranking]:
     """One :class:`Ranking` per prepared curve, predicted in batches."""
     if not prepared:
         return []
-    probs = classifier.predict(np.stack([p.inputs for p in prepared]))
+    prepared = [_encoded(p, classifier.transform) for p in prepared]
+    probs, distances = classifier.outputs(np.stack([p.inputs for p in prepared]))
     classes = np.asarray(classifier.classes)
     rankings = []
-    for item, row in zip(prepared, probs):
+    for i, (item, row) in enumerate(zip(prepared, probs)):
         order = np.argsort(-row, kind="stable")
-        rankings.append(Ranking(item, tuple(str(c) for c in classes[order]), row[order]))
+        assessment = None
+        if classifier.novelty is not None:
+            assessment = classifier.novelty.assess(
+                float(item.curve.q[0]), float(item.curve.q[-1]),
+                None if distances is None else float(distances[i]))
+        rankings.append(Ranking(item, tuple(str(c) for c in classes[order]), row[order],
+                                assessment))
     return rankings
 
 
@@ -118,36 +167,61 @@ def _count(name: str, value, smallest: int) -> int:
     return number
 
 
-def _answer(raw: RawCurve, top: int | None, verify_fits: bool):
+def _answer(raw: RawCurve, top: int | None, verify_fits: bool, details: bool):
+    if verify_fits and details:
+        raise ValueError("verify=True and details=True cannot be combined: the verification "
+                         "holds the network order, the ranking holds the rest.")
     ranking = rank(get_classifier(), [prepare(raw)])[0]
+    if ranking.warning:
+        log.warning("%s: %s", raw.title, ranking.warning)
+    if details:
+        return ranking
     return verify(ranking, top or 5) if verify_fits else ranking.top(top)
 
 
-def suggest(q, I, dI=None, top: int | None = 5, *, dQ=None, verify: bool = False):  # noqa: E741
+def suggest(q, I, dI=None, top: int | None = 5, *, dQ=None, slit_length=None,  # noqa: E741
+            verify: bool = False, details: bool = False):
     """Rank the bundled network's models for one curve.
 
     Returns ``(model_name, probability)`` pairs sorted by probability, descending
     (``top`` of them, or all for ``top=None``); probabilities over all classes sum to 1.
+    A product of a form factor and a structure factor is named ``form@structure``.
+    ``dQ`` (pinhole sigma per point) or ``slit_length`` (1/Å, scalar or per point) is
+    the resolution of the data: the network reads it, and so does the verification.
 
-    With ``verify=True`` the ``top`` candidates are also fitted to the data (honouring
-    the pinhole resolution ``dQ`` when given) and a :class:`Verification` is returned:
-    ``.candidates`` in network order and ``.ranked`` in verified order, each with the
-    network probability, reduced chi², AIC, BIC, fitted parameters and the combined
-    ``posterior``.
+    With ``verify=True`` the ``top`` candidates are also fitted to the data and a
+    :class:`Verification` is returned: ``.candidates`` in network order and ``.ranked``
+    in verified order, each with the network probability, reduced chi², AIC, BIC,
+    fitted parameters and the combined ``posterior``. With ``details=True`` the whole
+    :class:`Ranking` is returned (``.top(k)``, ``.warning``, ``.ood_score``). A curve
+    unlike the training data is also reported as a logging warning.
 
     Raises :class:`DataError` for unusable data and ValueError for a ``top`` that is
     not a whole number >= 1.
     """
     top = None if top is None else _count("top", top, 1)
-    raw = RawCurve("data", numbers_1d("q", q), numbers_1d("I", I),
+    q = numbers_1d("q", q)
+    raw = RawCurve("data", q, numbers_1d("I", I),
                    None if dI is None else numbers_1d("dI", dI),
-                   None if dQ is None else numbers_1d("dQ", dQ))
-    return _answer(raw, top, verify)
+                   None if dQ is None else numbers_1d("dQ", dQ),
+                   None if slit_length is None else _per_point("slit_length", slit_length, q.size))
+    return _answer(raw, top, verify, details)
 
 
-def suggest_file(path: str | Path, top: int | None = 5, dataset: int = 0, *, verify: bool = False):
+def _per_point(name: str, value, n: int) -> np.ndarray:
+    """A scalar or ``n`` values as ``n`` values (how files carry a slit length)."""
+    values = numbers_1d(name, np.atleast_1d(value))
+    if values.size == 1:
+        return np.full(n, values[0])
+    if values.size != n:
+        raise DataError(f"{name} has {values.size} values but q has {n}.")
+    return values
+
+
+def suggest_file(path: str | Path, top: int | None = 5, dataset: int = 0, *,
+                 verify: bool = False, details: bool = False):
     """:func:`suggest` for the 1D data set number ``dataset`` (0 = first) in ``path``
-    (its pinhole or slit resolution is used by ``verify=True``).
+    (its pinhole dQ or slit length is read by the network and used by ``verify=True``).
 
     Safe to call from several threads at once.
     """
@@ -156,4 +230,4 @@ def suggest_file(path: str | Path, top: int | None = 5, dataset: int = 0, *, ver
     curves = load_1d(path)
     if not 0 <= dataset < len(curves):
         raise DataError(f"{Path(path).name} has {len(curves)} 1D data set(s); no number {dataset}.")
-    return _answer(curves[dataset], top, verify)
+    return _answer(curves[dataset], top, verify, details)

@@ -11,7 +11,7 @@ import pytest
 
 from sasnets_plugin.classifier import Classifier, default_weights_dir, file_record
 from sasnets_plugin.errors import SasnetsError, WeightsError
-from sasnets_plugin.preprocessing import PREPROCESSING_VERSION
+from sasnets_plugin.preprocessing import TRANSFORMS
 
 
 @pytest.fixture()
@@ -34,15 +34,17 @@ def _example_inputs(example_1d):
 
     names = ["cyl_400_20.txt", "sphere_80.txt", "latex_smeared.xml", "100nmPinholeSphere.txt",
              "ISIS_Polymer_Blend_TK49.xml", "Ludox_silica.xml", "apoferritin.txt"]
-    return np.stack([prepare(c).inputs for n in names for c in load_1d(example_1d / n)])
+    transform = Classifier().transform  # the shipped network's own
+    return np.stack([prepare(c, transform).inputs for n in names for c in load_1d(example_1d / n)])
 
 
 def test_shipped_network_loads_and_predicts_probabilities():
     clf = Classifier()
     assert clf.runtime == "litert"
     assert len(clf.classes) == clf.metadata["n_classes"]
-    assert clf.metadata["preprocessing_version"] == PREPROCESSING_VERSION
-    x = np.random.default_rng(0).normal(size=(7, 100, 2)).astype(np.float32)
+    assert clf.metadata["preprocessing_version"] in TRANSFORMS
+    assert clf.transform is TRANSFORMS[clf.metadata["preprocessing_version"]]
+    x = np.random.default_rng(0).normal(size=(7, *clf.transform.shape)).astype(np.float32)
     p = clf.predict(x)
     assert p.shape == (7, len(clf.classes))
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-9)
@@ -158,7 +160,8 @@ def test_other_preprocessing_version_is_refused(weights_copy):
     meta = json.loads((weights_copy / "metadata.json").read_text())
     meta["preprocessing_version"] = "some-older-transform"
     (weights_copy / "metadata.json").write_text(json.dumps(meta))
-    with pytest.raises(WeightsError, match="trained with preprocessing 'some-older-transform'"):
+    with pytest.raises(WeightsError, match="trained with preprocessing 'some-older-transform', "
+                       "which this version of SASNets does not know .*knows loglog-window-2ch-v1"):
         Classifier(weights_copy)
 
 
@@ -174,3 +177,44 @@ def test_unknown_device_runtime_and_absent_gpu():
     if not tf.config.list_physical_devices("GPU"):
         with pytest.raises(SasnetsError, match="TensorFlow sees no GPU"):
             Classifier(device="gpu")
+
+
+def _edit_metadata(folder, **changes):
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta.update(changes)
+    (folder / "metadata.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("outputs, message", [
+    ("probabilities", "must list \\[name, size\\] pairs"),
+    ([["shape_distance", 1], ["probabilities", 71]], "must start with 'probabilities'"),
+    ([["probabilities", 71], ["entropy", 1]], "name only probabilities, shape_distance once"),
+])
+def test_a_malformed_output_layout_is_refused(weights_copy, outputs, message):
+    _edit_metadata(weights_copy, outputs=outputs)
+    with pytest.raises(WeightsError, match=message):
+        Classifier(weights_copy)
+
+
+def test_an_output_layout_that_does_not_fit_the_network_is_refused(weights_copy):
+    _edit_metadata(weights_copy, outputs=[["probabilities", 71], ["shape_distance", 1]])
+    with pytest.raises(WeightsError, match="has 71 outputs but classes.json lists 71 models \\(and "
+                       "metadata.json expects 72 outputs in all\\)"):
+        Classifier(weights_copy)
+
+
+def test_a_malformed_ood_reference_is_refused(weights_copy):
+    _edit_metadata(weights_copy, novelty={"threshold": 1.0})
+    with pytest.raises(WeightsError, match="OOD reference \\('novelty' in its metadata\\) is "
+                       "incomplete or malformed"):
+        Classifier(weights_copy)
+
+
+def test_the_shipped_network_has_no_ood_reference_and_says_nothing(example_1d):
+    from sasnets_plugin import suggest_file
+
+    ranking = suggest_file(example_1d / "sphere_80.txt", details=True)
+    assert Classifier().novelty is None
+    assert ranking.assessment is None and ranking.warning is None and ranking.ood_score is None
+    q, relative = ranking.network_curve()  # v1: the 100 points over the data's window
+    assert q.size == 100 and q[0] == pytest.approx(ranking.prepared.curve.q[0], rel=1e-5)

@@ -127,3 +127,36 @@ def test_reading_notes_come_first_in_the_notes():
     _, report = clean_curve(q, I, dI, read_notes=("the file reader skipped 1 row(s) of numbers",))
     assert report.notes() == ["the file reader skipped 1 row(s) of numbers",
                               "dropped 1 point(s) with I <= 0"]
+
+
+def test_resolution_follows_the_cleaned_points():
+    q, I, dI = curve()
+    dQ = 0.05 * q
+    q2, I2, dQ2 = np.concatenate([q[::-1], q[:1]]), np.concatenate([I[::-1], I[:1]]), \
+        np.concatenate([dQ[::-1], 3 * dQ[:1]])
+    I2[5] = -1.0
+    out, report = clean_curve(q2, I2, dQ=dQ2)
+    assert np.all(np.diff(out.q) > 0) and out.dQ.shape == out.q.shape
+    np.testing.assert_allclose(out.dQ[1:], 0.05 * out.q[1:])
+    assert out.dQ[0] == pytest.approx(2 * dQ[0])  # the merged pair's mean
+    assert out.slit_length == 0.0 and not report.dQ_dropped
+
+
+def test_zero_resolution_is_no_resolution_and_a_broken_one_is_named():
+    q, I, dI = curve()
+    out, report = clean_curve(q, I, dI, dQ=np.zeros_like(q))
+    assert out.dQ is None and report.notes() == []
+    broken = 0.05 * q
+    broken[3] = np.nan
+    out, report = clean_curve(q, I, dI, dQ=broken)
+    assert out.dQ is None
+    assert "ignored the resolution dQ (zero or not finite at some points)" in report.notes()
+
+
+def test_a_slit_length_wins_over_pinhole_and_is_one_value():
+    q, I, dI = curve()
+    slit = np.full(q.size, 0.117)
+    slit[:3] = 0.0
+    out, _ = clean_curve(q, I, dI, dQ=0.05 * q, slit_length=slit)
+    assert out.slit_length == pytest.approx(0.117) and out.dQ is None
+    assert clean_curve(q, I, slit_length=0.05)[0].slit_length == 0.05

@@ -1,16 +1,20 @@
-"""A tiny end-to-end training run: generate → train → evaluate → export → load via the runtime."""
+"""A tiny end-to-end training run: generate → train → evaluate → export → rank files with
+the exported network through the runtime (LiteRT), products and OOD score included."""
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sasnets_plugin.classifier import Classifier
-from sasnets_plugin.cleaning import clean_curve
-from sasnets_plugin.preprocessing import PREPROCESSING_VERSION, network_input
+from sasnets_plugin.preprocessing import PREPROCESSING_VERSION, V3
+from training.heads import joint_classes
 
 MODELS = ["sphere", "cylinder", "lamellar"]
+CLI = Path(sys.executable).parent / "sasnets-suggest"
 
 
 def _snapshot(folder):
@@ -28,48 +32,108 @@ def shipped_before():
 def tiny_run(tmp_path_factory, shipped_before):
     out = tmp_path_factory.mktemp("tiny")
     cmd = [sys.executable, "-m", "training.run", "--models", ",".join(MODELS),
-           "--per-model", "40", "--shifted-per-model", "4", "--epochs", "1", "--workers", "2",
-           "--out", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+           "--per-model", "40", "--shifted-per-model", "4", "--epochs", "1", "--batch-size", "32",
+           "--workers", "1", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
+
+
+def _suggest(weights, *args):
+    env = dict(os.environ, SASNETS_WEIGHTS=str(weights))
+    return subprocess.run([str(CLI), *map(str, args)], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def _sphere_file(folder, name, scale_q=1.0):
+    q = np.geomspace(3e-3, 0.3, 120)
+    x = 60.0 * q
+    intensity = 1e3 * (3 * (np.sin(x) - x * np.cos(x)) / x**3) ** 2 + 0.05
+    path = folder / name
+    np.savetxt(path, np.column_stack([q * scale_q, intensity, 0.03 * intensity, 0.04 * q * scale_q]))
+    return path
 
 
 def test_everything_is_written_under_out(tiny_run):
     weights = tiny_run / "weights"
     for name in ("model.keras", "model.tflite", "classes.json", "metadata.json", "report.json",
-                 "confusion_matrix.png", "confusion_dendrogram.png", "training_curves.png"):
+                 "report.md", "confusion_matrix.png", "confusion_dendrogram.png",
+                 "training_curves.png", "calibration.png", "ood_scores.png"):
         assert (weights / name).is_file(), name
-    assert json.loads((weights / "classes.json").read_text()) == MODELS
+    names = json.loads((weights / "classes.json").read_text())
+    assert names == joint_classes(MODELS) and len(names) == 3 + 2 * 4
     meta = json.loads((weights / "metadata.json").read_text())
-    assert meta["preprocessing_version"] == PREPROCESSING_VERSION
+    assert meta["preprocessing_version"] == PREPROCESSING_VERSION == V3
+    assert meta["outputs"] == [["probabilities", 11], ["shape_distance", 1]]
+    assert meta["light_runtime"]["max_abs_difference"] <= 1e-5
+    assert set(meta["temperature"]) == {"form", "structure"}
+    assert meta["novelty"]["threshold"] > 0 and len(meta["novelty"]["window"]["reference"]) > 50
     assert meta["command"].startswith("python -m training.run --models sphere,cylinder,lamellar")
-    assert meta["data"]["seed"] == 2017 or "seed" in json.dumps(meta["data"])
-    assert meta["architecture"] == "resnet1d+resnet1d_dropout"
-    assert set(meta["training"]) == {"resnet1d", "resnet1d_dropout"}
-    assert meta["training"]["resnet1d_dropout"]["hyperparameters"]["dropout"] == 0.3
+    assert meta["architecture"] == "resnet1d" and set(meta["training"]) == {"resnet1d"}
     report = json.loads((weights / "report.json").read_text())
-    for arch in ("resnet1d+resnet1d_dropout", "resnet1d", "resnet1d_dropout", "sasnets2017"):
-        scores = report["architectures"][arch]
-        assert 0 <= scores["top1"] <= scores["top3"] <= 1
-        assert scores["n_curves"] == 12
-        assert set(scores["per_class_recall"]) == set(MODELS)
+    for row in (report["architectures"]["resnet1d"], report["architectures"]["sasnets2017"],
+                report["shipped"]):
+        for split in ("test", "shifted"):
+            s = row[split]
+            assert 0 <= s["top1"] <= s["top3"] <= s["top5"] <= 1
+            assert 0 <= s["credible_set"]["coverage"] <= 1 and s["credible_set"]["mean_size"] >= 1
+            assert s["n_curves"] == (12 if split == "test" else 12)
+    assert report["shipped"]["preprocessing_version"] == "loglog-window-2ch-v1"
+    ood = report["architectures"]["resnet1d"]["ood"]["sets"]
+    assert ood["q x 1000"]["auroc_vs_test"] > 0.9  # far-out windows are told apart
+    assert "shifted split" in ood and report["unseen_models"]
 
 
-def test_exported_network_loads_through_the_runtime(tiny_run):
-    clf = Classifier(tiny_run / "weights")
-    assert clf.classes == MODELS
-    q = np.logspace(-2.5, -0.5, 80)
-    curve, _ = clean_curve(q, q**-4 + 1e-2)
-    p = clf.predict(network_input(curve.q, curve.I))
-    assert p.shape == (1, 3) and p.sum() == pytest.approx(1.0)
+def test_exported_network_ranks_files_through_the_runtime(tiny_run, tmp_path):
+    weights = tiny_run / "weights"
+    clf = Classifier(weights)
+    assert clf.transform.version == V3 and clf.has_shape_distance and clf.novelty is not None
+    usual = _sphere_file(tmp_path, "sphere.txt")
+    far = _sphere_file(tmp_path, "sphere_q_x1000.txt", scale_q=1000.0)
+    proc = _suggest(weights, "--json", "--top", "11", usual, far)
+    assert proc.returncode == 0, proc.stderr
+    first, second = json.loads(proc.stdout)
+    probabilities = [s["probability"] for s in first["suggestions"]]
+    assert sum(probabilities) == pytest.approx(1.0, abs=1e-5)
+    assert any("@" in s["model"] for s in first["suggestions"])
+    assert set(first["ood"]) >= {"score", "threshold", "unusual", "warning"}
+    assert not second["ood"]["unusual"] or second["ood"]["score"] > first["ood"]["score"]
+    assert second["ood"]["unusual"] and "divide it by 10" in second["ood"]["warning"]
+    table = _suggest(weights, "--top", "11", usual, far)
+    assert table.returncode == 0 and " × " in table.stdout  # products shown readably
+    assert "OOD score" in table.stdout and "warning: This curve is unlike" in table.stdout
+
+
+def test_the_api_reads_the_resolution_and_reports_the_score(tiny_run, monkeypatch):
+    from sasnets_plugin import suggest
+    from sasnets_plugin.suggestion import get_classifier
+
+    monkeypatch.setenv("SASNETS_WEIGHTS", str(tiny_run / "weights"))
+    get_classifier.cache_clear()
+    try:
+        q = np.geomspace(1e-3, 0.2, 90)
+        intensity = q**-4 + 10.0
+        ranking = suggest(q, intensity, 0.05 * intensity, slit_length=0.05, details=True)
+        assert ranking.prepared.curve.slit_length == 0.05
+        assert isinstance(ranking.ood_score, float)
+        far = suggest(q * 1000, intensity, details=True)  # q up to 200 "1/Å"
+        assert far.ood_score > ranking.ood_score and "if q is in 1/nm" in far.warning
+        pairs = suggest(q, intensity, dQ=0.05 * q, top=None)
+        assert len(pairs) == 11 and sum(p for _, p in pairs) == pytest.approx(1.0, abs=1e-6)
+        network_q, _ = ranking.network_curve()
+        assert network_q[0] == pytest.approx(q[0])
+        with pytest.raises(ValueError, match="cannot be combined"):
+            suggest(q, intensity, verify=True, details=True)
+    finally:
+        get_classifier.cache_clear()
 
 
 def test_training_uses_the_runtime_transform():
     import training.features as features
+    from sasnets_plugin import cleaning, preprocessing
 
-    assert features.network_input is network_input
-    assert features.clean_curve is clean_curve
+    assert features.clean_curve is cleaning.clean_curve
+    assert features.get_transform is preprocessing.get_transform
 
 
 def test_model_weights_folder_is_left_untouched(tiny_run, shipped_before):
@@ -80,28 +144,31 @@ def test_model_weights_folder_is_left_untouched(tiny_run, shipped_before):
 
 def test_a_second_run_resumes_instead_of_redoing(tiny_run):
     state = json.loads((tiny_run / "runs" / "resnet1d" / "state.json").read_text())
-    cmd = [sys.executable, "-m", "training.run", "train", "--models", ",".join(MODELS),
-           "--per-model", "40", "--shifted-per-model", "4", "--epochs", "1", "--architectures", "resnet1d",
-           "--out", str(tiny_run)]
+    cmd = [sys.executable, "-m", "training.run", "train", "--epochs", "1", "--batch-size", "32",
+           "--architectures", "resnet1d", "--out", str(tiny_run)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "epoch 1/1" not in proc.stderr  # nothing retrained
+    assert "epoch 1/1" not in proc.stderr and "already trained" in proc.stderr
     assert json.loads((tiny_run / "runs" / "resnet1d" / "state.json").read_text()) == state
 
 
-def test_an_ensemble_averages_its_members_log_probabilities():
+def test_an_ensemble_averages_its_members_log_probabilities_per_head():
     import keras
-    from scipy.special import log_softmax
 
     from training.architectures import ARCHITECTURES
-    from training.ensemble import average_log_probabilities
+    from training.ensemble import combine, with_embedding
 
     keras.utils.set_random_seed(0)
-    nets = [ARCHITECTURES[name](3) for name in ("resnet1d", "sasnets2017")]
+    nets = [with_embedding(ARCHITECTURES[name](3, 5)) for name in ("resnet1d", "sasnets2017")]
     x = np.random.default_rng(0).normal(size=(4, *nets[0].input.shape[1:])).astype("float32")
-    expected = np.mean([log_softmax(n.predict(x, verbose=0), axis=1) for n in nets], axis=0)
-    ensemble = average_log_probabilities(nets, "resnet1d+sasnets2017")
-    np.testing.assert_allclose(ensemble.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+    outs = [n.predict(x, verbose=0) for n in nets]
+    ensemble = combine(nets, "resnet1d+sasnets2017").predict(x, verbose=0)
+    from scipy.special import log_softmax
+
+    for k in (0, 1):
+        expected = np.mean([log_softmax(o[k], axis=1) for o in outs], axis=0)
+        np.testing.assert_allclose(ensemble[k], expected, rtol=1e-5, atol=1e-5)
+    assert ensemble[2].shape[1] == outs[0][2].shape[1] + outs[1][2].shape[1]
 
 
 def test_unknown_or_repeated_ensemble_members_are_refused():
@@ -111,10 +178,3 @@ def test_unknown_or_repeated_ensemble_members_are_refused():
     for bad in ("resnet1d+nosuchnet", "resnet1d+resnet1d"):
         with pytest.raises(ValueError, match="distinct names"):
             members(bad)
-
-
-def test_a_bad_architecture_list_is_refused_with_its_reason(tmp_path):
-    from training.run import main
-
-    with pytest.raises(SystemExit, match="--architectures: 'resnet1d\\+nosuchnet': members must be distinct"):
-        main(["train", "--architectures", "resnet1d+nosuchnet", "--out", str(tmp_path)])

@@ -1,30 +1,50 @@
-"""The networks: the 2017 SASNets baseline and our residual CNNs.
+"""The networks: the 2017 SASNets baseline and our residual CNNs, for the v3 input.
 
-All read ``(N_POINTS, N_CHANNELS)`` inputs from :mod:`sasnets_plugin.preprocessing` and
-end in *logits*; :mod:`training.export` appends the calibrated softmax. ``ARCHITECTURES``
-names every trainable network with all its hyperparameters (recorded with the weights);
-the default is an ensemble of two of them (:mod:`training.ensemble`).
+Every network reads the current transform's input (:data:`INPUT_SHAPE`, see
+:mod:`sasnets_plugin.preprocessing`) and has two heads in *logits*: ``form`` over the
+dataset's models and ``structure`` over none + the four structure factors
+(:mod:`training.heads`). The layer named ``embedding`` holds the features both heads read;
+the out-of-distribution score measures distances there (:mod:`training.ood`).
+:mod:`training.export` appends the calibrated softmaxes, the ranked list and that
+distance. ``ARCHITECTURES`` names every trainable network with all its hyperparameters
+(recorded with the weights).
 """
 from __future__ import annotations
 
 from functools import partial
 
-from sasnets_plugin.preprocessing import N_CHANNELS, N_POINTS
+from sasnets_plugin.preprocessing import CHANNEL, WINDOW_DECADES, get_transform
 
 # Keras is imported inside the builders: importing this module (e.g. for the names in
 # ARCHITECTURES) must not start TensorFlow in the data-generation worker processes.
 
+#: The input every network here reads: the current preprocessing version's.
+INPUT_SHAPE = get_transform().shape
+FORM, STRUCTURE, EMBEDDING = "form", "structure", "embedding"
+#: Added to padded positions before the max pooling, so that they never win it.
+MASK_PENALTY = 1e4
 
-def sasnets2017(n_classes: int):
-    """The poster's network rebuilt from its description.
+
+def _heads(inputs, features, n_forms: int, n_structures: int, name: str):
+    """The two logits heads on ``features`` (named ``embedding``) as one Keras model."""
+    import keras
+    from keras import layers
+
+    form = layers.Dense(n_forms, name=FORM, dtype="float32")(features)
+    structure = layers.Dense(n_structures, name=STRUCTURE, dtype="float32")(features)
+    return keras.Model(inputs, {FORM: form, STRUCTURE: structure}, name=name)
+
+
+def sasnets2017(n_forms: int, n_structures: int):
+    """The poster's network rebuilt from its description, with the two v3 heads.
 
     Two blocks of Conv1D → MaxPool → Dropout, then a tanh dense layer and the class
-    layer (128 and 64 filters of width 6, pooling by 4, dropout 0.17, 128 tanh units).
+    layers (128 and 64 filters of width 6, pooling by 4, dropout 0.17, 128 tanh units).
     """
     import keras
     from keras import layers
 
-    inputs = keras.Input((N_POINTS, N_CHANNELS))
+    inputs = keras.Input(INPUT_SHAPE)
     x = layers.Conv1D(128, 6, activation="relu")(inputs)
     x = layers.MaxPooling1D(4)(x)
     x = layers.Dropout(0.17)(x)
@@ -32,10 +52,9 @@ def sasnets2017(n_classes: int):
     x = layers.MaxPooling1D(4)(x)
     x = layers.Dropout(0.17)(x)
     x = layers.Flatten()(x)
-    x = layers.Dense(128, activation="tanh")(x)
+    x = layers.Dense(128, activation="tanh", name=EMBEDDING)(x)
     x = layers.Dropout(0.17)(x)
-    logits = layers.Dense(n_classes, name="logits", dtype="float32")(x)
-    return keras.Model(inputs, logits, name="sasnets2017")
+    return _heads(inputs, x, n_forms, n_structures, "sasnets2017")
 
 
 def _residual_block(x, filters: int, kernel: int, dilation: int = 1):
@@ -52,41 +71,55 @@ def _residual_block(x, filters: int, kernel: int, dilation: int = 1):
     return layers.Activation("relu")(layers.Add()([shortcut, y]))
 
 
-def resnet1d(n_classes: int, *, width: int, head_units: int, dropout: float, name: str):
-    """A small 1D residual network over log I and the local log-log slope.
+def _masked_pooling(x, mask):
+    """Global average and max over the positions inside the window only, concatenated:
+    a window padded to the grid gives the same features as its points alone."""
+    from keras import ops
 
-    The local slope d log I / d log q (the quantity SAS users read by eye: -4 Porod,
-    -2 Gaussian coil, oscillation minima) is computed inside the network from the two
-    input channels, so the exported model needs nothing beyond the shared preprocessing.
-    Three stages (full, 1/2, 1/4 resolution) of residual blocks, then global average
-    and max pooling, so features are recognised wherever they sit in the q window.
-    Sized to train on a 2-core CPU in about two minutes per epoch of 227k curves. Two
-    heads are registered: ``resnet1d`` (dropout 0.1, 384 units) fits its training data
-    better than ``resnet1d_dropout`` (0.3, 256 units, whose training accuracy never rose
-    above validation accuracy); they err differently, which is what the ensemble uses.
+    mask = ops.cast(mask, x.dtype)
+    average = ops.sum(x * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
+    largest = ops.max(x + (mask - 1.0) * MASK_PENALTY, axis=1)
+    return average, largest
+
+
+def resnet1d(n_forms: int, n_structures: int, *, width: int, head_units: int, dropout: float,
+             name: str):
+    """A small 1D residual network over the v3 input and the local log-log slope.
+
+    The local slope d log I / d log q (what SAS users read by eye: -4 Porod, -2 Gaussian
+    coil, oscillation minima) is computed inside the network from the log I and position
+    channels, inside the window only, so the exported model needs nothing beyond the
+    shared preprocessing. Three stages (full, 1/2, 1/4 resolution) of residual blocks,
+    then average and max pooling over the window (the mask follows the pooling), so a
+    feature is recognised wherever it sits on the grid: with the shift-invariant input,
+    the same shape at another size. Both heads read one shared dense layer.
     """
     import keras
-    from keras import layers
+    from keras import layers, ops
 
-    inputs = keras.Input((N_POINTS, N_CHANNELS))
-    d_log_i = inputs[:, 1:, :1] - inputs[:, :-1, :1]
-    d_log_q = keras.ops.maximum(inputs[:, 1:, 1:] - inputs[:, :-1, 1:], 1e-4)
-    slope = keras.ops.clip(d_log_i / d_log_q, -10.0, 10.0) / 4.0
+    inputs = keras.Input(INPUT_SHAPE)
+    log_i = inputs[:, :, CHANNEL["log_i"]:CHANNEL["log_i"] + 1]
+    position = inputs[:, :, CHANNEL["position"]:CHANNEL["position"] + 1]
+    mask = inputs[:, :, CHANNEL["mask"]:CHANNEL["mask"] + 1]
+    decades = ops.maximum(position[:, 1:] - position[:, :-1], 1e-4) * WINDOW_DECADES
+    slope = ops.clip((log_i[:, 1:] - log_i[:, :-1]) / decades, -10.0, 10.0) / 4.0
+    slope = slope * mask[:, 1:] * mask[:, :-1]
     x = layers.Concatenate()([inputs, layers.ZeroPadding1D((1, 0))(slope)])
     x = layers.Conv1D(width, 7, padding="same", use_bias=False)(x)
     x = layers.BatchNormalization()(x)
     x = layers.Activation("relu")(x)
     x = _residual_block(x, width, 5)
     x = layers.MaxPooling1D(2)(x)
+    mask = layers.MaxPooling1D(2)(mask)
     x = _residual_block(x, 2 * width, 5, dilation=2)
     x = layers.MaxPooling1D(2)(x)
+    mask = layers.MaxPooling1D(2)(mask)
     x = _residual_block(x, 4 * width, 3)
-    x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
+    x = layers.Concatenate(name=EMBEDDING)(list(_masked_pooling(x, mask)))
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(head_units, activation="relu")(x)
     x = layers.Dropout(dropout)(x)
-    logits = layers.Dense(n_classes, name="logits", dtype="float32")(x)
-    return keras.Model(inputs, logits, name=name)
+    return _heads(inputs, x, n_forms, n_structures, name)
 
 
 ARCHITECTURES = {
@@ -95,11 +128,11 @@ ARCHITECTURES = {
                                 name="resnet1d_dropout"),
     "sasnets2017": partial(sasnets2017),
 }
-DEFAULT_ARCHITECTURE = "resnet1d+resnet1d_dropout"
+DEFAULT_ARCHITECTURE = "resnet1d"
 BASELINE_ARCHITECTURE = "sasnets2017"
 
 
 def hyperparameters(architecture: str) -> dict:
     """The builder and options that define one registered network."""
     builder = ARCHITECTURES[architecture]
-    return {"builder": builder.func.__name__, **builder.keywords}
+    return {"builder": builder.func.__name__, "input_shape": list(INPUT_SHAPE), **builder.keywords}

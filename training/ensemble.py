@@ -1,18 +1,18 @@
-"""Several trained networks as one: their averaged log-probabilities are the ensemble's logits.
+"""A trained network, or several as one, with the three outputs evaluation and export read.
 
 An ensemble is named by its members joined with ``+`` (``resnet1d+resnet1d_dropout``).
 It is never trained itself: each member is trained in ``runs/<member>/`` and the
-ensemble is assembled from their best checkpoints, then calibrated, scored and exported
-like any single network. Averaging log-probabilities (a normalised geometric mean of
-the members' probabilities) keeps the result a logits model, so temperature scaling
-and the exported softmax apply unchanged.
+ensemble is assembled from their best checkpoints. Per head, the members' log-softmaxes
+are averaged (a normalised geometric mean of their probabilities), which keeps each head
+a logits output, so temperature scaling and the exported softmax apply unchanged; their
+embeddings are concatenated for the out-of-distribution distance.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from .architectures import ARCHITECTURES
-from .train import BEST
+from .architectures import ARCHITECTURES, EMBEDDING, FORM, STRUCTURE
+from .train import best_checkpoint
 
 SEPARATOR = "+"
 
@@ -26,21 +26,39 @@ def members(name: str) -> list[str]:
     return parts
 
 
-def average_log_probabilities(models: list, name: str):
-    """One Keras model whose output ("logits") is the mean log-softmax of ``models``."""
+def with_embedding(model):
+    """``model`` (outputs ``form``, ``structure``) as a model with outputs
+    ``[form logits, structure logits, embedding]``."""
+    import keras
+
+    outputs = model.output
+    return keras.Model(model.input, [outputs[FORM], outputs[STRUCTURE],
+                                     model.get_layer(EMBEDDING).output], name=model.name)
+
+
+def combine(models: list, name: str):
+    """One model ``[form, structure, embedding]`` from several such models (module doc)."""
     import keras
     from keras import layers
 
+    if len(models) == 1:
+        return models[0]
     inputs = keras.Input(models[0].input.shape[1:])
-    log_probs = [layers.Activation("log_softmax", name=f"{m.name}_log_probabilities")(m(inputs))
-                 for m in models]
-    logits = layers.Average(name="logits", dtype="float32")(log_probs)
-    return keras.Model(inputs, logits, name=name.replace(SEPARATOR, "_and_"))
+    outs = [m(inputs) for m in models]
+    heads = []
+    for k, head in enumerate((FORM, STRUCTURE)):
+        log_probs = [layers.Activation("log_softmax",
+                                       name=f"{m.name}_{head}_log_probabilities")(o[k])
+                     for m, o in zip(models, outs)]
+        heads.append(layers.Average(name=f"{head}_logits", dtype="float32")(log_probs))
+    embedding = layers.Concatenate(name=EMBEDDING)([o[2] for o in outs])
+    return keras.Model(inputs, [*heads, embedding], name=name.replace(SEPARATOR, "_and_"))
 
 
 def load_network(runs_dir: Path, name: str):
-    """The logits model of a trained network or an ensemble of trained networks."""
+    """The ``[form, structure, embedding]`` model of a trained network or ensemble."""
     import keras
 
-    loaded = [keras.saving.load_model(runs_dir / m / BEST, compile=False) for m in members(name)]
-    return loaded[0] if len(loaded) == 1 else average_log_probabilities(loaded, name)
+    loaded = [with_embedding(keras.saving.load_model(best_checkpoint(runs_dir / m), compile=False))
+              for m in members(name)]
+    return combine(loaded, name)

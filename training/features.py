@@ -1,40 +1,129 @@
-"""Network inputs for a dataset split, made by the runtime's own cleaning + preprocessing."""
+"""Network inputs of a dataset split, made by the runtime's own cleaning + transform, cached.
+
+Every curve goes through :func:`sasnets_plugin.cleaning.clean_curve` and the transform of
+the requested preprocessing version, exactly as a user's file does. Real files often lack
+dI or a resolution column, so the network must learn to read curves without them: a fixed
+share of curves (:data:`WITHHOLD`) is encoded as if its file had no dI, and another as if
+it stated no resolution. Which ones is a function of (dataset seed, split, row), the same
+for every version, so the shipped network and v3 are scored on the same inputs.
+
+The cache (``CACHE/<version>/<split>.*``) holds the inputs as a float32 ``.npy`` read
+memory-mapped (the full training split is about 4 GB), the labels and windows, and a
+``.json`` record written last: an interrupted encoding leaves no record, so it is redone;
+every file is written under a temporary name and renamed (:mod:`training.atomic`).
+"""
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from sasnets_plugin.cleaning import clean_curve
-from sasnets_plugin.preprocessing import N_CHANNELS, N_POINTS, PREPROCESSING_VERSION, network_input
+from sasnets_plugin.preprocessing import get_transform
 
-from .dataset import load_split
+from . import atomic
+from .dataset import load_split, read_manifest
+from .generate import SPLIT_IDS, split_counts
+from .heads import Targets, encode_labels
 
 log = logging.getLogger(__name__)
 
+#: Shares of curves encoded as if the file had no dI, and as if it stated no resolution.
+WITHHOLD = {"dI": 0.2, "resolution": 0.2}
 
-def encode_split(dataset_dir: Path, split: str, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(inputs, labels)`` for ``split``: inputs ``(n, N_POINTS, N_CHANNELS)``, labels the
-    class index of each curve's form (a product ``form@structure`` teaches its form).
 
-    Cached next to the dataset, keyed by the preprocessing version, so retraining
-    does not redo the resampling but a changed transform never reuses stale inputs.
-    """
-    cache = Path(dataset_dir) / f"inputs-{split}-{PREPROCESSING_VERSION}.npz"
-    if cache.is_file():
-        with np.load(cache, allow_pickle=False) as stored:
-            if list(stored["classes"]) == classes:
-                return stored["inputs"], stored["labels"]
-    data = load_split(dataset_dir, split)
-    labels = data.labels(classes).astype(np.int32)
-    inputs = np.empty((len(data), N_POINTS, N_CHANNELS), dtype=np.float32)
-    for row in tqdm(range(len(data)), desc=f"preprocess {split}", unit="curve",
-                    mininterval=2.0):
-        q, intensity, error, _, _ = data.curve(row)
-        curve, _ = clean_curve(q, intensity, error)
-        inputs[row] = network_input(curve.q, curve.I, curve.dI)
-    np.savez(cache, inputs=inputs, labels=labels, classes=np.array(classes))
-    log.info("%s: %d curves encoded", split, len(labels))
-    return inputs, labels
+@dataclass(frozen=True)
+class Encoded:
+    """One split as the network reads it."""
+
+    inputs: np.ndarray        # (n, points, channels) float32, memory-mapped
+    labels: np.ndarray        # str (n,): model, form@structure or nested-limit model
+    windows: np.ndarray       # (n, 2) log10 q_min, log10 q_max of each cleaned curve
+    targets: Targets
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def withheld(seed: int, split: str, n: int) -> dict[str, np.ndarray]:
+    """Which rows of a split are encoded without dI / without resolution (module doc)."""
+    rng = np.random.default_rng([seed, SPLIT_IDS[split], 1_000_003])
+    return {key: rng.random(n) < share for key, share in WITHHOLD.items()}
+
+
+def _record(dataset_dir: Path, split: str, forms: list[str], version: str) -> dict:
+    manifest = read_manifest(dataset_dir)
+    return {"dataset": str(Path(dataset_dir).resolve()), "created": manifest.get("created"),
+            "seed": manifest["seed"], "per_model": manifest["per_model"],
+            "shifted_per_model": manifest.get("shifted_per_model", 0),
+            "models": manifest["models"], "split": split, "version": version,
+            "forms": list(forms), "withhold": WITHHOLD}
+
+
+def _paths(cache_dir: Path, version: str, split: str) -> dict[str, Path]:
+    folder = Path(cache_dir) / version
+    return {"inputs": folder / f"{split}.npy", "labels": folder / f"{split}.npz",
+            "record": folder / f"{split}.json"}
+
+
+def _load(paths: dict[str, Path], forms: list[str]) -> Encoded:
+    with np.load(paths["labels"], allow_pickle=False) as stored:
+        labels, windows = stored["labels"], stored["windows"]
+    return Encoded(np.load(paths["inputs"], mmap_mode="r"), labels, windows,
+                   encode_labels(labels.tolist(), forms))
+
+
+def encode_split(dataset_dir: Path, split: str, forms: list[str], version: str,
+                 cache_dir: Path) -> Encoded:
+    """The split's inputs in preprocessing ``version`` (cached in ``cache_dir``)."""
+    paths = _paths(cache_dir, version, split)
+    record = _record(dataset_dir, split, forms, version)
+    if paths["record"].is_file() and json.loads(paths["record"].read_text()) == record:
+        return _load(paths, forms)
+    paths["inputs"].parent.mkdir(parents=True, exist_ok=True)
+    atomic.remove_partials(paths["inputs"].parent)
+    transform = get_transform(version)
+    manifest = read_manifest(dataset_dir)
+    models = sorted(manifest["models"])  # load_split's row order
+    per_model = split_counts(manifest["per_model"], manifest.get("shifted_per_model", 0))[split]
+    n = per_model * len(models)
+    hide = withheld(manifest["seed"], split, n)
+    labels: list[str] = []
+    windows = np.empty((n, 2))
+    with atomic.replacing(paths["inputs"]) as tmp:
+        inputs = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
+                                           shape=(n, *transform.shape))
+        row = 0
+        with tqdm(total=n, desc=f"encode {split} ({version})", unit="curve",
+                  mininterval=5.0, disable=None) as bar:
+            for model in models:
+                data = load_split(dataset_dir, split, models=[model])
+                for i in range(len(data)):
+                    q, intensity, error, dq, slit = data.curve(i)
+                    curve, _ = clean_curve(
+                        q, intensity, None if hide["dI"][row] else error,
+                        dQ=None if hide["resolution"][row] else dq,
+                        slit_length=None if hide["resolution"][row] else slit)
+                    inputs[row] = transform.encode(curve)
+                    windows[row] = np.log10([curve.q[0], curve.q[-1]])
+                    row += 1
+                labels.extend(data.label.tolist())
+                bar.update(len(data))
+        if row != n:
+            raise RuntimeError(f"{dataset_dir}: split {split!r} holds {row} curves, the "
+                               f"manifest says {n}")
+        inputs.flush()
+        del inputs
+    with atomic.replacing(paths["labels"]) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, labels=np.array(labels, dtype=str), windows=windows)
+    atomic.write_json(paths["record"], record)
+    encoded = _load(paths, forms)
+    left_out = int((~encoded.targets.valid).sum())
+    log.info("%s: %d curves encoded (%s)%s", split, n, version,
+             f"; {left_out} labelled outside the ranked list are left out" if left_out else "")
+    return encoded

@@ -1,16 +1,22 @@
 """Rebuild the SASNets network: generate → train → evaluate → export.
 
-    python -m training.run                       # everything, default settings, into build/training
-    python -m training.run --models sphere,cylinder,lamellar --per-model 40 --epochs 1 --out /tmp/t
+    python -m training.run --dataset build/dataset --out build/network-v3   # the v3 network
+    python -m training.run --models sphere,cylinder,lamellar --per-model 60 --epochs 2 --out /tmp/t
     python -m training.run evaluate --out DIR    # one stage on an existing run
     python -m training.run export --out DIR --export-to model_weights   # ship it
 
-Layout of ``--out DIR``: ``dataset/`` (simulated curves), ``runs/<architecture>/``
-(checkpoints, resumable), ``evaluation/`` (scores and plots of every architecture),
-``weights/`` (the exported network, loadable by ``sasnets-suggest --weights``).
-``model_weights/`` is only written by an explicit ``--export-to``. An architecture
-``a+b`` is an ensemble: ``a`` and ``b`` are trained, the average of their
-log-probabilities is evaluated and exported (``training.ensemble``).
+Layout of ``--out DIR``: ``dataset/`` (simulated curves, unless ``--dataset`` points
+elsewhere), ``cache/`` (network inputs, per preprocessing version), ``runs/<architecture>/``
+(checkpoints, resumable after any stop), ``evaluation/`` (scores and plots of every
+network, the shipped one included), ``weights/`` (the exported network, loadable by
+``sasnets-suggest --weights``). ``model_weights/`` is only written by an explicit
+``--export-to``. An architecture ``a+b`` is an ensemble: ``a`` and ``b`` are trained,
+the average of their log-probabilities is evaluated and exported (``training.ensemble``).
+
+Every stage reuses finished work, so the same command resumes after an interruption.
+The dataset options default to what an existing dataset was generated with; given
+explicitly, they must match it. A wrong command line stops with ``error: ...`` and
+exit status 2.
 """
 from __future__ import annotations
 
@@ -24,16 +30,26 @@ import sys
 import time
 from pathlib import Path
 
+from sasnets_plugin import environment
+
 from .architectures import ARCHITECTURES, BASELINE_ARCHITECTURE, DEFAULT_ARCHITECTURE, hyperparameters
 from .classes import MODELS_HELP, resolve_models
 from .ensemble import SEPARATOR, members
-from .generate import DEFAULT_PER_MODEL, DEFAULT_SHIFTED_PER_MODEL
-from .train import TrainSettings
+from .generate import DEFAULT_PER_MODEL, DEFAULT_SEED, DEFAULT_SHIFTED_PER_MODEL
+from .train import TrainingError, TrainSettings
 
 log = logging.getLogger("training")
 
 STAGES = ("generate", "train", "evaluate", "export", "all")
 DEFAULT_OUT = Path("build/training")
+#: The shipped network, evaluated beside the new one with its own preprocessing.
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "model_weights"
+EXIT_USAGE = 2
+MANIFEST = "manifest.json"
+
+
+class UsageError(Exception):
+    """A command line or a folder state that cannot work; the message says why and what to do."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,16 +58,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("stage", nargs="?", choices=STAGES, default="all",
                    help="stage to run (default: all, in order; finished work is reused)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
-                   help=f"working folder for data, checkpoints, reports (default {DEFAULT_OUT})")
-    data = p.add_argument_group("data")
-    data.add_argument("--models", default="default", metavar="LIST",
-                      help=MODELS_HELP)
-    data.add_argument("--per-model", type=int, default=DEFAULT_PER_MODEL, metavar="N",
-                      help=f"curves per model, split 80/10/10 train/val/test (default {DEFAULT_PER_MODEL})")
-    data.add_argument("--seed", type=int, default=2017, help="base seed for data and training")
-    data.add_argument("--shifted-per-model", type=int, default=DEFAULT_SHIFTED_PER_MODEL,
-                      metavar="N", help="curves per model in the shifted test split "
-                      f"(held-out instrument and prior family; default {DEFAULT_SHIFTED_PER_MODEL})")
+                   help=f"working folder for inputs, checkpoints, reports (default {DEFAULT_OUT})")
+    data = p.add_argument_group("data (default: as the existing dataset has them)")
+    data.add_argument("--dataset", type=Path, default=None, metavar="DIR",
+                      help="dataset folder (default: OUT/dataset); generated there if missing")
+    data.add_argument("--models", default=None, metavar="LIST", help=MODELS_HELP)
+    data.add_argument("--per-model", type=int, default=None, metavar="N",
+                      help=f"curves per model, split 80/10/10 train/val/test (new dataset: "
+                      f"{DEFAULT_PER_MODEL})")
+    data.add_argument("--shifted-per-model", type=int, default=None, metavar="N",
+                      help="curves per model in the shifted test split (held-out instrument "
+                      f"and prior family; new dataset: {DEFAULT_SHIFTED_PER_MODEL})")
+    data.add_argument("--seed", type=int, default=None,
+                      help=f"base seed for data and training (new dataset: {DEFAULT_SEED})")
     data.add_argument("--workers", type=int, default=None,
                       help="local Dask worker processes (default: all cores; 1: no cluster)")
     data.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -66,15 +85,81 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=TrainSettings.learning_rate)
     train.add_argument("--patience", type=int, default=TrainSettings.patience,
                        help="early stop after this many epochs without validation improvement")
+    p.add_argument("--shipped-weights", type=Path, default=SHIPPED_WEIGHTS, metavar="DIR",
+                   help="the current network, evaluated as a baseline with its own "
+                   "preprocessing (default: model_weights/; 'none' to skip)")
     p.add_argument("--export-to", type=Path, default=None, metavar="DIR",
                    help="also copy the exported network here (e.g. model_weights to ship it)")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings")
     return p
 
 
-def _settings(args, architecture: str) -> TrainSettings:
-    return TrainSettings(architecture=architecture, epochs=args.epochs, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, patience=args.patience, seed=args.seed)
+# --------------------------------------------------------------------------- checks
+
+def check_arguments(args) -> list[str]:
+    """Refuse impossible values before any work; the architectures as a list."""
+    for name, value, smallest in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
+                                  ("--patience", args.patience, 1),
+                                  ("--per-model", args.per_model, 3),
+                                  ("--shifted-per-model", args.shifted_per_model, 0),
+                                  ("--workers", args.workers, 1)):
+        if value is not None and value < smallest:
+            extra = " (one curve each for train, val and test)" if name == "--per-model" else ""
+            raise UsageError(f"{name} must be at least {smallest}{extra}, not {value}.")
+    if not args.learning_rate > 0:
+        raise UsageError(f"--learning-rate must be positive, not {args.learning_rate}.")
+    architectures = [a.strip() for a in args.architectures.split(",") if a.strip()]
+    if not architectures:
+        raise UsageError("--architectures names no network.")
+    try:
+        _all_members(architectures)
+    except ValueError as exc:
+        raise UsageError(f"--architectures: {exc}") from None
+    if args.models is not None:
+        try:
+            args.models = resolve_models(args.models)
+        except ValueError as exc:
+            raise UsageError(f"--models: {exc}") from None
+    return architectures
+
+
+def dataset_dir(args) -> Path:
+    return args.dataset if args.dataset is not None else args.out / "dataset"
+
+
+def read_dataset_manifest(args, stage: str) -> dict | None:
+    """The dataset's manifest; for a stage that needs the data, a clear error without one."""
+    path = dataset_dir(args) / MANIFEST
+    if path.is_file():
+        return json.loads(path.read_text())
+    if stage in ("train", "evaluate", "export"):
+        raise UsageError(f"no dataset in {dataset_dir(args)} ({MANIFEST} is missing): run the "
+                         "generate stage (or all) first, or point --dataset at a generated dataset.")
+    return None
+
+
+def settle_dataset_options(args, manifest: dict | None) -> None:
+    """Fill the dataset options from the existing dataset, or refuse ones that differ."""
+    wanted = {"models": args.models, "per_model": args.per_model,
+              "shifted_per_model": args.shifted_per_model, "seed": args.seed}
+    if manifest is None:
+        args.models = args.models or resolve_models("default")
+        args.per_model = DEFAULT_PER_MODEL if args.per_model is None else args.per_model
+        args.shifted_per_model = (DEFAULT_SHIFTED_PER_MODEL if args.shifted_per_model is None
+                                  else args.shifted_per_model)
+        args.seed = DEFAULT_SEED if args.seed is None else args.seed
+        return
+    existing = {"models": list(manifest["models"]), "per_model": manifest["per_model"],
+                "shifted_per_model": manifest.get("shifted_per_model", 0), "seed": manifest["seed"]}
+    for key, value in wanted.items():
+        if value is not None and value != existing[key]:
+            shown = (lambda v: ",".join(v) if isinstance(v, list) else v)  # noqa: E731
+            option = "--" + key.replace("_", "-")
+            raise UsageError(
+                f"the dataset in {dataset_dir(args)} was generated with {option} "
+                f"{shown(existing[key])}, not {shown(value)}. Leave {option} out to use it as "
+                "it is, or give another --dataset / --out for a new one.")
+        setattr(args, key, existing[key])
 
 
 def _all_members(architectures: list[str]) -> list[str]:
@@ -82,11 +167,73 @@ def _all_members(architectures: list[str]) -> list[str]:
     return list(dict.fromkeys(m for a in architectures for m in members(a)))
 
 
+def _settings(args, architecture: str) -> TrainSettings:
+    return TrainSettings(architecture=architecture, epochs=args.epochs, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, patience=args.patience, seed=args.seed)
+
+
+def _encode(args, split: str, forms: list[str], version: str | None = None):
+    from sasnets_plugin.preprocessing import PREPROCESSING_VERSION
+
+    from .features import encode_split
+
+    try:
+        return encode_split(dataset_dir(args), split, forms, version or PREPROCESSING_VERSION,
+                            args.out / "cache")
+    except FileNotFoundError as exc:  # chunk files missing: generation unfinished
+        raise UsageError(str(exc)) from None
+
+
+# --------------------------------------------------------------------------- stages
+
+def dataset_complete(folder: Path, manifest: dict | None) -> bool:
+    """Every chunk file of the dataset is there (each is renamed into place whole)."""
+    from .generate import plan_chunks
+
+    if manifest is None:
+        return False
+    chunks = plan_chunks(manifest["models"], manifest["per_model"], manifest["seed"],
+                         manifest["chunk_size"], manifest.get("shifted_per_model", 0))
+    return all(c.path(folder).is_file() for c in chunks)
+
+
+def stage_generate(args, manifest: dict | None) -> Path:
+    """Generate or complete the dataset; a complete one is used as it is (its generator
+    settings are in its manifest, whatever the code's settings are now)."""
+    from .generate import generate_dataset
+
+    if dataset_complete(dataset_dir(args), manifest):
+        log.info("dataset %s is complete: generation skipped", dataset_dir(args))
+        return dataset_dir(args)
+    try:
+        return generate_dataset(dataset_dir(args), args.models, args.per_model, seed=args.seed,
+                                workers=args.workers, shifted_per_model=args.shifted_per_model,
+                                scheduler=args.scheduler)
+    except (ValueError, RuntimeError) as exc:  # other settings in the folder, a generator
+        raise UsageError(str(exc)) from None   # already writing there, a model that fails
+
+
+def stage_train(args, architectures: list[str]) -> dict:
+    from .train import configure_device, train
+
+    device = configure_device()
+    train_data = _encode(args, "train", args.models)
+    val_data = _encode(args, "val", args.models)
+    runs = {}
+    for arch in _all_members(architectures):
+        log.info("training %s on %d curves (%s)", arch, int(train_data.targets.valid.sum()), device)
+        runs[arch] = train(train_data, val_data, len(args.models), args.out / "runs" / arch,
+                           _settings(args, arch))
+    return runs
+
+
 def _training_record(runs_dir: Path, architecture: str) -> tuple[dict, dict]:
     """How each member was trained (settings, hyperparameters, time) and its history."""
+    from .train import read_state
+
     record, histories = {}, {}
     for member in members(architecture):
-        state = json.loads((runs_dir / member / "state.json").read_text())
+        state = read_state(runs_dir / member)
         record[member] = {"settings": state["settings"], "hyperparameters": hyperparameters(member),
                           "training_seconds": state["seconds"], "epochs_run": state["epoch"],
                           "best_epoch": state["best_epoch"]}
@@ -94,85 +241,164 @@ def _training_record(runs_dir: Path, architecture: str) -> tuple[dict, dict]:
     return record, histories
 
 
-def _dataset_classes(dataset_dir: Path) -> list[str]:
-    manifest = json.loads((dataset_dir / "manifest.json").read_text())
-    return list(manifest["models"])
+def _check_trained(args, architectures: list[str]) -> None:
+    from .train import best_checkpoint
 
-
-def stage_generate(args, models: list[str]) -> Path:
-    from .generate import generate_dataset
-
-    return generate_dataset(args.out / "dataset", models, args.per_model, seed=args.seed,
-                            workers=args.workers, shifted_per_model=args.shifted_per_model,
-                            scheduler=args.scheduler)
-
-
-def stage_train(args, architectures: list[str]) -> dict:
-    from .features import encode_split
-    from .train import configure_device, train
-
-    dataset = args.out / "dataset"
-    classes = _dataset_classes(dataset)
-    device = configure_device()
-    x_train, y_train = encode_split(dataset, "train", classes)
-    x_val, y_val = encode_split(dataset, "val", classes)
-    runs = {}
-    for arch in _all_members(architectures):
-        log.info("training %s on %d curves (%s)", arch, len(y_train), device)
-        _, state = train(x_train, y_train, x_val, y_val, len(classes), args.out / "runs" / arch,
-                         _settings(args, arch))
-        runs[arch] = state
-    return runs
+    for member in _all_members(architectures):
+        try:
+            best_checkpoint(args.out / "runs" / member)
+        except TrainingError as exc:
+            raise UsageError(f"cannot evaluate before training: {exc}") from None
 
 
 def stage_evaluate(args, architectures: list[str]) -> dict:
-    from .ensemble import load_network
-    from .evaluate import evaluate, fit_temperature, predict_logits, save_plots, write_json
-    from .features import encode_split
+    import numpy as np
 
-    dataset = args.out / "dataset"
-    classes = _dataset_classes(dataset)
-    x_val, y_val = encode_split(dataset, "val", classes)
-    x_test, y_test = encode_split(dataset, "test", classes)
+    from sasnets_plugin.novelty import Novelty
+    from sasnets_plugin.preprocessing import get_transform
+
+    from . import ood
+    from .ensemble import load_network
+    from .evaluate import (FAR_WINDOWS, calibrate, predict_heads, real_curves, real_entries,
+                           real_scores, save_plots, scores, unseen_curves, write_report)
+    from .heads import STRUCTURE_CLASSES, joint_classes
+
+    _check_trained(args, architectures)
+    transform = get_transform()
+    forms = list(args.models)
+    names = joint_classes(forms)
     out = args.out / "evaluation"
     out.mkdir(parents=True, exist_ok=True)
-    report = {"classes": classes, "architectures": {}}
-    histories = {}  # training curves of every trained network (the baseline's too)
-    # the listed networks, then any ensemble member on its own (to show what averaging adds)
+    splits = {s: _encode(args, s, forms) for s in ("train", "val", "test", "shifted")
+              if s != "shifted" or args.shifted_per_model}
+    listed = set(names)
+    real = [(e, p) for e, p in real_curves(real_entries())
+            if {e["model"], *e.get("also_accept", [])} & listed]
+    unseen_models, unseen = unseen_curves(forms, args.seed)
+    report = {"classes": names, "forms": forms, "structures": list(STRUCTURE_CLASSES),
+              "main": architectures[0], "dataset": str(dataset_dir(args)),
+              "unseen_models": unseen_models, "real_files_in_list": len(real), "architectures": {}}
+    histories, ood_scores = {}, {}
+    rng = np.random.default_rng(args.seed)
+    train_valid = np.flatnonzero(splits["train"].targets.valid)
+    fit_rows = np.sort(rng.choice(train_valid, min(ood.N_FIT, len(train_valid)), replace=False))
     for arch in dict.fromkeys(architectures + _all_members(architectures)):
         model = load_network(args.out / "runs", arch)
-        temperature = fit_temperature(predict_logits(model, x_val), y_val)
-        result = evaluate(model, temperature, x_test, y_test, classes)
+        heads = {s: predict_heads(model, d.inputs) for s, d in splits.items() if s != "train"}
+        calibrated = calibrate(heads["val"], splits["val"].targets, forms)
+        result: dict = {"temperature": {"form": calibrated.temperature_form,
+                                        "structure": calibrated.temperature_structure}}
+        for split in ("test", "shifted"):
+            if split not in splits:
+                continue
+            valid = splits[split].targets.valid
+            probs = calibrated.probabilities(heads[split][0], heads[split][1])[valid]
+            result[split] = scores(probs, names, splits[split].labels[valid].tolist(),
+                                   confusion=arch == architectures[0] and split == "test")
+        if real:
+            x = np.stack([transform.encode(p_.curve) for _, p_ in real])
+            f, s, _ = predict_heads(model, x)
+            result["real"] = real_scores(calibrated.probabilities(f, s), names,
+                                         [e for e, _ in real])
+        if arch in architectures:  # the OOD reference of every network that can be exported
+            fit_heads = predict_heads(model, splits["train"].inputs[fit_rows])
+            maha = ood.fit_mahalanobis(fit_heads[2], splits["train"].targets.form[fit_rows])
+            val_d = maha.distance(heads["val"][2])
+            record = ood.fit_record(splits["train"].windows[train_valid], splits["val"].windows,
+                                    val_d, args.seed)
+            novelty = Novelty(record)
+            test_w, test_d = splits["test"].windows, maha.distance(heads["test"][2])
+            sets = {"test": ood.scores(novelty, test_w, test_d)}
+            if "shifted" in splits:
+                sets["shifted split"] = ood.scores(novelty, splits["shifted"].windows,
+                                                   maha.distance(heads["shifted"][2]))
+            for label, factor in FAR_WINDOWS.items():
+                # the input is shift-invariant (tests/test_preprocessing.py): only the window moves
+                sets[label] = ood.scores(novelty, test_w + np.log10(factor), test_d)
+            if unseen:
+                x = np.stack([transform.encode(c) for c in unseen])
+                windows = np.log10([[c.q[0], c.q[-1]] for c in unseen])
+                sets["unseen models (" + ", ".join(unseen_models) + ")"] = ood.scores(
+                    novelty, windows, maha.distance(predict_heads(model, x)[2]))
+            result["ood"] = {
+                "threshold": record["threshold"], "false_alarm": record["false_alarm"],
+                "sets": {k: {"n": int(len(v)), "flagged": float((v > record["threshold"]).mean()),
+                             "auroc_vs_test": None if k == "test" else ood.auroc(sets["test"], v)}
+                         for k, v in sets.items()}}
+            np.savez(out / f"ood-{arch}.npz", means=maha.means, cholesky=maha.cholesky)
+            (out / f"novelty-{arch}.json").write_text(json.dumps(record))
+            if arch == architectures[0]:
+                ood_scores = sets
         result["training"], trained = _training_record(args.out / "runs", arch)
         histories.update(trained)
         result["training_seconds"] = sum(m["training_seconds"] for m in result["training"].values())
         report["architectures"][arch] = result
-        log.info("%s on test: top-1 %.1f %%, top-3 %.1f %%, top-5 %.1f %%, mean rank %.2f, "
-                 "ECE %.3f (uncalibrated %.3f), T = %.2f", arch, 100 * result["top1"],
-                 100 * result["top3"], 100 * result["top5"], result["mean_rank"], result["ece"],
-                 result["ece_uncalibrated"], temperature)
-    if BASELINE_ARCHITECTURE in report["architectures"] and len(architectures) > 1:
-        main, base = report["architectures"][architectures[0]], report["architectures"][BASELINE_ARCHITECTURE]
-        report["top1_gain_over_baseline"] = main["top1"] - base["top1"]
-    report["plots"] = save_plots(report["architectures"][architectures[0]], histories, classes, out)
-    write_json(out / "report.json", report)
+        t = result["test"]
+        log.info("%s on test: top-1 %.1f %%, top-5 %.1f %%, form top-1 %.1f %%, ECE %.3f, 90 %% set "
+                 "coverage %.1f %% (mean size %.1f)", arch, 100 * t["top1"], 100 * t["top5"],
+                 100 * t["form_top1"], t["ece"], 100 * t["credible_set"]["coverage"],
+                 t["credible_set"]["mean_size"])
+    if str(args.shipped_weights) != "none":
+        report["shipped"] = evaluate_shipped(args, args.shipped_weights, splits, forms, real)
+    report["plots"] = save_plots(architectures[0], report, histories, ood_scores, out)
+    write_report(out, report)
     return report
 
 
+def evaluate_shipped(args, weights: Path, splits: dict, forms: list[str], real: list) -> dict:
+    """The current network on the same curves, through the runtime, with its own transform."""
+    import numpy as np
+
+    from sasnets_plugin.classifier import Classifier
+    from sasnets_plugin.errors import WeightsError
+
+    from .evaluate import real_scores, scores
+
+    try:
+        classifier = Classifier(weights)
+    except WeightsError as exc:
+        raise UsageError(f"--shipped-weights: {exc}") from None
+    version = classifier.transform.version
+    row: dict = {"weights": str(weights), "preprocessing_version": version,
+                 "architecture": classifier.metadata.get("architecture")}
+    for split in ("test", "shifted"):
+        if split in splits:
+            data = _encode(args, split, forms, version)
+            valid = data.targets.valid
+            probs = classifier.predict(np.asarray(data.inputs)[valid])
+            row[split] = scores(probs, classifier.classes, data.labels[valid].tolist())
+    if real:
+        x = np.stack([classifier.transform.encode(p.curve) for _, p in real])
+        row["real"] = real_scores(classifier.predict(x), classifier.classes, [e for e, _ in real])
+    log.info("shipped network (%s) on test: top-1 %.1f %%, form top-1 %.1f %%", version,
+             100 * row["test"]["top1"], 100 * row["test"]["form_top1"])
+    return row
+
+
 def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
+    arch = architectures[0]
+    evaluation = args.out / "evaluation"
+    report_path = evaluation / "report.json"
+    if not report_path.is_file():
+        raise UsageError(f"cannot export before evaluating: {report_path} does not exist; run "
+                         "the evaluate stage first.")
+    report = json.loads(report_path.read_text())
+    if arch not in report["architectures"] or not (evaluation / f"ood-{arch}.npz").is_file():
+        raise UsageError(f"{report_path} holds no evaluation of {arch}: run the evaluate stage "
+                         f"with --architectures {args.architectures}.")
+
     import keras
+    import numpy as np
     import sasmodels
     import tensorflow as tf
 
     from .ensemble import load_network
     from .export import export
-
-    arch = architectures[0]
-    evaluation = args.out / "evaluation"
-    report = json.loads((evaluation / "report.json").read_text())
-    dataset_manifest = json.loads((args.out / "dataset" / "manifest.json").read_text())
+    from .heads import joint_matrix
+    from .ood import Mahalanobis
     result = report["architectures"][arch]
-    headline = {k: result[k] for k in ("top1", "top3", "top5", "mean_rank", "ece", "n_curves")}
+    dataset_manifest = json.loads((dataset_dir(args) / MANIFEST).read_text())
+    headline = ("top1", "top3", "top5", "mean_rank", "form_top1", "form_top5", "ece", "n_curves")
     metadata = {
         "architecture": arch,
         # the whole pipeline with these options reproduces the weights (stages are skipped
@@ -181,19 +407,25 @@ def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
         "training": result["training"],  # per member: settings, hyperparameters, time
         "training_seconds": result["training_seconds"],
         "data": dataset_manifest,
-        "test_scores": headline,
-        "baseline": {k: report["architectures"][BASELINE_ARCHITECTURE][k]
-                     for k in ("top1", "top3", "top5", "mean_rank", "ece")}
-        if BASELINE_ARCHITECTURE in report["architectures"] and arch != BASELINE_ARCHITECTURE else None,
+        "test_scores": {k: result["test"][k] for k in headline},
+        "shifted_scores": ({k: result["shifted"][k] for k in headline}
+                           if "shifted" in result else None),
+        "baseline": ({k: report["architectures"][BASELINE_ARCHITECTURE]["test"][k] for k in headline}
+                     if BASELINE_ARCHITECTURE in report["architectures"]
+                     and arch != BASELINE_ARCHITECTURE else None),
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
                     "tensorflow": tf.__version__, "keras": keras.__version__,
                     "sasmodels": sasmodels.__version__,
                     "device": "gpu" if tf.config.list_physical_devices("GPU") else "cpu"},
     }
+    with np.load(evaluation / f"ood-{arch}.npz") as stored:
+        mahalanobis = Mahalanobis(stored["means"], stored["cholesky"])
+    novelty = json.loads((evaluation / f"novelty-{arch}.json").read_text())
     model = load_network(args.out / "runs", arch)
-    out = export(model, result["temperature"], report["classes"], metadata, report,
-                 evaluation, report["plots"], args.out / "weights")
-    generation = args.out / "dataset" / "generation_report.json"
+    out = export(model, result["temperature"], report["forms"], report["classes"],
+                 joint_matrix(report["forms"]), mahalanobis, novelty, metadata, report,
+                 evaluation, report["plots"] + ["report.md"], args.out / "weights")
+    generation = dataset_dir(args) / "generation_report.json"
     if generation.is_file():  # throughput and rejection rates of the data behind the weights
         shutil.copy2(generation, out / generation.name)
     log.info("exported %s to %s", arch, out)
@@ -208,22 +440,26 @@ def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    environment.configure()
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    architectures = [a.strip() for a in args.architectures.split(",") if a.strip()]
-    try:
-        _all_members(architectures)
-    except ValueError as exc:
-        raise SystemExit(f"--architectures: {exc}") from None
+    logging.getLogger("sasmodels").setLevel(logging.WARNING)
     started = time.perf_counter()
-    if args.stage in ("generate", "all"):
-        stage_generate(args, resolve_models(args.models))
-    if args.stage in ("train", "all"):
-        stage_train(args, architectures)
-    if args.stage in ("evaluate", "all"):
-        stage_evaluate(args, architectures)
-    if args.stage in ("export", "all"):
-        stage_export(args, architectures, argv)
+    try:
+        architectures = check_arguments(args)
+        manifest = read_dataset_manifest(args, args.stage)
+        settle_dataset_options(args, manifest)
+        if args.stage in ("generate", "all"):
+            stage_generate(args, manifest)
+        if args.stage in ("train", "all"):
+            stage_train(args, architectures)
+        if args.stage in ("evaluate", "all"):
+            stage_evaluate(args, architectures)
+        if args.stage in ("export", "all"):
+            stage_export(args, architectures, argv)
+    except (UsageError, TrainingError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     log.info("%s finished in %.0f s", args.stage, time.perf_counter() - started)
     return 0
 

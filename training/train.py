@@ -1,9 +1,24 @@
-"""Train one architecture on encoded inputs: fixed seeds, checkpoint every epoch, resume, early stop."""
+"""Train one architecture: fixed seeds, a checkpoint every epoch, resume after any stop.
+
+A run folder holds ``state.json`` (settings, epoch, history, the names of the current
+checkpoints) and two checkpoints, ``epoch-NNNN.keras`` (the last epoch, with its
+optimiser) and ``best-NNNN.keras`` (lowest validation loss). After each epoch the new
+checkpoints are written under temporary names and renamed (:mod:`training.atomic`), then
+``state.json`` is replaced the same way, and only then are the previous checkpoints
+deleted. So whenever the process dies (kill -9 included), ``state.json`` is whole and
+names files that exist; the same command resumes after the last finished epoch, with the
+batch order and random state that epoch would have had anyway.
+
+The training batches come from the memory-mapped cache (:mod:`training.features`), so
+the full dataset never has to fit in memory. When TensorFlow sees a GPU it is used with
+mixed precision; otherwise the CPU.
+"""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import os
+import math
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -13,11 +28,21 @@ import numpy as np
 
 from sasnets_plugin import environment
 
+from . import atomic
+from .architectures import FORM, STRUCTURE
+from .features import Encoded
+from .heads import STRUCTURE_CLASSES
+
 log = logging.getLogger(__name__)
 
-LAST = "last.keras"
-BEST = "best.keras"
 STATE = "state.json"
+LAST_PATTERN = "epoch-{:04d}.keras"
+BEST_PATTERN = "best-{:04d}.keras"
+LOCK = ".train.lock"
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot be trained or resumed, with the reason for the user."""
 
 
 @dataclass(frozen=True)
@@ -25,12 +50,13 @@ class TrainSettings:
     """Everything that shapes a training run (stored with the run and the weights)."""
 
     architecture: str = "resnet1d"
-    epochs: int = 40
-    batch_size: int = 256
-    learning_rate: float = 2e-3
+    epochs: int = 12
+    batch_size: int = 512
+    learning_rate: float = 3e-3
     weight_decay: float = 1e-4
-    patience: int = 6
+    patience: int = 4
     seed: int = 2017
+    structure_loss_weight: float = 1.0
 
 
 def configure_device() -> str:
@@ -45,8 +71,83 @@ def configure_device() -> str:
     return "cpu"
 
 
+def _batches(data: Encoded, batch_size: int, seed: int | None, first_epoch: int = 0):
+    """A Keras ``PyDataset`` over the valid rows of ``data``: a new order every epoch from
+    ``(seed, epoch)`` (no shuffling for ``seed=None``), so a resumed run sees the batches
+    the uninterrupted one would have."""
+    import keras
+
+    rows = np.flatnonzero(data.targets.valid)
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.epoch = first_epoch
+
+        def __len__(self) -> int:
+            return math.ceil(len(rows) / batch_size)
+
+        def _order(self) -> np.ndarray:
+            if seed is None:
+                return rows
+            return rows[np.random.default_rng([seed, self.epoch]).permutation(len(rows))]
+
+        def __getitem__(self, index: int):
+            if getattr(self, "_cached_epoch", None) != self.epoch:
+                self._cached_order, self._cached_epoch = self._order(), self.epoch
+            pick = np.sort(self._cached_order[index * batch_size:(index + 1) * batch_size])
+            t = data.targets
+            x = np.asarray(data.inputs[pick], dtype=np.float32)
+            y = {FORM: t.form[pick], STRUCTURE: t.structure[pick]}
+            weights = {FORM: np.ones(len(pick), np.float32), STRUCTURE: t.structure_weight[pick]}
+            return x, y, weights
+
+        def on_epoch_end(self):
+            self.epoch += 1
+
+    return Batches()
+
+
+def _compile(model, settings: TrainSettings, steps_per_epoch: int) -> None:
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(
+        settings.learning_rate, settings.epochs * steps_per_epoch, alpha=0.02)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=settings.weight_decay),
+                  loss={FORM: loss, STRUCTURE: loss},
+                  loss_weights={FORM: 1.0, STRUCTURE: settings.structure_loss_weight},
+                  metrics={FORM: ["accuracy"], STRUCTURE: ["accuracy"]})
+
+
+def read_state(run_dir: Path) -> dict | None:
+    """The run's ``state.json`` (None when the run has not finished an epoch)."""
+    path = Path(run_dir) / STATE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:  # not written by this module
+        raise TrainingError(f"{path} is unreadable ({exc}); it was not written by this "
+                            f"version of the training. Delete {run_dir} to start over.") from None
+
+
+def best_checkpoint(run_dir: Path) -> Path:
+    """The best checkpoint of a trained run, or a :class:`TrainingError` saying to train."""
+    state = read_state(run_dir)
+    if state is None or not state.get("best"):
+        raise TrainingError(f"{run_dir} holds no trained network yet (no finished epoch): "
+                            "run the train stage first.")
+    return Path(run_dir) / state["best"]
+
+
+def is_finished(state: dict | None, settings: TrainSettings) -> bool:
+    return bool(state) and (state["epoch"] >= settings.epochs or state["wait"] >= settings.patience)
+
+
 def _epoch_checkpoint(run_dir: Path, settings: TrainSettings, state: dict):
-    """A Keras callback: save last/best models and ``state.json`` after every epoch."""
+    """A Keras callback: after every epoch, new checkpoints, then ``state.json``, then the
+    old checkpoints go (module docstring)."""
     import keras
 
     class EpochCheckpoint(keras.callbacks.Callback):
@@ -54,22 +155,31 @@ def _epoch_checkpoint(run_dir: Path, settings: TrainSettings, state: dict):
             logs = {k: float(v) for k, v in (logs or {}).items()}
             for key, value in logs.items():
                 state["history"].setdefault(key, []).append(value)
-            state["epoch"] = epoch + 1
-            state["seconds"] += time.perf_counter() - state.pop("_t0")
-            state["_t0"] = time.perf_counter()
-            if logs["val_loss"] < state["best_val_loss"]:
+            now = time.perf_counter()
+            state["seconds"] += now - state.pop("_t0")
+            state["_t0"] = now
+            old = {state.get("last"), state.get("best")}
+            improved = logs["val_loss"] < state["best_val_loss"]
+            if improved:
                 state["best_val_loss"], state["best_epoch"], state["wait"] = logs["val_loss"], epoch + 1, 0
-                self.model.save(run_dir / BEST)
+                state["best"] = BEST_PATTERN.format(epoch + 1)
+                with atomic.replacing(run_dir / state["best"]) as tmp:
+                    self.model.save(tmp)
             else:
                 state["wait"] += 1
-            self.model.save(run_dir / (LAST + ".tmp.keras"))
-            os.replace(run_dir / (LAST + ".tmp.keras"), run_dir / LAST)
-            saved = {k: v for k, v in state.items() if not k.startswith("_")}
-            (run_dir / STATE).write_text(json.dumps(saved, indent=1))
-            log.info("%s epoch %d/%d: loss %.3f acc %.3f | val_loss %.3f val_acc %.3f%s",
-                     settings.architecture, epoch + 1, settings.epochs, logs["loss"],
-                     logs["accuracy"], logs["val_loss"], logs["val_accuracy"],
-                     "  (best)" if state["wait"] == 0 else "")
+            state["last"] = LAST_PATTERN.format(epoch + 1)
+            with atomic.replacing(run_dir / state["last"]) as tmp:
+                self.model.save(tmp)
+            state["epoch"] = epoch + 1
+            atomic.write_json(run_dir / STATE,
+                              {k: v for k, v in state.items() if not k.startswith("_")})
+            for name in old - {state["last"], state["best"], None}:
+                (run_dir / name).unlink(missing_ok=True)
+            log.info("%s epoch %d/%d: loss %.3f form acc %.3f structure acc %.3f | val_loss %.3f "
+                     "val form acc %.3f%s", settings.architecture, epoch + 1, settings.epochs,
+                     logs["loss"], logs.get("form_accuracy", float("nan")),
+                     logs.get("structure_accuracy", float("nan")), logs["val_loss"],
+                     logs.get("val_form_accuracy", float("nan")), "  (best)" if improved else "")
             if state["wait"] >= settings.patience:
                 log.info("early stop: no val_loss improvement for %d epochs", settings.patience)
                 self.model.stop_training = True
@@ -77,39 +187,70 @@ def _epoch_checkpoint(run_dir: Path, settings: TrainSettings, state: dict):
     return EpochCheckpoint()
 
 
-def train(inputs: np.ndarray, labels: np.ndarray, val_inputs: np.ndarray, val_labels: np.ndarray,
-          n_classes: int, run_dir: Path, settings: TrainSettings):
-    """Train (or resume) in ``run_dir``; returns the best logits model and the run state."""
+@contextlib.contextmanager
+def _exclusive(run_dir: Path):
+    """Refuse two trainings writing into the same run folder at once."""
+    import fcntl
+
+    with open(run_dir / LOCK, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TrainingError(f"another training is running in {run_dir}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _tidy(run_dir: Path, state: dict | None) -> None:
+    """Remove what a killed run left: temporaries and checkpoints ``state.json`` does not name."""
+    removed = atomic.remove_partials(run_dir)
+    keep = {state.get("last"), state.get("best")} if state else set()
+    for path in [*run_dir.glob("epoch-*.keras"), *run_dir.glob("best-*.keras")]:
+        if path.name not in keep:
+            path.unlink()
+            removed += 1
+    if removed:
+        log.info("%s: removed %d file(s) of an interrupted epoch", run_dir, removed)
+
+
+def train(train_data: Encoded, val_data: Encoded, n_forms: int, run_dir: Path,
+          settings: TrainSettings) -> dict:
+    """Train (or resume, or skip when finished) in ``run_dir``; returns the run state."""
     import keras
 
     from .architectures import ARCHITECTURES
 
+    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    state_path = run_dir / STATE
-    state = json.loads(state_path.read_text()) if state_path.is_file() else None
-    if state and state["settings"] != asdict(settings):
-        raise SystemExit(f"{run_dir} holds a run with other settings; use a new --out or delete it.")
-    finished = state and (state["epoch"] >= settings.epochs or state["wait"] >= settings.patience)
-    if not finished:
-        keras.utils.set_random_seed(settings.seed + (state["epoch"] if state else 0))
-        if state and (run_dir / LAST).is_file():
-            log.info("resuming %s after epoch %d", settings.architecture, state["epoch"])
-            model = keras.saving.load_model(run_dir / LAST)
+    with _exclusive(run_dir):
+        state = read_state(run_dir)
+        if state and state["settings"] != asdict(settings):
+            changed = sorted(k for k, v in asdict(settings).items()
+                             if state["settings"].get(k) != v)
+            raise TrainingError(f"{run_dir} holds a run with other settings ({', '.join(changed)}); "
+                                "use another --out or delete that folder to start over.")
+        _tidy(run_dir, state)
+        if is_finished(state, settings):
+            log.info("%s: already trained (%d epochs)", settings.architecture, state["epoch"])
+            return state
+        first_epoch = state["epoch"] if state else 0
+        keras.utils.set_random_seed(settings.seed + first_epoch)
+        batches = _batches(train_data, settings.batch_size, settings.seed, first_epoch)
+        validation = _batches(val_data, settings.batch_size, None)
+        if state:
+            log.info("resuming %s after epoch %d", settings.architecture, first_epoch)
+            model = keras.saving.load_model(run_dir / state["last"])
         else:
             state = {"settings": asdict(settings), "epoch": 0, "best_epoch": 0, "wait": 0,
-                     "best_val_loss": float("inf"), "seconds": 0.0, "history": {}}
-            model = ARCHITECTURES[settings.architecture](n_classes)
-            steps = settings.epochs * int(np.ceil(len(labels) / settings.batch_size))
-            schedule = keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps, alpha=0.02)
-            model.compile(
-                optimizer=keras.optimizers.AdamW(schedule, weight_decay=settings.weight_decay),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=["accuracy"],
-            )
+                     "best_val_loss": float("inf"), "seconds": 0.0, "history": {},
+                     "last": None, "best": None}
+            model = ARCHITECTURES[settings.architecture](n_forms, len(STRUCTURE_CLASSES))
+            _compile(model, settings, len(batches))
         state["_t0"] = time.perf_counter()
-        model.fit(inputs, labels, validation_data=(val_inputs, val_labels),
-                  batch_size=settings.batch_size, epochs=settings.epochs,
-                  initial_epoch=state["epoch"], shuffle=True, verbose=1 if sys.stderr.isatty() else 0,
+        model.fit(batches, validation_data=validation, epochs=settings.epochs,
+                  initial_epoch=first_epoch, verbose=1 if sys.stderr.isatty() else 0,
                   callbacks=[_epoch_checkpoint(run_dir, settings, state)])
         state.pop("_t0", None)
-    return keras.saving.load_model(run_dir / BEST, compile=False), state
+    return state

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from ..errors import SasnetsError
 from ..models import get, model_info, products
-from .state import display_name
+from ..models.products import display_name
 
 log = logging.getLogger(__name__)
 

@@ -39,9 +39,9 @@ from ..cleaning import clean_curve
 from ..errors import DataError, SasnetsError
 from ..models import products
 from ..loading import from_data1d
-from ..preprocessing import LOG_Q_OFFSET
 from . import PERSPECTIVE_NAME, fitting_bridge, state
-from .state import DataSet, SasViewFit, Settings, display_name
+from ..models.products import display_name
+from .state import DataSet, SasViewFit, Settings
 from .worker import (VERIFY, Outcome, VerifyJob, load_network, run_in_background,
                      suggest_all, verify)
 
@@ -843,11 +843,12 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             ax.plot(q, I, "o", ms=3, color="C0", label="data")
         ranking = dataset.ranking
         if ranking is not None:
-            curve, inputs = ranking.prepared.curve, ranking.prepared.inputs
-            log_q = inputs[:, 1] - LOG_Q_OFFSET
-            offset = float(np.mean(np.interp(log_q, np.log10(curve.q), np.log10(curve.I))))
-            ax.plot(10 ** log_q, 10 ** (inputs[:, 0] + offset), "-", color="C3", lw=1.5,
-                    label=f"network input ({inputs.shape[0]} points)")
+            curve = ranking.prepared.curve
+            q_net, i_net = ranking.network_curve()  # relative intensities: put on the data
+            offset = float(np.mean(np.interp(np.log10(q_net), np.log10(curve.q),
+                                             np.log10(curve.I)) - np.log10(i_net)))
+            ax.plot(q_net, i_net * 10 ** offset, "-", color="C3", lw=1.5,
+                    label=f"network input ({q_net.size} points)")
             title = (f"{dataset.title}: {display_name(ranking.models[0])} "
                      f"({100 * ranking.probabilities[0]:.0f} %)")
             verified = dataset.verified

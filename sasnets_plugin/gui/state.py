@@ -8,9 +8,8 @@ Qt-free (and SasView-free), so that the rules can be tested without a window:
 * the rules: which data sets *Suggest model* ranks (:func:`to_rank`: new ones, keep
   the rest), which model is preselected for *Fit in SasView* and *Auto-fit*
   (:meth:`DataSet.preselected`: the verified best, else the network's first), what a
-  structure-factor-only suggestion is fitted as (:func:`fit_target`), how a product
-  ``form@structure`` is shown (:func:`display_name`), the warnings shown beside the
-  ranking (:meth:`DataSet.warnings`) and how the χ² numbers are weighted
+  structure-factor-only suggestion is fitted as (:func:`fit_target`), the warnings
+  shown beside the ranking (:meth:`DataSet.warnings`) and how the χ² numbers are weighted
   (:func:`verification_weighting`);
 * :class:`Settings` (the Preferences page) and the project file form of a data set
   (:meth:`DataSet.to_dict` / :meth:`DataSet.restore`).
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..models import model_info, products
+from ..models.products import display_name
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +44,6 @@ PROJECT_VERSION = 1
 
 
 # --------------------------------------------------------------------------- model names
-
-def display_name(model: str) -> str:
-    """How the perspective shows a model: products as ``ellipsoid × hayter_msa``."""
-    form, structure = products.split(model)
-    return form if structure is None else f"{form} × {structure}"
-
 
 @functools.lru_cache(maxsize=None)
 def is_structure_factor(model: str) -> bool:

@@ -87,3 +87,9 @@ def model(name: str) -> Model:
                  Simulation(form.simulation.cost_us + structure.simulation.cost_us),
                  form.polydisperse, form.dimensionless,
                  doc=f"{form_name} x {structure_name}: product (see models.products).")
+
+
+def display_name(name: str) -> str:
+    """How people read a model name: ``"ellipsoid × hayter_msa"`` for a product."""
+    form, structure = split(name)
+    return f"{form} × {structure}" if structure else form

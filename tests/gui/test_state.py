@@ -57,8 +57,8 @@ def dataset(key, raw, ranking=None) -> state.DataSet:
 def test_product_names_are_shown_readably():
     assert products.split("ellipsoid@hayter_msa") == ("ellipsoid", "hayter_msa")
     assert products.split("sphere") == ("sphere", None)
-    assert state.display_name("ellipsoid@hayter_msa") == "ellipsoid × hayter_msa"
-    assert state.display_name("sphere") == "sphere"
+    assert products.display_name("ellipsoid@hayter_msa") == "ellipsoid × hayter_msa"
+    assert products.display_name("sphere") == "sphere"
 
 
 @pytest.mark.parametrize("model", ["hardsphere", "hayter_msa", "squarewell", "stickyhardsphere"])
