@@ -426,7 +426,8 @@ def _known(cls, values: dict) -> dict:
 
 def _ranking_to_dict(ranking) -> dict:
     out = {"models": list(ranking.models),
-           "probabilities": [float(p) for p in ranking.probabilities]}
+           "probabilities": [float(p) for p in ranking.probabilities],
+           "preprocessing": ranking.prepared.version}
     for f in dataclasses.fields(ranking):  # e.g. a later version's ``warning``
         value = getattr(ranking, f.name)
         if f.name not in out and (value is None or isinstance(value, (str, int, float, bool))):
@@ -437,11 +438,14 @@ def _ranking_to_dict(ranking) -> dict:
 def _ranking_from_dict(values: dict, raw):
     """A ``suggestion.Ranking`` from :func:`_ranking_to_dict`: the network input is
     rebuilt from the data (cleaning and resampling are deterministic)."""
+    from ..preprocessing import get_transform
     from ..suggestion import Ranking, prepare
 
     extra = {k: v for k, v in _known(Ranking, values).items()
              if k not in ("prepared", "models", "probabilities")}
-    return Ranking(prepare(raw), tuple(values["models"]),
+    version = values.get("preprocessing")
+    prepared = prepare(raw, get_transform(version) if version else None)
+    return Ranking(prepared, tuple(values["models"]),
                    np.asarray(values["probabilities"], float), **extra)
 
 

@@ -17,6 +17,7 @@ from sasnets_plugin.gui import state
 from sasnets_plugin.models import products
 from sasnets_plugin.gui.worker import Outcome
 from sasnets_plugin.loading import load_1d
+from sasnets_plugin.preprocessing import get_transform
 from sasnets_plugin.suggestion import Ranking, prepare
 from sasnets_plugin.verification import verify_candidates
 
@@ -27,7 +28,9 @@ def sphere_raw(example_1d):
 
 
 def ranking_of(raw, models, probabilities) -> Ranking:
-    return Ranking(prepare(raw), tuple(models), np.asarray(probabilities, float))
+    """A ranking as ``rank`` makes it: the curve encoded by the current transform."""
+    return Ranking(prepare(raw, get_transform()), tuple(models),
+                   np.asarray(probabilities, float))
 
 
 @pytest.fixture(scope="module")
