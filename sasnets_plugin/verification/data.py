@@ -5,6 +5,12 @@ cleaned like everywhere else in the plugin (``cleaning.clean_curve``), per-point
 resolution carried over onto the cleaned points, and the weighting chosen (the file's dI
 when every point has one, otherwise one relative error estimated from the curve's
 scatter, see :mod:`.fitting`).
+
+Long curves (more than :data:`.invariants.MAX_POINTS` points, e.g. a 10^6-point
+reduction) are averaged into that many log-q bins first, so that one model evaluation
+costs the same whatever the file holds: intensities inverse-variance weighted (plain
+means without dI), the spread of q within a bin added to its pinhole resolution
+(``dQ^2 = <dQ^2> + var(q)``, the box of q a bin averages over), slit sizes averaged.
 """
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..cleaning import CleaningReport, clean_curve
-from .invariants import relative_noise
+from .invariants import MAX_POINTS, bin_average, log_bins, relative_noise
 
 #: Relative error assumed for data without dI: the estimated scatter, clipped to this.
 REL_ERROR_RANGE = (0.01, 0.25)
@@ -186,6 +192,32 @@ def prepare_data(raw, *, slit_length=None, slit_width=None) -> tuple[FitData, Cl
 
     sl = slit_length if slit_length is not None else getattr(raw, "dQl", None)
     sw = slit_width if slit_width is not None else getattr(raw, "dQw", None)
-    data = make_fit_data(curve.q, curve.I, curve.dI, dQ=follow(raw.dQ),
-                         slit_length=follow(sl), slit_width=follow(sw))
-    return data, report
+    columns = (curve.q, curve.I, curve.dI, follow(raw.dQ), follow(sl), follow(sw))
+    note = ()
+    if curve.q.size > MAX_POINTS:
+        columns = _binned(*columns)
+        note = (f"{curve.q.size} points averaged into {columns[0].size} log-q bins for the fits",)
+    q, I, dI, dQ, sl, sw = columns  # noqa: E741
+    data = make_fit_data(q, I, dI, dQ=dQ, slit_length=sl, slit_width=sw)
+    return replace(data, notes=data.notes + note), report
+
+
+def _binned(q, I, dI, dQ, slit_length, slit_width):  # noqa: E741
+    """Every column averaged into :data:`MAX_POINTS` log-q bins (module docstring)."""
+    index, n = log_bins(q, MAX_POINTS)
+    w = np.ones_like(q) if dI is None else dI**-2.0
+    q_bin = bin_average(index, n, q, w)
+    spread = bin_average(index, n, (q - q_bin[index]) ** 2, w)
+
+    def mean(values):
+        if values is None:
+            return None
+        good = np.isfinite(values)
+        with np.errstate(invalid="ignore"):  # a bin without any value: NaN
+            return bin_average(index, n, np.where(good, values, 0.0), good.astype(float))
+
+    # dQ <= 0 means "none given" for that point; such bins stay NaN (make_fit_data fills them)
+    dQ_bin = None if dQ is None else np.sqrt(mean(np.where(dQ > 0, dQ, np.nan) ** 2) + spread)
+    return (q_bin, bin_average(index, n, I, w),
+            None if dI is None else np.bincount(index, w, n) ** -0.5,
+            dQ_bin, mean(slit_length), mean(slit_width))
