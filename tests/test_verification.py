@@ -118,7 +118,8 @@ def test_cyl_400_20_multistart_avoids_the_length_300_local_minimum(example_1d):
     # a single Levenberg-Marquardt run from length 300 stays in the local minimum
     setup = setup_for("cylinder", data.q[0], data.q[-1])
     evaluate = fitting_module._Evaluator(fitting_module.kernel_model("cylinder"), data,
-                                         lambda expected: None)
+                                         lambda cost, expected: None,
+                                         fitting_module.EvalCost.of("cylinder", setup))
     problem = fitting_module._Problem(setup, evaluate, fitting_module._Best())
     _, _, single = fitting_module._lm(problem, {"radius": 20.0, "length": 300.0, "scale": 1.0,
                                                 "background": 0.001}, 200)
