@@ -50,7 +50,7 @@ model evaluation costs a fixed estimate (:class:`EvalCost`): :data:`EVAL_OVERHEA
 plus the model's kernel cost per q point (``SIMULATION.cost_us`` in its file) times the
 theory points (resolution grid included) times the polydispersity points, times the
 growth of sasmodels' adaptive orientation quadrature with q·size for the models that
-use it (a cylinder 5000 Å long costs 25x one 50 Å long); a fit may spend ``work``
+use it (:data:`QUADRATURE_EXPONENT`); a fit may spend ``work``
 (default :data:`DEFAULT_WORK`) of those estimated microseconds, and every share above
 is a share of it. Nothing measured at run time enters a decision, so a fit is a pure
 function of (model, data, settings, seed). The wall clock only enters as a safety cap
@@ -93,16 +93,21 @@ from .parameters import CONTRAST_STARTS, PD_N, Setup, setup_for, within_sld_limi
 _BAD_RESIDUAL = 1e4
 #: Seeded random starts screened per model (besides the invariant-based ones).
 DEFAULT_RANDOM_STARTS = 48
-#: Work budget of one candidate fit (estimated kernel microseconds, see the module
-#: docstring): about 1-3 s of one core for the slow models that use all of it (their
-#: estimate is pessimistic), far less for fast ones, which converge first. Sets the
-#: time per file (README: benchmarks).
-DEFAULT_WORK = 6.0e6
-#: Fixed cost counted for every evaluation besides the kernel (Python, resolution).
-EVAL_OVERHEAD_US = 50.0
+#: Work budget of one candidate fit (estimated microseconds, see the module docstring):
+#: about 1-3 s of one core for the slow models that use all of it, far less for fast
+#: ones, which converge first. Sets the time per file (README: benchmarks).
+DEFAULT_WORK = 2.5e6
+#: Fixed cost counted for every evaluation besides the kernel (Python, resolution, LM):
+#: measured 65-150 us of CPU per evaluation on the sasdata examples.
+EVAL_OVERHEAD_US = 100.0
 #: Quadrature points at which the models' ``SIMULATION.cost_us`` were measured (their
-#: priors put q * size near 10-100, see :func:`quadrature_points`).
+#: priors put q * size near 10-100, see :func:`quadrature_points`); a kernel's time grows
+#: like (points / that) ** QUADRATURE_EXPONENT above it (measured: x14-24 per q point
+#: for core_shell_cylinder from 76 to 5000 points, the 1D-averaged and the 2D-averaged
+#: shapes alike within a factor 3). With these, the estimate of a fit's work is within
+#: 0.4-3x of its CPU time on the sasdata examples.
 _QUADRATURE_REF = 76
+QUADRATURE_EXPONENT = 0.75
 #: Share of the work budget screening may use.
 _SCREEN_SHARE = 0.3
 #: Share of the work left after screening for the monodisperse refinements when a
@@ -320,7 +325,8 @@ class EvalCost:
                 points *= int(values.get(f"{name}_n", PD_N))
         size = max((values[name] for name in self.lengths if name in values), default=0.0)
         if size > 0:
-            points *= quadrature_points(q_max * size) / _QUADRATURE_REF
+            points *= max(1.0, quadrature_points(q_max * size) / _QUADRATURE_REF) \
+                ** QUADRATURE_EXPONENT
         return EVAL_OVERHEAD_US + self.per_point_us * n_calc * points
 
 

@@ -36,14 +36,15 @@ outright get posterior 0 and are ranked last (in network order).
 
 Rescue
 ------
-When none of the given candidates fits within the noise, more models are fitted
-(:func:`rescue_candidates`): the network's next :data:`RESCUE_NEXT` ranks (when the
-caller passes the rest of the ranking as ``reserve``), one representative of every
-family of the network's confusion dendrogram (:data:`RESCUE_FAMILIES`), and, when the
-curve rises to a correlation peak (:attr:`.invariants.Invariants.q_corr`), products
-``form@structure`` of the best-fitting forms with every structure factor SasView offers.
-All candidates are then re-ranked together; rescue candidates are flagged
-``rescue=True``. When still nothing fits within the noise the :class:`Verification`
+When none of the given candidates fits within the noise, more models are fitted, in
+two stages: first (:func:`rescue_singles`) the network's next :data:`RESCUE_NEXT` ranks
+(when the caller passes the rest of the ranking as ``reserve``) and one representative
+of every family of the network's confusion dendrogram (:data:`RESCUE_FAMILIES`); then,
+if still none fits and the curve rises to a correlation peak
+(:attr:`.invariants.Invariants.q_corr`), products ``form@structure`` of the
+best-fitting forms with every structure factor SasView offers
+(:func:`rescue_products`). All candidates are then re-ranked together; rescue
+candidates are flagged ``rescue=True``. When still nothing fits within the noise the :class:`Verification`
 says so: ``no_fit`` is True, ``best_chi2r`` the best reduced chi², ``message`` a plain
 sentence for the user.
 
@@ -129,8 +130,9 @@ FLOOR_RULES = ("unexplained", "failed", "all")
 
 #: Default number of candidates (the network's top 5); sizes the default worker pool.
 DEFAULT_CANDIDATES = 5
-#: Rescue: the network's next ranks fitted when none of the candidates fits.
-RESCUE_NEXT = 5
+#: Rescue: the network's next ranks fitted when none of the candidates fits (often
+#: slow relatives of the candidates that did not fit: a few only).
+RESCUE_NEXT = 3
 #: Rescue: one fast representative of every family of the network's confusion
 #: dendrogram (``model_weights/confusion_dendrogram.png``): spheres, core-shell
 #: particles, vesicles, rods, ellipsoids, worm-like chains, sheets, power laws, Guinier
@@ -142,9 +144,11 @@ RESCUE_FAMILIES = ("sphere", "core_shell_sphere", "vesicle", "cylinder", "ellips
 #: forms that define an effective radius, then these) with every structure factor.
 PRODUCT_FORMS = 2
 PRODUCT_FALLBACK_FORMS = ("sphere", "ellipsoid")
-#: Rescue candidates are many and only have to show that they fit: this share of the
-#: work budget each.
+#: Rescue candidates are many and only have to show that they fit: each gets this share
+#: of the work budget, this many LM runs and random starts (instead of the defaults).
 RESCUE_WORK_SHARE = 0.5
+RESCUE_STARTS = 3
+RESCUE_RANDOM_STARTS = 24
 
 #: Workers must return this long before the end of the safety cap (result transfer).
 _RETURN_MARGIN = 0.3
@@ -338,40 +342,45 @@ def _network_probability(model: str, known: dict[str, float]) -> float:
     return max(0.0, 1.0 - sum(known.values())) / unseen
 
 
-def rescue_candidates(tried: Sequence[Candidate], fits: Sequence[CandidateFit],
-                      reserve: Sequence[tuple[str, float]], invariants: Invariants
-                      ) -> list[Candidate]:
-    """The models to fit when none of ``tried`` fits within the noise (module docstring):
-    the next network ranks from ``reserve`` (the ranking after the tried ones, as
-    ``(model, probability)``), the family representatives, and with a correlation peak
-    the products of the best-fitting forms (prior: the form's, shared by the structure
-    factors). Models already tried are left out."""
+def _priors(tried: Sequence[Candidate], reserve: Sequence[tuple[str, float]]
+            ) -> tuple[dict[str, float], dict[str, int]]:
+    """Network probability and rank of every model the caller passed."""
     known = {c.model: c.probability for c in tried if c.network_rank}
     known.update((m, p) for m, p in reserve)
     rank_of = {c.model: c.network_rank for c in tried if c.network_rank}
-    rank_of.update((m, len(tried) + 1 + i) for i, (m, _) in enumerate(reserve)
-                   if m not in rank_of)
+    n_top = sum(1 for c in tried if not c.rescue)
+    rank_of.update((m, n_top + 1 + i) for i, (m, _) in enumerate(reserve) if m not in rank_of)
+    return known, rank_of
+
+
+def rescue_singles(tried: Sequence[Candidate], reserve: Sequence[tuple[str, float]]
+                   ) -> list[Candidate]:
+    """First rescue stage (module docstring): the next network ranks from ``reserve``
+    (the ranking after the tried candidates, as ``(model, probability)``) and the family
+    representatives, those already tried left out."""
+    known, rank_of = _priors(tried, reserve)
     seen = {c.model for c in tried}
-    out: list[Candidate] = []
+    names = [m for m, _ in reserve if m not in seen][:RESCUE_NEXT]
+    names += [m for m in RESCUE_FAMILIES if m not in seen and m not in names]
+    return [Candidate(m, _network_probability(m, known), rank_of.get(m, 0), rescue=True)
+            for m in names]
 
-    def add(model: str, probability: float, rank: int):
-        if model not in seen:
-            seen.add(model)
-            out.append(Candidate(model, probability, rank, rescue=True))
 
-    for model, probability in list(reserve)[:RESCUE_NEXT]:
-        add(model, probability, rank_of[model])
-    for model in RESCUE_FAMILIES:
-        add(model, _network_probability(model, known), rank_of.get(model, 0))
-    if invariants.q_corr is not None:
-        fitted = sorted((f for f in fits if f.ok and "@" not in f.model
-                         and combinable(f.model)), key=lambda f: f.bic)
-        forms = list(dict.fromkeys([f.model for f in fitted] + list(PRODUCT_FALLBACK_FORMS)))
-        for form in forms[:PRODUCT_FORMS]:
-            share = _network_probability(form, known) / len(STRUCTURES)
-            for structure in STRUCTURES:
-                add(f"{form}@{structure}", share, 0)
-    return out
+def rescue_products(tried: Sequence[Candidate], fits: Sequence[CandidateFit],
+                    reserve: Sequence[tuple[str, float]]) -> list[Candidate]:
+    """Second rescue stage, for a curve with a correlation peak: every structure factor
+    times the :data:`PRODUCT_FORMS` best-fitting forms that define an effective radius
+    (by BIC among ``fits``, then :data:`PRODUCT_FALLBACK_FORMS`); a product's prior is
+    its form's, shared by the structure factors."""
+    known, _ = _priors(tried, reserve)
+    seen = {c.model for c in tried}
+    fitted = sorted((f for f in fits if f.ok and "@" not in f.model and combinable(f.model)),
+                    key=lambda f: f.bic)
+    forms = list(dict.fromkeys([f.model for f in fitted] + list(PRODUCT_FALLBACK_FORMS)))
+    return [Candidate(f"{form}@{structure}",
+                      _network_probability(form, known) / len(STRUCTURES), 0, rescue=True)
+            for form in forms[:PRODUCT_FORMS] for structure in STRUCTURES
+            if f"{form}@{structure}" not in seen]
 
 
 # --- requests and engines ---------------------------------------------------------------
@@ -644,7 +653,7 @@ class _File:
     started: float
     fits: dict[int, CandidateFit] = field(default_factory=dict)
     running: dict = field(default_factory=dict)  # future -> candidate index
-    rescued: bool = False
+    stage: int = 0  # 0: the given candidates, 1: rescue singles, 2: rescue products
     notes: list[str] = field(default_factory=list)
 
 
@@ -714,10 +723,13 @@ class _Run:
         self._submit(file, range(len(candidates)))
         return file
 
-    def _submit(self, file: _File, indices, work_share: float = 1.0):
+    def _submit(self, file: _File, indices, rescue: bool = False):
         options = {**self.options, "invariants": file.invariants,
-                   "work": self.options["work"] * work_share,
                    "deadline": file.deadline - _RETURN_MARGIN}
+        if rescue:
+            options.update(work=self.options["work"] * RESCUE_WORK_SHARE,
+                           n_starts=min(RESCUE_STARTS, self.options["n_starts"]),
+                           n_random=RESCUE_RANDOM_STARTS)
         for i in indices:
             if time.time() >= file.deadline:
                 self._record(file, i, failed(file.candidates[i].model, _NOT_STARTED,
@@ -748,25 +760,36 @@ class _Run:
 
     def _settle(self, file: _File, active: list[_File]):
         """Next stage of ``file`` once its current one is complete: rescue, or done."""
-        if file.running:
-            return
-        fits = [file.fits[i] for i in range(len(file.candidates))]
-        if self.rescue and fits and not file.rescued and not any(f.within_noise for f in fits):
-            file.rescued = True
+        while not file.running:
+            fits = [file.fits[i] for i in range(len(file.candidates))]
+            extra = self._next_stage(file, fits)
+            if extra is None:
+                active.remove(file)
+                self.results[file.slot] = self._verification(file)
+                return
+            first = len(file.candidates)
+            file.candidates.extend(extra)
+            log.info("%s: no candidate fits within the noise; fitting %d more (stage %d)",
+                     getattr(file.request.raw, "title", "data"), len(extra), file.stage)
+            self._submit(file, range(first, len(file.candidates)), rescue=True)
+
+    def _next_stage(self, file: _File, fits: list[CandidateFit]) -> list[Candidate] | None:
+        """The candidates of ``file``'s next rescue stage, or None when it is done."""
+        while self.rescue and fits and file.stage < 2 and not any(f.within_noise
+                                                                   for f in fits):
+            file.stage += 1
             if time.time() >= file.deadline:
-                file.notes.append("no rescue: the safety cap was reached")
+                file.notes.append("rescue skipped: the safety cap was reached")
+                return None
+            if file.stage == 1:
+                extra = rescue_singles(file.candidates, file.request.reserve)
+            elif file.invariants.q_corr is not None:
+                extra = rescue_products(file.candidates, fits, file.request.reserve)
             else:
-                extra = rescue_candidates(file.candidates, fits, file.request.reserve,
-                                          file.invariants)
-                first = len(file.candidates)
-                file.candidates.extend(extra)
-                log.info("%s: no candidate fits within the noise; fitting %d more",
-                         getattr(file.request.raw, "title", "data"), len(extra))
-                self._submit(file, range(first, len(file.candidates)), RESCUE_WORK_SHARE)
-                if file.running:
-                    return
-        active.remove(file)
-        self.results[file.slot] = self._verification(file)
+                extra = []
+            if extra:
+                return extra
+        return None
 
     def _verification(self, file: _File) -> Verification:
         fits = [replace(file.fits[i], rescue=c.rescue) for i, c in enumerate(file.candidates)]
