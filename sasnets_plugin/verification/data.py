@@ -23,6 +23,14 @@ from .invariants import MAX_POINTS, bin_average, log_bins, relative_noise
 
 #: Relative error assumed for data without dI: the estimated scatter, clipped to this.
 REL_ERROR_RANGE = (0.01, 0.25)
+#: Relative precision of the model evaluations themselves (polydispersity and
+#: resolution integrated on finite grids): no point's error is taken below it, so that
+#: a curve measured more precisely than the models compute is still "within the noise"
+#: of the right model. Chosen on 71 simulated validation curves (one per class): with it,
+#: the true parameters fit within the noise (chi2r <= 2) on 90 % of them, without it
+#: on 82 % (larger floors up to 1 % gain nothing more; the rest are simulation
+#: artefacts of a few classes, chi2r 5-3000).
+MODEL_PRECISION = 0.002
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,7 @@ class FitData:
         if self.sigma_estimated:
             return (f"no dI in the data: relative errors dI = {self.relative_error:.3g} * I "
                     "(estimated from the curve's point-to-point scatter)")
-        return "dI from the file"
+        return f"dI from the file (at least {MODEL_PRECISION:.1%} of I, the models' precision)"
 
     def subset(self, index) -> "FitData":
         pick = (lambda a: None if a is None else a[index])
@@ -106,7 +114,8 @@ def make_fit_data(q, I, dI=None, dQ=None, slit_length=None,  # noqa: E741
                   slit_width=None) -> FitData:
     """:class:`FitData` from an already *cleaned* curve (see ``cleaning.clean_curve``).
 
-    ``dI`` must be all > 0 or None (then relative errors are estimated, see module doc).
+    ``dI`` must be all > 0 or None (then relative errors are estimated, see module doc);
+    errors below :data:`MODEL_PRECISION` of I are raised to it.
     ``dQ`` (pinhole 1-sigma) is used when some value is > 0; missing/zero entries are
     filled with the median relative resolution. Slit ``slit_length``/``slit_width``
     (scalars or per point) take precedence over ``dQ`` when one of them is > 0.
@@ -123,7 +132,7 @@ def make_fit_data(q, I, dI=None, dQ=None, slit_length=None,  # noqa: E741
         f = float(np.clip(relative_noise(q, I), *REL_ERROR_RANGE))
         sigma, rel = f * I, f
     else:
-        sigma, rel = dI, None
+        sigma, rel = np.hypot(dI, MODEL_PRECISION * I), None
     sl = _per_point("slit length", slit_length, n)
     sw = _per_point("slit width", slit_width, n)
     if sl is not None and not np.any(np.isfinite(sl) & (sl > 0)):
