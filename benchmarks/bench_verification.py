@@ -4,6 +4,7 @@ model's own fit finds the truth (self-recovery over the 71 network classes).
 
     .venv/bin/python benchmarks/bench_verification.py               # timing + kernel cost
     .venv/bin/python benchmarks/bench_verification.py --recovery    # + self-recovery (~2 min)
+    .venv/bin/python benchmarks/bench_verification.py --costs       # rewrite verification/costs.py
 
 Writes ``benchmarks/results/verification.json``. This machine is shared and noisy: every
 timing is reported with the 1-minute load average measured just before it.
@@ -11,7 +12,9 @@ timing is reported with the 1-minute load average measured just before it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import os
 import platform
 import subprocess
@@ -189,11 +192,68 @@ def recovery(seed: int = 0) -> dict:
             "models": results}
 
 
+COSTS_MODULE = ROOT / "sasnets_plugin" / "verification" / "costs.py"
+_COSTS_HEADER = '''"""Kernel time of every network class per theory point, as the fits evaluate it.
+
+The work budget of a fit (:mod:`.fitting`) counts each model evaluation at a fixed
+estimate built on these numbers, so they must not be measured at run time (the answer
+would depend on the machine's load). Written by ``python benchmarks/bench_verification.py
+--costs``: CPU time per evaluation at the model's default parameters on {points} log-spaced q
+points (1e-3..0.5 1/Å, pinhole dQ/q 5 %: {n_calc} theory points), least of three runs, less
+:data:`.fitting.EVAL_OVERHEAD_US`, per theory point, divided by the adaptive-quadrature
+factor at those parameters. Relative values matter (which model may take how many
+evaluations); the absolute scale of this machine is absorbed by ``DEFAULT_WORK``.
+"""
+
+#: Microseconds per theory point (reference quadrature), by model.
+KERNEL_US = {{
+{rows}}}
+'''
+
+
+def measure_costs(points: int = 200) -> dict[str, float]:
+    """Rewrite :data:`COSTS_MODULE` with each network class's measured kernel time."""
+    from sasnets_plugin.models import DEFAULT_MODELS
+    from sasnets_plugin.verification import fitting as F
+    from sasnets_plugin.verification import make_fit_data, setup_for
+
+    q = np.geomspace(1e-3, 0.5, points)
+    data = make_fit_data(q, np.ones_like(q), 0.01 * np.ones_like(q), dQ=0.05 * q)
+    costs, n_calc = {}, 0
+    for model in DEFAULT_MODELS:
+        setup = setup_for(model, q[0], q[-1])
+        values = {**setup.defaults, **setup.fixed}
+        cost = dataclasses.replace(F.EvalCost.of(model, setup), per_point_us=1.0)
+        evaluate = F._Evaluator(F.kernel_model(model), data, lambda c, e: None, cost)
+        evaluate(values)
+        best = math.inf
+        for _ in range(3):
+            n, t = 0, time.process_time()
+            while n < 200 and time.process_time() - t < 0.15:
+                evaluate(values)
+                n += 1
+            best = min(best, (time.process_time() - t) / n)
+        # cost(values) = overhead + 1 us x points x factor: recover points x factor
+        scale = cost(values, *evaluate._calc_size) - F.EVAL_OVERHEAD_US
+        n_calc = evaluate._calc_size[0]
+        costs[model] = max(0.01, (best * 1e6 - F.EVAL_OVERHEAD_US) / scale)
+        print(f"{model:36s} {best * 1e3:9.3f} ms per evaluation -> {costs[model]:9.3g} us/point")
+    rows = "".join(f"    {m!r}: {float(f'{c:.2g}')},\n" for m, c in costs.items())
+    COSTS_MODULE.write_text(_COSTS_HEADER.format(points=points, n_calc=n_calc, rows=rows))
+    print(f"wrote {COSTS_MODULE}")
+    return costs
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recovery", action="store_true", help="also run the self-recovery sweep")
+    parser.add_argument("--costs", action="store_true",
+                        help="only measure the kernel costs and rewrite verification/costs.py")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    if args.costs:
+        measure_costs()
+        return 0
     report = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},

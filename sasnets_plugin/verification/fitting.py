@@ -47,8 +47,8 @@ curve's own point-to-point scatter (:func:`.invariants.relative_noise`) and clip
 
 Budget: **work**, not time, so that a busy machine gives the same answer, later. Every
 model evaluation costs a fixed estimate (:class:`EvalCost`): :data:`EVAL_OVERHEAD_US`
-plus the model's kernel cost per q point (``SIMULATION.cost_us`` in its file) times the
-theory points (resolution grid included) times the polydispersity points, times the
+plus the model's kernel cost per theory point (:mod:`.costs`, measured once offline)
+times the theory points (resolution grid included) times the polydispersity points, times the
 growth of sasmodels' adaptive orientation quadrature with q·size for the models that
 use it (:data:`QUADRATURE_EXPONENT`); a fit may spend ``work``
 (default :data:`DEFAULT_WORK`) of those estimated microseconds, and every share above
@@ -85,6 +85,7 @@ import numpy as np
 from ..kernels import kernel_model
 from ..models import get as model_spec
 from ..models import model_info
+from .costs import KERNEL_US
 from .data import FitData, prepare_data
 from .invariants import Invariants, curve_invariants
 from .parameters import CONTRAST_STARTS, PD_N, Setup, setup_for, within_sld_limits
@@ -96,16 +97,15 @@ DEFAULT_RANDOM_STARTS = 48
 #: Work budget of one candidate fit (estimated microseconds, see the module docstring):
 #: about 1-3 s of one core for the slow models that use all of it, far less for fast
 #: ones, which converge first. Sets the time per file (README: benchmarks).
-DEFAULT_WORK = 2.5e6
-#: Fixed cost counted for every evaluation besides the kernel (Python, resolution, LM):
-#: measured 65-150 us of CPU per evaluation on the sasdata examples.
-EVAL_OVERHEAD_US = 100.0
-#: Quadrature points at which the models' ``SIMULATION.cost_us`` were measured (their
-#: priors put q * size near 10-100, see :func:`quadrature_points`); a kernel's time grows
-#: like (points / that) ** QUADRATURE_EXPONENT above it (measured: x14-24 per q point
-#: for core_shell_cylinder from 76 to 5000 points, the 1D-averaged and the 2D-averaged
-#: shapes alike within a factor 3). With these, the estimate of a fit's work is within
-#: 0.4-3x of its CPU time on the sasdata examples.
+DEFAULT_WORK = 2.0e6
+#: Fixed cost counted for every evaluation besides the kernel (Python, resolution, LM,
+#: the linear solves): measured 150-450 us of CPU per evaluation of the fastest models
+#: on the sasdata examples.
+EVAL_OVERHEAD_US = 200.0
+#: Reference quadrature of :mod:`.costs` (see :func:`quadrature_points`); a kernel's time
+#: grows like (points / that) ** QUADRATURE_EXPONENT above it (measured: x14-24 per q
+#: point for core_shell_cylinder from 76 to 5000 points, the 1D-averaged and the
+#: 2D-averaged shapes alike within a factor 3).
 _QUADRATURE_REF = 76
 QUADRATURE_EXPONENT = 0.75
 #: Share of the work budget screening may use.
@@ -300,23 +300,33 @@ def quadrature_points(qr: float) -> int:
 class EvalCost:
     """Estimated cost of one evaluation of a model (module docstring: budget).
 
-    ``per_point_us``: the model's kernel time per q point, measured at its prior's sizes
-    (quadrature :data:`_QUADRATURE_REF` points where it is adaptive); ``lengths``: the
-    fitted lengths (Å) whose largest sets ``q * size`` for an adaptive quadrature (empty
-    when the kernel's cost does not grow with size)."""
+    ``per_point_us``: the model's kernel time per theory point (:mod:`.costs`, measured
+    offline at the model defaults; a product costs its two parts; a model missing there
+    its ``SIMULATION.cost_us``); ``lengths``: the fitted lengths (Å) whose largest sets
+    ``q * size`` for an adaptive quadrature (empty when the kernel's cost does not grow
+    with size), ``two_angles``: the quadrature averages over two angles (shapes without
+    an axis of symmetry: its growth counts twice); ``counts``: fitted integer counts
+    (layers, pearls, shells) with their default values: kernels loop over them."""
 
     per_point_us: float
     lengths: tuple[str, ...] = ()
+    two_angles: bool = False
+    counts: tuple[tuple[str, float], ...] = ()
 
     @classmethod
     def of(cls, model: str, setup: Setup) -> "EvalCost":
-        parts = model_info(model).composition
-        sources = [src for info in (parts[1] if parts else [model_info(model)])
-                   for src in info.source]
-        adaptive = any(src.endswith("adaptive.c") for src in sources)
+        composition = model_info(model).composition
+        parts = composition[1] if composition else [model_info(model)]
+        adaptive = any(src.endswith("adaptive.c") for info in parts for src in info.source)
         lengths = tuple(name for name, role in setup.spec.free.items()
                         if role.role in ("size", "long", "far")) if adaptive else ()
-        return cls(max(1.0, model_spec(model).simulation.cost_us), lengths)
+        two_angles = adaptive and any(p.name == "psi" for info in parts
+                                      for p in info.parameters.kernel_parameters)
+        counts = tuple((name, max(1.0, setup.defaults.get(name, 1.0)))
+                       for name, role in setup.spec.free.items() if role.is_count)
+        per_point = sum(KERNEL_US.get(info.id, model_spec(info.id).simulation.cost_us)
+                        for info in parts)
+        return cls(per_point, lengths, two_angles, counts)
 
     def __call__(self, values: dict, n_calc: int, q_max: float) -> float:
         points = 1
@@ -325,8 +335,10 @@ class EvalCost:
                 points *= int(values.get(f"{name}_n", PD_N))
         size = max((values[name] for name in self.lengths if name in values), default=0.0)
         if size > 0:
-            points *= max(1.0, quadrature_points(q_max * size) / _QUADRATURE_REF) \
-                ** QUADRATURE_EXPONENT
+            growth = max(1.0, quadrature_points(q_max * size) / _QUADRATURE_REF)
+            points *= growth ** (QUADRATURE_EXPONENT * (2 if self.two_angles else 1))
+        for name, reference in self.counts:
+            points *= max(1.0, values.get(name, reference) / reference)
         return EVAL_OVERHEAD_US + self.per_point_us * n_calc * points
 
 
