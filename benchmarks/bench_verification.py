@@ -234,8 +234,8 @@ def measure_costs(points: int = 200) -> dict[str, float]:
                 n += 1
             best = min(best, (time.process_time() - t) / n)
         # cost(values) = overhead + 1 us x points x factor: recover points x factor
-        scale = cost(values, *evaluate._calc_size) - F.EVAL_OVERHEAD_US
-        n_calc = evaluate._calc_size[0]
+        scale = cost(values, evaluate.q_calc) - F.EVAL_OVERHEAD_US
+        n_calc = evaluate.q_calc.size
         costs[model] = max(0.01, (best * 1e6 - F.EVAL_OVERHEAD_US) / scale)
         print(f"{model:36s} {best * 1e3:9.3f} ms per evaluation -> {costs[model]:9.3g} us/point")
     rows = "".join(f"    {m!r}: {float(f'{c:.2g}')},\n" for m, c in costs.items())

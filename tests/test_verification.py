@@ -457,7 +457,8 @@ def test_budget_is_a_hard_bound_even_for_slow_kernels():
     elapsed = time.perf_counter() - t
     assert elapsed < 4.0 + 1.5
     assert sorted(seen) == list(enumerate(models))  # one progress call per candidate
-    assert len(v.candidates) == 5 and any(c.ok for c in v.candidates)
+    assert len(v.candidates) == 5
+    assert all(c.ok or c.cut == "safety cap" for c in v.candidates)  # nothing else failed
     # the pool still works afterwards (restarted if a worker had to be stopped)
     again = verify_candidates(_sphere_curve(), ["sphere", "power_law"], None, workers=2)
     assert again.verified_order[0] == "sphere"

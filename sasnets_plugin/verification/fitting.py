@@ -48,9 +48,9 @@ curve's own point-to-point scatter (:func:`.invariants.relative_noise`) and clip
 Budget: **work**, not time, so that a busy machine gives the same answer, later. Every
 model evaluation costs a fixed estimate (:class:`EvalCost`): :data:`EVAL_OVERHEAD_US`
 plus the model's kernel cost per theory point (:mod:`.costs`, measured once offline)
-times the theory points (resolution grid included) times the polydispersity points, times the
-growth of sasmodels' adaptive orientation quadrature with q·size for the models that
-use it (:data:`QUADRATURE_EXPONENT`); a fit may spend ``work``
+times the theory points (resolution grid included) times the polydispersity points, times
+the growth of sasmodels' adaptive orientation quadrature with q·size for the models that
+use it (:func:`quadrature_growth`); a fit may spend ``work``
 (default :data:`DEFAULT_WORK`) of those estimated microseconds, and every share above
 is a share of it. Nothing measured at run time enters a decision, so a fit is a pure
 function of (model, data, settings, seed). The wall clock only enters as a safety cap
@@ -102,14 +102,12 @@ DEFAULT_WORK = 2.0e6
 #: the linear solves): measured 150-450 us of CPU per evaluation of the fastest models
 #: on the sasdata examples.
 EVAL_OVERHEAD_US = 200.0
-#: Reference quadrature of :mod:`.costs` (see :func:`quadrature_points`); a kernel's time
-#: grows like (points / that) ** QUADRATURE_EXPONENT above it (measured: x14-24 per q
-#: point for core_shell_cylinder from 76 to 5000 points, the 1D-averaged and the
-#: 2D-averaged shapes alike within a factor 3).
-_QUADRATURE_REF = 76
-QUADRATURE_EXPONENT = 0.75
-#: Share of the work budget screening may use.
+#: Share of the work budget screening may use, and that one random start's evaluation
+#: may cost (a random start at a huge size would make an adaptive-quadrature model's
+#: evaluation thousands of times dearer: such starts are left out, not allowed to end
+#: the fit; the starts read off the curve are always tried).
 _SCREEN_SHARE = 0.3
+_START_SHARE = 0.05
 #: Share of the work left after screening for the monodisperse refinements when a
 #: polydispersity stage follows (:func:`_refine_pd`).
 _PD_SHARE = 0.6
@@ -126,8 +124,9 @@ _COUNT_SCAN = 128
 #: Integers tried per pass of the count search over a wide range.
 _COUNT_SEARCH = 12
 #: Above this estimated cost of one evaluation (microseconds), screening and refinement
-#: use a subset of :data:`_SUBSET_POINTS` points (the estimate is ~2x pessimistic: ~20 ms).
-_SLOW_EVAL_US = 50000.0
+#: use a subset of :data:`_SUBSET_POINTS` points (so that slow models get enough
+#: evaluations from their work budget to converge).
+_SLOW_EVAL_US = 10000.0
 #: Theory points per data point at most, for pinhole smearing (see pinhole_on_log_grid).
 PINHOLE_GRID_FACTOR = 3
 _SUBSET_POINTS = 60
@@ -177,6 +176,7 @@ class CandidateFit:
     n_screened: int = 0
     n_evaluations: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time of the process that fitted it (load-independent)
     converged: bool = False
     notes: tuple[str, ...] = ()
     at_bounds: tuple[str, ...] = ()
@@ -290,10 +290,25 @@ def pinhole_on_log_grid(q: np.ndarray, dq: np.ndarray, max_factor: int = PINHOLE
     return Pinhole1D(q, dq, q_calc=np.union1d(np.geomspace(lo, hi, n), q))
 
 
-def quadrature_points(qr: float) -> int:
-    """Orientation quadrature points sasmodels' adaptive kernels use at ``q * size = qr``
-    (``gauss_weights`` in sasmodels' ``models/lib/adaptive.c``)."""
-    return 20 if qr < 10 else 76 if qr < 100 else 500 if qr < 750 else 5000
+#: sasmodels' adaptive orientation quadrature (``gauss_weights`` in its
+#: ``models/lib/adaptive.c``): at a q point where ``q * size`` is below a threshold, the
+#: number of points is the one beside it (above the last: ``QUADRATURE_MAX``).
+QUADRATURE_STEPS = ((10.0, 20), (100.0, 76), (750.0, 500))
+QUADRATURE_MAX = 5000
+#: Quadrature points :mod:`.costs` is relative to.
+QUADRATURE_REF = 76
+
+
+def quadrature_growth(q_calc_sorted: np.ndarray, size: float) -> float:
+    """Mean over the theory points of the adaptive quadrature's size, relative to
+    :data:`QUADRATURE_REF` points: how much dearer an evaluation at ``size`` is than one
+    at the reference quadrature everywhere. (Shapes without an axis of symmetry run a
+    second, inner quadrature over the cross-section; counting it too, with the same
+    size, misjudged them 30x: their cost is estimated within 2-5x without it.)"""
+    edges = np.searchsorted(q_calc_sorted, [t / size for t, _ in QUADRATURE_STEPS])
+    bins = np.diff(np.concatenate([[0], edges, [q_calc_sorted.size]]))
+    points = np.array([n for _, n in QUADRATURE_STEPS] + [QUADRATURE_MAX], float)
+    return float(bins @ (points / QUADRATURE_REF)) / bins.sum()
 
 
 @dataclass(frozen=True)
@@ -301,16 +316,16 @@ class EvalCost:
     """Estimated cost of one evaluation of a model (module docstring: budget).
 
     ``per_point_us``: the model's kernel time per theory point (:mod:`.costs`, measured
-    offline at the model defaults; a product costs its two parts; a model missing there
-    its ``SIMULATION.cost_us``); ``lengths``: the fitted lengths (Å) whose largest sets
-    ``q * size`` for an adaptive quadrature (empty when the kernel's cost does not grow
-    with size), ``two_angles``: the quadrature averages over two angles (shapes without
-    an axis of symmetry: its growth counts twice); ``counts``: fitted integer counts
-    (layers, pearls, shells) with their default values: kernels loop over them."""
+    offline at the model defaults, per :data:`QUADRATURE_REF` quadrature points; a
+    product costs its two parts; a model missing there its ``SIMULATION.cost_us``);
+    ``lengths``: the fitted lengths (Å) whose largest sets ``q * size`` for an adaptive
+    quadrature (empty when the kernel has none; the kernels use a radius or a half
+    length: within a factor 2, which moves few points across the steps); ``counts``:
+    fitted integer counts (layers, pearls, shells) with their default values: kernels
+    loop over them."""
 
     per_point_us: float
     lengths: tuple[str, ...] = ()
-    two_angles: bool = False
     counts: tuple[tuple[str, float], ...] = ()
 
     @classmethod
@@ -320,26 +335,23 @@ class EvalCost:
         adaptive = any(src.endswith("adaptive.c") for info in parts for src in info.source)
         lengths = tuple(name for name, role in setup.spec.free.items()
                         if role.role in ("size", "long", "far")) if adaptive else ()
-        two_angles = adaptive and any(p.name == "psi" for info in parts
-                                      for p in info.parameters.kernel_parameters)
         counts = tuple((name, max(1.0, setup.defaults.get(name, 1.0)))
                        for name, role in setup.spec.free.items() if role.is_count)
         per_point = sum(KERNEL_US.get(info.id, model_spec(info.id).simulation.cost_us)
                         for info in parts)
-        return cls(per_point, lengths, two_angles, counts)
+        return cls(per_point, lengths, counts)
 
-    def __call__(self, values: dict, n_calc: int, q_max: float) -> float:
-        points = 1
+    def __call__(self, values: dict, q_calc_sorted: np.ndarray) -> float:
+        points = 1.0
         for name, width in values.items():
             if name.endswith("_pd") and width > 0:
                 points *= int(values.get(f"{name}_n", PD_N))
         size = max((values[name] for name in self.lengths if name in values), default=0.0)
         if size > 0:
-            growth = max(1.0, quadrature_points(q_max * size) / _QUADRATURE_REF)
-            points *= growth ** (QUADRATURE_EXPONENT * (2 if self.two_angles else 1))
+            points *= quadrature_growth(q_calc_sorted, size)
         for name, reference in self.counts:
             points *= max(1.0, values.get(name, reference) / reference)
-        return EVAL_OVERHEAD_US + self.per_point_us * n_calc * points
+        return EVAL_OVERHEAD_US + self.per_point_us * q_calc_sorted.size * points
 
 
 class _Evaluator:
@@ -359,15 +371,14 @@ class _Evaluator:
         self._calc = DirectModel(data.sasmodels_data(), model)
         if data.resolution == "pinhole":  # the kernel is built lazily from this grid
             self._calc.resolution = pinhole_on_log_grid(data.q, data.dQ)
-        q_calc = self._calc.resolution.q_calc
         self._cost = cost
-        self._calc_size = (q_calc.size, float(np.max(q_calc)))
+        self.q_calc = np.sort(np.asarray(self._calc.resolution.q_calc, float))
         self._guard = guard
         self.last_seconds = 0.0
 
     def cost(self, values: dict) -> float:
         """Estimated cost of one evaluation at ``values`` (:class:`EvalCost`)."""
-        return self._cost(values, *self._calc_size)
+        return self._cost(values, self.q_calc)
 
     def __call__(self, values: dict) -> np.ndarray:
         self._guard(self.cost(values), self.last_seconds)
@@ -707,7 +718,7 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
     starts, taken alternately from the best invariant-based ones and the best of all.
     Below the safety cap the result depends on the arguments only.
     """
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
     notes: list[str] = list(data.notes)
     try:
         setup = setup_for(model, float(data.q[0]), float(data.q[-1]))
@@ -766,14 +777,22 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
             starts += [_draw(setup, rng) for _ in range(n_random)]
         screen_until = share(_SCREEN_SHARE)
         screened = []  # (chi2, values, is_guess)
+        too_costly = 0
         for i, s in enumerate(starts):
             if spent[0] > screen_until and screened:
                 notes.append(f"work budget: {i} of {len(starts)} starts screened")
                 break
+            start_cost = work_problem.ev.cost({**setup.fixed, **s}) * len(setup.amplitudes)
+            if i >= n_guessed and start_cost > _START_SHARE * work:
+                too_costly += 1
+                continue
             values, chi2 = work_problem.profile(s)
             n_screened += 1
             if values is not None and np.isfinite(chi2):
                 screened.append((chi2, values, i < n_guessed))
+        if too_costly:
+            notes.append(f"{too_costly} starts left out: one evaluation there would cost more "
+                         f"than {_START_SHARE:.0%} of the work budget")
         # refine the best invariant-based starts and the best of all, alternately: in
         # sharp chi2 landscapes a start's own chi2 says little about its basin
         guesses = sorted((e for e in screened if e[2]), key=lambda e: e[0])
@@ -890,7 +909,8 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
         uncertainties={name: v for name, v in stderr.items() if name in values},
         fixed={name: float(v) for name, v in setup.fixed.items()},
         q=data.q, I_fit=theory, n_starts=n_lm, n_screened=n_screened,
-        n_evaluations=spent[1], seconds=time.time() - t0, converged=converged,
+        n_evaluations=spent[1], seconds=time.time() - t0,
+        cpu_seconds=time.process_time() - cpu0, converged=converged,
         notes=tuple(dict.fromkeys(notes)), at_bounds=tuple(name for name, _, _ in bounds),
         cut=cut,
     )

@@ -561,8 +561,6 @@ def warm_up(workers: int | None = None, models=()) -> None:
 class _Engine:
     """Where fits run: this process (the base class), the process pool or Dask."""
 
-    parallel = False
-
     def __init__(self, cancel: threading.Event | None):
         self.n = 1
         self._cancel = cancel
@@ -585,8 +583,6 @@ class _Engine:
 
 
 class _PoolEngine(_Engine):
-    parallel = True
-
     def __init__(self, n: int):
         super().__init__(None)
         self.pool = _get_pool(n)
@@ -621,8 +617,6 @@ class _PoolEngine(_Engine):
 
 
 class _DaskEngine(_Engine):
-    parallel = True
-
     def __init__(self, client):
         super().__init__(None)
         self.client = client
@@ -760,6 +754,8 @@ class _Run:
 
     def _settle(self, file: _File, active: list[_File]):
         """Next stage of ``file`` once its current one is complete: rescue, or done."""
+        if self.cancel is not None and self.cancel.is_set():
+            return  # the run loop raises VerificationCancelled
         while not file.running:
             fits = [file.fits[i] for i in range(len(file.candidates))]
             extra = self._next_stage(file, fits)
@@ -807,15 +803,16 @@ class _Run:
         """Files past their safety cap: stop their fits still running (hard bound)."""
         now = time.time()
         for file in list(active):
-            if not file.running or now < file.deadline + _GRACE:
-                continue
-            late = dict(file.running)
+            late = {f: i for f, i in file.running.items() if not f.done()}
+            if not late or now < file.deadline + _GRACE:
+                continue  # finished fits wait in the queue with their results
             others = {f: self.tasks[f] for f in self.tasks if f not in late and not f.done()}
             lost = self.engine.stop(list(late))
             for future, index in late.items():
                 self.tasks.pop(future, None)
                 del file.running[future]
-                self._record(file, index, failed(file.candidates[index].model, _OVERRUN,
+                reason = _NOT_STARTED if future.cancelled() else _OVERRUN
+                self._record(file, index, failed(file.candidates[index].model, reason,
                                                  cut="safety cap"))
             if lost:  # pure functions: the same fits again on the fresh pool
                 for future, (other, index, task) in others.items():
