@@ -118,6 +118,7 @@ def summarise(rows: list[dict]) -> dict:
     fixed = sum(1 for r in known if r["network_rank"] != 1 and r.get("verified_rank") == 1)
     broke = sum(1 for r in known if r["network_rank"] == 1 and r.get("verified_rank") != 1)
     secs = [r["verify_seconds"] for r in rows if r.get("verify_seconds") is not None]
+    idle = [r["idle_estimate_seconds"] for r in rows if r.get("idle_estimate_seconds")]
     own = [r["true_fit"] for r in rows if r.get("true_fit")]
     return {
         "n": len(rows),
@@ -136,6 +137,8 @@ def summarise(rows: list[dict]) -> dict:
         "no_fit": sum(1 for r in rows if r.get("no_fit")),
         "verify_seconds": {"median": percentile(secs, 50), "p90": percentile(secs, 90),
                            "max": max(secs) if secs else None},
+        "idle_estimate_seconds": {"median": percentile(idle, 50), "p90": percentile(idle, 90),
+                                  "max": max(idle) if idle else None},
         "errors": sum(1 for r in rows if r.get("error")),
     }
 
@@ -152,7 +155,8 @@ def fit_record(c) -> dict:
             "chi2r": num(c.chi2r, 6), "bic": num(c.bic, 6), "n_points": c.n_points,
             "n_free": c.n_free, "within_noise": c.within_noise,
             "posterior": num(c.posterior, 6), "verified_rank": c.verified_rank,
-            "seconds": num(c.seconds, 3), "n_evaluations": c.n_evaluations,
+            "seconds": num(c.seconds, 3), "cpu_seconds": num(c.cpu_seconds, 3),
+            "n_evaluations": c.n_evaluations,
             "parameters": {k: num(v) for k, v in c.parameters.items()}}
 
 
@@ -182,6 +186,9 @@ def score_one(raw, ranking, true_models: list[str], top: int) -> dict:
                    error=f"{type(exc).__name__}: {exc}", verified_rank=None)
         return row
     row["verify_seconds"] = round(time.perf_counter() - t, 3)
+    # load-independent: the fits' CPU time shared by the workers (an idle machine's time)
+    row["fit_cpu_seconds"] = round(sum(c.cpu_seconds for c in v.candidates), 3)
+    row["idle_estimate_seconds"] = round(row["fit_cpu_seconds"] / v.workers, 3)
     order = list(v.verified_order)
     ranks = [order.index(m) + 1 for m in true_models if m in order]
     row["verified_rank"] = min(ranks) if ranks else None
@@ -378,7 +385,8 @@ def print_summary(label: str, s: dict) -> None:
           f"{s['top1_change']['broke']} (p={s['top1_change']['sign_test_p']})  true model "
           f"within noise {s['true_model_within_noise']}/{s['n']}  rescued {s['rescued']} "
           f"no-fit {s['no_fit']}  time median {s['verify_seconds']['median']} s p90 "
-          f"{s['verify_seconds']['p90']} s")
+          f"{s['verify_seconds']['p90']} s (CPU/workers: median "
+          f"{s['idle_estimate_seconds']['median']} s p90 {s['idle_estimate_seconds']['p90']} s)")
 
 
 def print_rescore(path: Path) -> int:
@@ -525,8 +533,12 @@ def main(argv=None) -> int:
                                           "verify_seconds", "load_average")}
                   for b in busy_rows]}
     every = [r["verify_seconds"] for r in val + test + real if r.get("verify_seconds")]
+    idle = [r["idle_estimate_seconds"] for r in val + test + real
+            if r.get("idle_estimate_seconds")]
     report["time_per_file"] = {"n": len(every), "median": percentile(every, 50),
                                "p90": percentile(every, 90), "max": max(every, default=None),
+                               "cpu_per_worker_median": percentile(idle, 50),
+                               "cpu_per_worker_p90": percentile(idle, 90),
                                "mean_load_average": round(statistics.fmean(
                                    r["load_average"] for r in val + test + real), 2)}
     report["total_wall_seconds"] = round(time.time() - t0, 1)
