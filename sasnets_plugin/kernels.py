@@ -8,10 +8,8 @@ generation) could therefore load a library another process is still writing, and
 fit of that model fails. :func:`compile_lock` is an advisory lock on one file in that
 folder, taken around every build: the process that compiles holds it until the library
 is complete; the others then find and load it. Loading an already compiled model holds
-the lock for a few milliseconds only.
-
-``training/simulate.py`` locks the same file (:data:`LOCK_FILE`), so the two can run side
-by side before it switches to this module.
+the lock for a few milliseconds only. The verification and the training data generator
+(``training/simulate.py``) both load their kernels here.
 """
 from __future__ import annotations
 
