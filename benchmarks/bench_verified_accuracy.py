@@ -1,48 +1,49 @@
-"""Accuracy of the model suggestion with and without fit verification, in one run.
+"""Accuracy and time of the model suggestion with and without fit verification, in one run.
 
-    .venv/bin/python benchmarks/bench_verified_accuracy.py            # full run (~20-25 min, 2 cores)
-    .venv/bin/python benchmarks/bench_verified_accuracy.py --per-class 1 --real-only ...
-    .venv/bin/python benchmarks/bench_verified_accuracy.py --split val   # calibration mode
-    .venv/bin/python benchmarks/bench_verified_accuracy.py --rescore FILE  # re-score only
+    .venv/bin/python benchmarks/bench_verified_accuracy.py --max-minutes 60   # full run
+    .venv/bin/python benchmarks/bench_verified_accuracy.py --per-class 1 --products 8 ...
+    .venv/bin/python benchmarks/bench_verified_accuracy.py --rescore FILE   # re-score only
 
-Two test sets, each scored twice from the same network output: the network's own ranking,
-and the ranking after :func:`sasnets_plugin.suggestion.verify` fitted the network's top
-``--top`` (5) candidates and re-ranked them (default verification settings: default worker
-pool, ``max_seconds`` = 9 s, 6 starts, seed 0).
+One run, every set scored from the same network output twice: the network's own ranking,
+and the verified ranking of :func:`sasnets_plugin.verification.verify_candidates` (the
+network's top ``--top`` (5) plus the rest of its ranking as the rescue's reserve, default
+settings: work budget, worker pool, 60 s safety cap, seed 0). Files are verified one at a
+time, as a user verifies one file.
 
-1. Simulated held-out curves: a stratified sample of the *test* split of the training
-   dataset (``--per-class`` curves of every class, fixed ``--seed``), each passed with its
-   pinhole resolution (dQ = dq_over_q * q, the Gaussian sigma used by the simulation) so
-   the fits smear like the data. Curves are processed in rounds of one curve per class;
-   when the next round would overrun ``--max-minutes``, the run stops at the end of a
-   round (the sample stays stratified) and says so.
-2. Real measured curves with a known model: ``benchmarks/real_data/labels.json`` (see the
-   README beside it for the evidence behind each label).
+1. **Validation curves** (calibration): ``--per-class`` curves of every network class
+   simulated with :mod:`training.simulate` (its instrument, priors, noise; seed stream
+   ``[seed, 1, class]``), each passed with its pinhole resolution. The re-ranking's
+   constants, the failure rate ``EPS`` and the prior floor, are chosen here by re-scoring
+   the recorded fits over :data:`FAILURE_GRID` x :data:`PRIOR_FLOOR_GRID` (fits do not
+   depend on them; neither does the rescue). The earlier rules (:data:`FLOOR_RULES`) are
+   scored beside the shipped one.
+2. **Test curves**: the same on a separate seed stream (``[seed, 2, class]``) plus
+   ``--products`` curves of products ``form@structure`` (:data:`PRODUCT_FORMS` x
+   every structure factor; the network knows no product, so they measure the rescue).
+   Scored with the constants chosen on the validation curves (never tuned here).
+3. **Real files** with a known model: ``benchmarks/real_data/labels.json``.
+4. **Busy machine**: ``--busy-files`` of the files above verified again while every core
+   runs a spinning process: the answer (verified order and every fit's chi2) must be
+   identical; the time per file is reported for both.
 
-Verification re-orders the top ``--top`` only, so top-5 accuracy cannot change (a true
-model ranked 6th or lower stays there); top-1 and top-3 can.
+Rows whose true model the network does not know (products) count for the verified
+ranking only. The verified rank of the true model is its place in the verified order
+(rescue candidates included), or none when it was not fitted.
 
-Every candidate fit is recorded (network probability, chi2, chi2r, n_points, n_free, AIC,
-BIC, status, converged), so re-ranking rules can be re-scored offline: every run reports
-top-1/top-3 for each fit-failure rate ``EPS`` of :data:`FAILURE_GRID` (``"rescored"``).
-
-Calibration mode (``--split val``): the same procedure on the *validation* split
-(simulated curves only), written to ``benchmarks/results/verification_calibration.json``;
-its ``rescored.chosen_failure_rate`` (best top-1; ties -> the larger rate, the more
-cautious rule) is ``FIT_FAILURE_RATE`` of ``sasnets_plugin/verification/verify.py``.
-The test split only measures the chosen rule (never tune on it).
-
-Writes ``benchmarks/results/verified_accuracy.json``.
+Writes ``benchmarks/results/verified_accuracy.json`` (every candidate fit recorded, so the
+rule can be re-scored offline: ``--rescore``).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -50,18 +51,21 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from sasnets_plugin.verification.fitting import NOISE_CHI2R  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results" / "verified_accuracy.json"
-CALIBRATION = ROOT / "benchmarks" / "results" / "verification_calibration.json"
 LABELS = ROOT / "benchmarks" / "real_data" / "labels.json"
-DATASET = ROOT / "build" / "dataset"
 KS = (1, 3, 5)
-#: Why 3 curves per class by default (measured before the real weights existed).
-SAMPLE_SIZE_NOTE = (
-    "default --per-class 3 (213 curves) chosen from a pre-measurement on 8 test curves with 5 "
-    "candidates each: median 7.6 s, mean 8.5 s per verification while a training job loaded "
-    "both cores (so an upper bound); at ~5-6 s unloaded, 213 curves take ~18-21 min, plus ~2 min "
-    "for the labelled files. --max-minutes (21) stops the simulated part at a round boundary "
-    "if it runs slower, keeping the sample stratified.")
+#: Seed-stream codes of the simulated sets.
+SPLITS = {"val": 1, "test": 2}
+#: Forms of the simulated product curves (each times every structure factor).
+PRODUCT_FORMS = ("sphere", "ellipsoid", "core_shell_sphere", "cylinder")
+#: Re-scoring grids of the calibration (1: the network order; 0: plain BIC evidence).
+FAILURE_GRID = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
+PRIOR_FLOOR_GRID = (0.0, 1e-6, 1e-4, 1e-3, 1e-2)
 
 
 # --- small statistics helpers ---------------------------------------------------------------
@@ -86,54 +90,9 @@ def sign_test(fixed: int, broke: int) -> float | None:
 
 
 def percentile(values, p: float) -> float | None:
-    return None if not values else float(np.percentile(np.asarray(values, float), p))
+    return None if not values else round(float(np.percentile(np.asarray(values, float), p)), 3)
 
 
-def summarise(rows: list[dict]) -> dict:
-    """Top-k with/without verification, fixed/broke counts and timing over ``rows``.
-
-    Each row has ``network_rank`` / ``verified_rank`` (1-based rank of the true model, or
-    None when the network does not know the model) and ``verify_seconds``.
-    """
-    scored = [r for r in rows if r.get("network_rank") is not None or r.get("error")]
-    n = len(scored)
-    out: dict = {"n": n}
-    for label, key in (("network", "network_rank"), ("verified", "verified_rank")):
-        block = {}
-        for k in KS:
-            hits = sum(1 for r in scored if r.get(key) is not None and r[key] <= k)
-            block[f"top{k}"] = round(hits / n, 4) if n else None
-            block[f"top{k}_hits"] = hits
-            block[f"top{k}_ci95"] = wilson(hits, n)
-        out[label] = block
-    fixed = sum(1 for r in scored if r.get("network_rank", 0) and r["network_rank"] != 1
-                and r.get("verified_rank") == 1)
-    broke = sum(1 for r in scored if r.get("network_rank") == 1 and r.get("verified_rank") != 1)
-    in_top = [r for r in scored if r.get("network_rank") is not None and r["network_rank"] <= 5]
-    out["top1_change"] = {
-        "fixed": fixed, "broke": broke, "net": fixed - broke,
-        "sign_test_p": sign_test(fixed, broke),
-        "true_model_in_candidates": len(in_top),
-        "verified_top1_given_in_candidates": (
-            round(sum(r.get("verified_rank") == 1 for r in in_top) / len(in_top), 4)
-            if in_top else None),
-        "network_top1_given_in_candidates": (
-            round(sum(r["network_rank"] == 1 for r in in_top) / len(in_top), 4)
-            if in_top else None),
-    }
-    secs = [r["verify_seconds"] for r in scored if r.get("verify_seconds") is not None]
-    out["verify_seconds"] = {
-        "median": percentile(secs, 50), "p90": percentile(secs, 90),
-        "mean": float(np.mean(secs)) if secs else None, "max": max(secs) if secs else None,
-    }
-    loads = [r["load_average"] for r in scored if r.get("load_average") is not None]
-    out["load_average_1min"] = {"median": percentile(loads, 50), "max": max(loads) if loads else None}
-    out["errors"] = sum(1 for r in rows if r.get("error"))
-    out["not_scored_model_unknown_to_network"] = len(rows) - n
-    return out
-
-
-# --- shared machinery ---------------------------------------------------------------------
 def load_avg() -> float:
     try:
         return round(os.getloadavg()[0], 2)
@@ -141,258 +100,250 @@ def load_avg() -> float:
         return float("nan")
 
 
-def true_rank(ranking, models: list[str]) -> int | None:
-    """Best 1-based rank among the accepted ``models`` (None: the network knows none)."""
-    ranks = [ranking.models.index(m) + 1 for m in models if m in ranking.models]
-    return min(ranks) if ranks else None
+def topk(rows: list[dict], key: str) -> dict:
+    n = len(rows)
+    out = {"n": n}
+    for k in KS:
+        hits = sum(1 for r in rows if r.get(key) is not None and r[key] <= k)
+        out[f"top{k}"] = round(hits / n, 4) if n else None
+        out[f"top{k}_hits"] = hits
+        out[f"top{k}_ci95"] = wilson(hits, n)
+    return out
 
 
-def verified_rank(network_rank: int | None, verification, models: list[str]) -> int | None:
-    """Rank of the true model after verification: its place in the verified order when it
-    was a candidate, else unchanged (verification only re-orders the candidates)."""
-    if network_rank is None:
-        return None
-    order = list(verification.verified_order)
-    ranks = [order.index(m) + 1 for m in models if m in order]
-    return min(ranks) if ranks else network_rank
-
-
-def fit_record(c) -> dict:
-    """Everything needed to re-score a re-ranking rule offline for one candidate fit."""
-    def num(x, digits=6):
-        return round(float(x), digits) if x is not None and math.isfinite(x) else None
-
-    return {"probability": num(c.probability), "status": c.status, "converged": c.converged,
-            "chi2": num(c.chi2, 4), "chi2r": num(c.chi2r, 4), "aic": num(c.aic, 4),
-            "bic": num(c.bic, 4), "n_points": c.n_points, "n_free": c.n_free,
-            "posterior": num(c.posterior, 4), "seconds": num(c.seconds, 3),
-            "parameters": {k: num(v) for k, v in c.parameters.items()}}
-
-
-def score_one(ranking, true_model: str, top: int, options: dict, accept=()) -> dict:
-    """Network rank, verification and verified rank of one curve (never raises).
-
-    ``accept``: further models counted as correct (equivalent parametrisations)."""
-    from sasnets_plugin.suggestion import verify
-
-    correct = [true_model, *accept]
-    row: dict = {"true_model": true_model}
-    if accept:
-        row["also_accepted"] = list(accept)
-    row["network_rank"] = true_rank(ranking, correct)
-    row["network_top"] = [[m, round(p, 4)] for m, p in ranking.top(top)]
-    t = time.perf_counter()
-    try:
-        v = verify(ranking, top=top, **options)
-    except Exception as exc:  # noqa: BLE001 - a benchmark records, it does not stop
-        row["verify_seconds"] = time.perf_counter() - t
-        row["error"] = f"{type(exc).__name__}: {exc}"
-        row["verified_rank"] = row["network_rank"]
-        return row
-    row["verify_seconds"] = round(time.perf_counter() - t, 3)
-    row["load_average"] = load_avg()
-    row["verified_order"] = list(v.verified_order)
-    row["verified_rank"] = verified_rank(row["network_rank"], v, correct)
-    row["fits"] = {c.model: fit_record(c) for c in v.candidates}
-    row["temperature"] = round(v.temperature, 3)
-    row["resolution"] = v.resolution
-    row["workers"] = v.workers
-    return row
-
-
-# --- 1. simulated held-out curves -------------------------------------------------------------
-def sample_split(dataset: Path, per_class: int, seed: int, classes=None, split: str = "test"):
-    """Rounds of (model, index) pairs: round r holds curve r of every class (shuffled)."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from training.dataset import load_split, read_manifest
-
-    models = sorted(read_manifest(dataset)["models"])
-    if classes is not None:
-        models = [m for m in models if m in set(classes)]
-    data = load_split(dataset, split, models=models)
-    rng = np.random.default_rng(seed)
-    picks = {}
-    for m in models:
-        idx = np.flatnonzero(data.models == m)
-        picks[m] = rng.choice(idx, size=min(per_class, idx.size), replace=False)
-    rounds = []
-    for r in range(per_class):
-        members = [(m, int(picks[m][r])) for m in models if r < len(picks[m])]
-        order = rng.permutation(len(members))
-        rounds.append([members[i] for i in order])
-    return data, rounds
-
-
-def raw_from_split(split, i: int):
-    from sasnets_plugin.loading import RawCurve
-
-    n = int(split.n_points[i])
-    q = split.q[i, :n]
-    inst = split.params[i].get("instrument", {})
-    dq = inst.get("dq_over_q")
-    return RawCurve(title=f"{split.split}[{i}] {split.models[i]}", q=q, I=split.I[i, :n],
-                    dI=split.dI[i, :n], dQ=None if dq is None else float(dq) * q), dq
-
-
-def simulated_pd(params: dict) -> dict:
-    """Relative polydispersity widths the simulation used (``*_pd`` > 0)."""
-    model = params.get("model", {})
-    return {k: round(float(v), 4) for k, v in model.items()
-            if k.endswith("_pd") and isinstance(v, (int, float)) and v > 0}
-
-
-def true_model_fits(rows: list[dict]) -> dict:
-    """How well the true model's own fit reproduces curves simulated from it."""
-    chi = [r["fits"][r["true_model"]]["chi2r"] for r in rows
-           if r.get("fits") and r["true_model"] in r["fits"]
-           and r["fits"][r["true_model"]]["status"] == "ok"]
-    pd = [r["fits"][r["true_model"]]["chi2r"] for r in rows
-          if r.get("fits") and r["true_model"] in r["fits"] and r.get("true_pd")
-          and r["fits"][r["true_model"]]["status"] == "ok"]
-    return {"n": len(chi),
-            "fraction_chi2r_below_2": round(np.mean(np.asarray(chi) < 2), 4) if chi else None,
-            "median_chi2r": percentile(chi, 50),
-            "n_polydisperse": len(pd),
-            "fraction_chi2r_below_2_polydisperse": (round(np.mean(np.asarray(pd) < 2), 4)
-                                                    if pd else None)}
-
-
-# --- offline re-scoring of the re-ranking rule --------------------------------------------
-#: Fit-failure rates EPS tried by the calibration (1: network order; 0: plain BIC evidence).
-FAILURE_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
-
-
-def rescored_rank(row: dict, failure_rate: float) -> int | None:
-    """Rank of the true model had the rule used ``failure_rate``."""
-    from sasnets_plugin.verification import CandidateFit, rerank
-
-    if row.get("network_rank") is None or not row.get("fits"):
-        return row.get("verified_rank")
-    models = [m for m, _ in row["network_top"]]
-    fits = [CandidateFit(model=m, status=row["fits"][m]["status"],
-                         chi2r=_nan(row["fits"][m]["chi2r"]), bic=_nan(row["fits"][m]["bic"]))
-            for m in models]
-    ranked, _ = rerank(fits, [row["fits"][m]["probability"] or 0.0 for m in models],
-                       failure_rate)
-    order = [c.model for c in sorted(ranked, key=lambda c: c.verified_rank)]
-    correct = [row["true_model"], *row.get("also_accepted", [])]
-    ranks = [order.index(m) + 1 for m in correct if m in order]
-    return min(ranks) if ranks else row["network_rank"]
-
-
-def _nan(x) -> float:
-    return math.nan if x is None else float(x)
-
-
-def rescore_grid(rows: list[dict]) -> dict:
-    """Top-1/top-3 hits of every ``EPS`` of :data:`FAILURE_GRID`; the chosen one has the
-    most top-1 hits (ties: the larger rate, the more cautious rule)."""
-    scored = [r for r in rows if r.get("network_rank") is not None and r.get("fits")]
-    grid = []
-    for eps in FAILURE_GRID:
-        ranks = [rescored_rank(r, eps) for r in scored]
-        grid.append({"failure_rate": eps, "top1_hits": sum(k == 1 for k in ranks),
-                     "top3_hits": sum(k is not None and k <= 3 for k in ranks)})
-    best = max(grid, key=lambda g: (g["top1_hits"], g["failure_rate"]))
-    return {"n": len(scored), "grid": grid, "chosen_failure_rate": best["failure_rate"],
-            "network_top1_hits": sum(r["network_rank"] == 1 for r in scored)}
-
-
-def run_simulated(classifier, args, options: dict) -> dict:
-    from sasnets_plugin.suggestion import prepare, rank
-
-    t_load = time.perf_counter()
-    split, rounds = sample_split(args.dataset, args.per_class, args.seed,
-                                 args.models.split(",") if args.models else None, args.split)
-    load_s = time.perf_counter() - t_load
-    unknown = sorted({m for rnd in rounds for m, _ in rnd} - set(classifier.classes))
-    print(f"simulated: {sum(map(len, rounds))} curves planned in {len(rounds)} round(s) of "
-          f"{len(rounds[0]) if rounds else 0} ({args.split} split loaded in {load_s:.1f} s)")
-    if unknown:
-        print(f"  note: {len(unknown)} dataset classes are not classes of this network")
-
-    rows: list[dict] = []
-    t0 = time.perf_counter()
-    budget = args.max_minutes * 60.0
-    stopped_early = None
-    for r, members in enumerate(rounds):
-        elapsed = time.perf_counter() - t0
-        if r > 0:
-            per_round = elapsed / r
-            if elapsed + per_round > budget:
-                stopped_early = (f"stopped after {r} of {len(rounds)} rounds: the next round "
-                                 f"would take ~{per_round / 60:.1f} min and exceed "
-                                 f"--max-minutes {args.max_minutes}")
-                print("  " + stopped_early)
-                break
-        prepared, meta = [], []
-        for model, i in members:
-            raw, dq = raw_from_split(split, i)
-            try:
-                prepared.append(prepare(raw))
-                meta.append((model, i, dq))
-            except Exception as exc:  # noqa: BLE001
-                rows.append({"true_model": model, "index": i, "round": r,
-                             "error": f"prepare: {type(exc).__name__}: {exc}",
-                             "network_rank": None, "verified_rank": None})
-        t_rank = time.perf_counter()
-        rankings = rank(classifier, prepared)
-        rank_s = (time.perf_counter() - t_rank) / max(1, len(prepared))
-        for (model, i, dq), ranking in zip(meta, rankings):
-            row = score_one(ranking, model, args.top, options)
-            row.update(index=i, round=r, n_points=int(split.n_points[i]),
-                       dq_over_q=None if dq is None else round(float(dq), 4),
-                       rank_seconds=round(rank_s, 4), true_pd=simulated_pd(split.params[i]))
-            rows.append(row)
-            done = len(rows)
-            if done % 10 == 0 or args.verbose:
-                print(f"  {done:4d}  {time.perf_counter() - t0:6.0f} s  {model:34s} "
-                      f"net {row['network_rank']} -> verified {row['verified_rank']}  "
-                      f"({row.get('verify_seconds', 0):.1f} s, load {load_avg()})", flush=True)
-    wall = time.perf_counter() - t0
-
-    summary = summarise(rows)
-    per_class = {}
-    for m in sorted({r["true_model"] for r in rows}):
-        mine = [r for r in rows if r["true_model"] == m]
-        s = summarise(mine)
-        per_class[m] = {"n": s["n"], "network_top1": s["network"]["top1"],
-                        "verified_top1": s["verified"]["top1"],
-                        "network_top3": s["network"]["top3"],
-                        "verified_top3": s["verified"]["top3"],
-                        "top5": s["network"]["top5"],
-                        "fixed": s["top1_change"]["fixed"], "broke": s["top1_change"]["broke"]}
-    hurt = sorted((m for m, s in per_class.items() if s["broke"] > s["fixed"]),
-                  key=lambda m: per_class[m]["fixed"] - per_class[m]["broke"])
-    helped = sorted((m for m, s in per_class.items() if s["fixed"] > s["broke"]),
-                    key=lambda m: per_class[m]["broke"] - per_class[m]["fixed"])
-    # which wrong winners verification picks when it breaks a correct top-1
-    broke_to = {}
-    for r in rows:
-        if r.get("network_rank") == 1 and r.get("verified_rank") not in (None, 1):
-            winner = r["verified_order"][0] if r.get("verified_order") else None
-            broke_to.setdefault(r["true_model"], []).append(winner)
+def summarise(rows: list[dict]) -> dict:
+    """Network vs verified top-k, fixed/broke counts, the true model's own fit, the
+    rescue, and the time per file over ``rows``."""
+    known = [r for r in rows if r.get("network_rank") is not None]
+    fixed = sum(1 for r in known if r["network_rank"] != 1 and r.get("verified_rank") == 1)
+    broke = sum(1 for r in known if r["network_rank"] == 1 and r.get("verified_rank") != 1)
+    secs = [r["verify_seconds"] for r in rows if r.get("verify_seconds") is not None]
+    idle = [r["idle_estimate_seconds"] for r in rows if r.get("idle_estimate_seconds")]
+    own = [r["true_fit"] for r in rows if r.get("true_fit")]
     return {
-        "sample": {"per_class_requested": args.per_class, "seed": args.seed,
-                   "rounds_planned": len(rounds),
-                   "rounds_completed": len({r["round"] for r in rows}),
-                   "curves": len(rows), "classes": len(per_class),
-                   "classes_unknown_to_network": unknown, "stopped_early": stopped_early,
-                   "dataset": str(args.dataset), "split": args.split},
-        "wall_seconds": round(wall, 1),
-        "summary": summary,
-        "true_model_fits": true_model_fits(rows),
-        "rescored": rescore_grid(rows),
-        "per_class": per_class,
-        "classes_where_verification_hurts": hurt,
-        "classes_where_verification_helps": helped,
-        "broken_top1_replaced_by": broke_to,
-        "curves": rows,
+        "n": len(rows),
+        "network": topk(known, "network_rank") if known else None,
+        "verified": topk(rows, "verified_rank"),
+        "verified_on_network_known": topk(known, "verified_rank") if known else None,
+        "top1_change": {"fixed": fixed, "broke": broke, "net": fixed - broke,
+                        "sign_test_p": sign_test(fixed, broke)},
+        "true_model_fitted": sum(1 for r in rows if r.get("true_fit")),
+        "truth_within_noise": sum(1 for r in rows if r.get("truth_chi2r") is not None
+                                  and r["truth_chi2r"] <= NOISE_CHI2R),
+        "true_model_within_noise": sum(1 for f in own if f["within_noise"]),
+        "share_true_model_within_noise": (round(sum(f["within_noise"] for f in own) / len(rows), 4)
+                                          if rows else None),
+        "rescued": sum(1 for r in rows if r.get("rescued")),
+        "no_fit": sum(1 for r in rows if r.get("no_fit")),
+        "verify_seconds": {"median": percentile(secs, 50), "p90": percentile(secs, 90),
+                           "max": max(secs) if secs else None},
+        "idle_estimate_seconds": {"median": percentile(idle, 50), "p90": percentile(idle, 90),
+                                  "max": max(idle) if idle else None},
+        "errors": sum(1 for r in rows if r.get("error")),
     }
 
 
-# --- 2. real measured curves ------------------------------------------------------------------
+# --- one file -----------------------------------------------------------------------------
+def fit_record(c) -> dict:
+    """Everything needed to re-score the re-ranking rule offline for one candidate fit."""
+    def num(x, digits=6):
+        return round(float(x), digits) if x is not None and math.isfinite(x) else None
+
+    return {"model": c.model, "probability": num(c.probability, 12), "status": c.status,
+            "converged": c.converged, "at_bounds": list(c.at_bounds), "cut": c.cut,
+            "rescue": c.rescue, "network_rank": c.network_rank, "chi2": num(c.chi2, 6),
+            "chi2r": num(c.chi2r, 6), "bic": num(c.bic, 6), "n_points": c.n_points,
+            "n_free": c.n_free, "within_noise": c.within_noise,
+            "posterior": num(c.posterior, 6), "verified_rank": c.verified_rank,
+            "seconds": num(c.seconds, 3), "cpu_seconds": num(c.cpu_seconds, 3),
+            "n_evaluations": c.n_evaluations,
+            "parameters": {k: num(v) for k, v in c.parameters.items()}}
+
+
+def signature(row: dict) -> list:
+    """The answer of one verification: verified order and every fit's chi2."""
+    return [(f["model"], f["status"], f["chi2"]) for f in
+            sorted(row.get("fits", []), key=lambda f: f["verified_rank"])]
+
+
+def score_one(raw, ranking, true_models: list[str], top: int) -> dict:
+    """Network rank, verification and verified rank of one curve (never raises)."""
+    from sasnets_plugin.verification import verify_candidates
+
+    row: dict = {"true_model": true_models[0]}
+    if len(true_models) > 1:
+        row["also_accepted"] = true_models[1:]
+    ranks = [ranking.models.index(m) + 1 for m in true_models if m in ranking.models]
+    row["network_rank"] = min(ranks) if ranks else None
+    row["network_top"] = [[m, round(p, 4)] for m, p in ranking.top(top)]
+    models, probabilities = zip(*ranking.top(top))
+    row["load_average"] = load_avg()
+    t = time.perf_counter()
+    try:
+        v = verify_candidates(raw, models, probabilities, reserve=ranking.top(None)[top:])
+    except Exception as exc:  # noqa: BLE001 - a benchmark records, it does not stop
+        row.update(verify_seconds=round(time.perf_counter() - t, 3),
+                   error=f"{type(exc).__name__}: {exc}", verified_rank=None)
+        return row
+    row["verify_seconds"] = round(time.perf_counter() - t, 3)
+    # load-independent: the fits' CPU time shared by the workers (an idle machine's time)
+    row["fit_cpu_seconds"] = round(sum(c.cpu_seconds for c in v.candidates), 3)
+    row["idle_estimate_seconds"] = round(row["fit_cpu_seconds"] / v.workers, 3)
+    order = list(v.verified_order)
+    ranks = [order.index(m) + 1 for m in true_models if m in order]
+    row["verified_rank"] = min(ranks) if ranks else None
+    row["verified_top"] = order[:top]
+    row["fits"] = [fit_record(c) for c in v.candidates]
+    own = [f for f in row["fits"] if f["model"] in true_models and f["status"] == "ok"]
+    row["true_fit"] = min(own, key=lambda f: f["chi2r"]) if own else None
+    row.update(rescued=v.rescued, no_fit=v.no_fit, best_chi2r=v.to_json()["best_chi2r"],
+               temperature=round(v.temperature, 3), resolution=v.resolution)
+    return row
+
+
+# --- simulated curves -------------------------------------------------------------------------
+def simulated_set(classes, split: str, per_class: int, seed: int, products: int = 0) -> list:
+    """``(true model, RawCurve, parameters)`` of every curve of one split: ``per_class``
+    per class, then ``products`` product curves (test split only)."""
+    from sasnets_plugin.loading import RawCurve
+    from sasnets_plugin.models.products import STRUCTURES
+    from training.simulate import simulate_curves
+
+    names = [(m, i) for i in range(per_class) for m in classes]
+    names += [(f"{f}@{s}", i) for i, (f, s) in
+              enumerate((f, s) for f in PRODUCT_FORMS for s in STRUCTURES)][:products]
+    out = []
+    for k, (model, i) in enumerate(names):
+        rng = np.random.default_rng([seed, SPLITS[split], k])
+        curve = simulate_curves(model, rng, 1)[0]
+        dq = float(curve.params["instrument"]["dq_over_q"])
+        raw = RawCurve(f"{split}[{k}] {model}", curve.q, curve.I, curve.dI, dq * curve.q)
+        out.append((model, raw, {"title": raw.title, "true_parameters": curve.params["model"],
+                                 "dq_over_q": round(dq, 4),
+                                 "truth_chi2r": truth_chi2r(model, raw, curve.params["model"])}))
+    return out
+
+
+def truth_chi2r(model: str, raw, parameters: dict) -> float | None:
+    """Reduced chi2 of the simulation's own parameters (scale and background solved), with
+    the fits' weights and smearing: whether the true model *can* fit within the noise."""
+    from sasmodels.direct_model import DirectModel
+
+    from sasnets_plugin.kernels import kernel_model
+    from sasnets_plugin.verification import prepare_data
+    from sasnets_plugin.verification.fitting import pinhole_on_log_grid
+
+    data, _ = prepare_data(raw)
+    calc = DirectModel(data.sasmodels_data(), kernel_model(model))
+    if data.resolution == "pinhole":
+        calc.resolution = pinhole_on_log_grid(data.q, data.dQ)
+    shape = {k: v for k, v in parameters.items()
+             if not k.endswith("_type") and k not in ("scale", "background")}
+    try:
+        column = np.asarray(calc(**shape, scale=1.0, background=0.0), float)
+    except Exception:  # noqa: BLE001 - a diagnostic only
+        return None
+    design = np.column_stack([column, np.ones_like(column)]) / data.sigma[:, None]
+    coef, *_ = np.linalg.lstsq(design, data.I / data.sigma, rcond=None)
+    residual = design @ coef - data.I / data.sigma
+    return round(float(residual @ residual) / max(1, data.n - 4), 4)
+
+
+def run_set(classifier, items, top: int, deadline: float, label: str) -> tuple[list, str | None]:
+    """Verify every ``(true models, raw, extra)`` of ``items`` until ``deadline``."""
+    from sasnets_plugin.suggestion import prepare, rank
+
+    rows, stopped = [], None
+    t0 = time.perf_counter()
+    for i, (true_models, raw, extra) in enumerate(items):
+        if time.time() > deadline:
+            stopped = f"{label}: stopped after {i} of {len(items)} curves (--max-minutes)"
+            print("  " + stopped)
+            break
+        try:
+            ranking = rank(classifier, [prepare(raw)])[0]
+        except Exception as exc:  # noqa: BLE001
+            rows.append({"true_model": true_models[0], "error": f"{type(exc).__name__}: {exc}",
+                         "verified_rank": None, **extra})
+            continue
+        row = score_one(raw, ranking, true_models, top)
+        row.update(extra)
+        rows.append(row)
+        print(f"  {label} {i + 1:4d}/{len(items)} {time.perf_counter() - t0:6.0f} s  "
+              f"{true_models[0]:36s} net {row['network_rank']} -> verified "
+              f"{row.get('verified_rank')}  {'R' if row.get('rescued') else ' '}"
+              f"{'N' if row.get('no_fit') else ' '} ({row.get('verify_seconds', 0):.1f} s, "
+              f"load {row['load_average']})", flush=True)
+    return rows, stopped
+
+
+# --- re-scoring the rule ------------------------------------------------------------------
+def rescored_rank(row: dict, failure_rate: float, prior_floor: float, rule: str) -> int | None:
+    """Rank of the true model had the rule used these constants."""
+    from sasnets_plugin.verification import CandidateFit, rerank
+
+    fits = row.get("fits")
+    if not fits:
+        return row.get("verified_rank")
+    nan = (lambda x: math.nan if x is None else float(x))
+    candidates = [CandidateFit(model=f["model"], status=f["status"], chi2r=nan(f["chi2r"]),
+                               bic=nan(f["bic"]), converged=f["converged"],
+                               at_bounds=tuple(f["at_bounds"]), cut=f["cut"])
+                  for f in fits]
+    ranked, _ = rerank(candidates, [f["probability"] or 0.0 for f in fits], failure_rate,
+                       floor_rule=rule, prior_floor=prior_floor)
+    order = [c.model for c in sorted(ranked, key=lambda c: c.verified_rank)]
+    correct = [row["true_model"], *row.get("also_accepted", [])]
+    ranks = [order.index(m) + 1 for m in correct if m in order]
+    return min(ranks) if ranks else None
+
+
+def rescore(rows: list[dict]) -> dict:
+    """Top-1/top-3 hits of every rule and constant pair; the chosen pair has the most
+    top-1 hits under the shipped rule (ties: the larger failure rate, then the larger
+    prior floor: the more cautious rule)."""
+    from sasnets_plugin.verification.verify import FLOOR_RULES
+
+    scored = [r for r in rows if r.get("fits")]
+    grid = []
+    for rule in FLOOR_RULES:
+        for eps in FAILURE_GRID:
+            for floor in PRIOR_FLOOR_GRID:
+                ranks = [rescored_rank(r, eps, floor, rule) for r in scored]
+                grid.append({"rule": rule, "failure_rate": eps, "prior_floor": floor,
+                             "top1_hits": sum(k == 1 for k in ranks),
+                             "top3_hits": sum(k is not None and k <= 3 for k in ranks)})
+    shipped = [g for g in grid if g["rule"] == FLOOR_RULES[0]]
+    best = max(shipped, key=lambda g: (g["top1_hits"], g["failure_rate"], g["prior_floor"]))
+    per_rule = {rule: max((g for g in grid if g["rule"] == rule),
+                          key=lambda g: (g["top1_hits"], g["failure_rate"], g["prior_floor"]))
+                for rule in FLOOR_RULES}
+    return {"n": len(scored), "grid": grid, "chosen": best, "best_per_rule": per_rule,
+            "network_top1_hits": sum(r.get("network_rank") == 1 for r in scored)}
+
+
+def at(rows: list[dict], eps: float, floor: float, rule: str) -> dict:
+    """Top-k of ``rows`` re-scored with the given constants (fits unchanged)."""
+    ranked = [{**r, "verified_rank": rescored_rank(r, eps, floor, rule)} for r in rows]
+    return summarise(ranked)
+
+
+# --- busy machine -------------------------------------------------------------------------
+@contextlib.contextmanager
+def busy_cpu():
+    """Every core kept busy by a spinning process for the duration of the block."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+             for _ in range(os.cpu_count() or 1)]
+    try:
+        time.sleep(1.0)
+        yield len(procs)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+# --- run ------------------------------------------------------------------------------------
 def resolve(path: str) -> Path:
     if path.startswith("sasdata:"):
         import sasdata
@@ -402,197 +353,212 @@ def resolve(path: str) -> Path:
     return p if p.is_absolute() else ROOT / p
 
 
-def run_real(classifier, args, options: dict) -> dict:
+def real_items(labels: Path) -> list:
     from sasnets_plugin.loading import load_1d
-    from sasnets_plugin.suggestion import prepare, rank
 
-    spec = json.loads(Path(args.labels).read_text())
-    entries = spec["files"]
-    rows = []
-    t0 = time.perf_counter()
-    for e in entries:
+    items = []
+    for e in json.loads(labels.read_text())["files"]:
         path = resolve(e["path"])
-        row = {"file": path.name, "dataset": e.get("dataset", 0), "true_model": e["model"],
-               "model_generated": e.get("model_generated", False)}
-        try:
-            raw = load_1d(path)[e.get("dataset", 0)]
-            ranking = rank(classifier, [prepare(raw)])[0]
-        except Exception as exc:  # noqa: BLE001
-            row.update(error=f"{type(exc).__name__}: {exc}", network_rank=None,
-                       verified_rank=None)
-            rows.append(row)
-            print(f"  {path.name}: {row['error']}")
-            continue
-        row.update(score_one(ranking, e["model"], args.top, options, e.get("also_accept", ())))
-        row["n_points"] = int(np.size(raw.q))
-        rows.append(row)
-        print(f"  {path.name:40s} [{row['dataset']}] {e['model']:20s} net {row['network_rank']} "
-              f"-> verified {row['verified_rank']}  top: {row['network_top'][0][0]} -> "
-              f"{(row.get('verified_order') or ['?'])[0]}  ({row.get('verify_seconds', 0):.1f} s)",
-              flush=True)
-    measured = [r for r in rows if not r["model_generated"]]
-    generated = [r for r in rows if r["model_generated"]]
-    return {
-        "labels_file": str(Path(args.labels).relative_to(ROOT)
-                           if Path(args.labels).is_relative_to(ROOT) else args.labels),
-        "wall_seconds": round(time.perf_counter() - t0, 1),
-        "summary_all": summarise(rows),
-        "summary_measured_only": summarise(measured),
-        "summary_model_generated_only": summarise(generated),
-        "n_measured": len(measured), "n_model_generated": len(generated),
-        "files": rows,
-    }
-
-
-# --- run ------------------------------------------------------------------------------------
-def weights_info(classifier) -> dict:
-    md = dict(classifier.metadata)
-    keep = ("architecture", "n_classes", "temperature", "command", "training", "training_seconds",
-            "epochs_run", "test_scores", "baseline", "machine", "preprocessing_version")
-    info = {k: md[k] for k in keep if k in md}
-    if isinstance(info.get("test_scores"), dict):  # drop bulky per-class arrays
-        info["test_scores"] = {k: v for k, v in info["test_scores"].items()
-                               if not isinstance(v, (list, dict))}
-    info["weights_dir"] = str(classifier.weights_dir)
-    model_file = Path(classifier.weights_dir) / "model.keras"
-    if model_file.exists():
-        info["model_file_mtime"] = _dt.datetime.fromtimestamp(
-            model_file.stat().st_mtime, _dt.timezone.utc).isoformat(timespec="seconds")
-    return info
+        raw = load_1d(path)[e.get("dataset", 0)]
+        items.append(([e["model"], *e.get("also_accept", ())], raw,
+                      {"file": path.name, "dataset": e.get("dataset", 0),
+                       "model_generated": e.get("model_generated", False)}))
+    return items
 
 
 def machine_info() -> dict:
     import importlib.metadata as im
 
     versions = {}
-    for pkg in ("sasmodels", "bumps", "sasdata", "tensorflow", "keras", "numpy"):
-        try:
+    for pkg in ("sasmodels", "bumps", "sasdata", "tensorflow", "keras", "numpy", "distributed"):
+        with contextlib.suppress(im.PackageNotFoundError):
             versions[pkg] = im.version(pkg)
-        except im.PackageNotFoundError:
-            pass
     return {"cpus": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(), "packages": versions}
 
 
+def print_summary(label: str, s: dict) -> None:
+    n, v = s["network"], s["verified"]
+    net = (f"network top1 {n['top1_hits']}/{n['n']} top3 {n['top3_hits']}  " if n else "")
+    print(f"{label:18s} n={s['n']:3d}  {net}verified top1 {v['top1_hits']}/{v['n']} "
+          f"top3 {v['top3_hits']}  fixed {s['top1_change']['fixed']} broke "
+          f"{s['top1_change']['broke']} (p={s['top1_change']['sign_test_p']})  true model "
+          f"within noise {s['true_model_within_noise']}/{s['n']}  rescued {s['rescued']} "
+          f"no-fit {s['no_fit']}  time median {s['verify_seconds']['median']} s p90 "
+          f"{s['verify_seconds']['p90']} s (CPU/workers: median "
+          f"{s['idle_estimate_seconds']['median']} s p90 {s['idle_estimate_seconds']['p90']} s)")
+
+
 def print_rescore(path: Path) -> int:
-    """Print the fit-failure-rate grid re-scored on the simulated curves of a result file."""
-    rows = json.loads(path.read_text())["simulated"]["curves"]
-    result = rescore_grid(rows)
-    print(f"{path.name}: {result['n']} curves, network top-1 hits {result['network_top1_hits']}")
-    for g in result["grid"]:
-        print(f"  failure rate {g['failure_rate']:4.2f}  top1 {g['top1_hits']:4d}  "
-              f"top3 {g['top3_hits']:4d}")
-    print(f"chosen failure rate (best top-1, ties -> larger): {result['chosen_failure_rate']}")
-    print(json.dumps(true_model_fits(rows)))
+    report = json.loads(path.read_text())
+    result = rescore(report["validation"]["curves"])
+    print(json.dumps({k: v for k, v in result.items() if k != "grid"}, indent=1))
     return 0
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-class", type=int, default=3,
-                        help="simulated test curves per class (default 3 = 213 curves)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--per-class", type=int, default=1,
+                        help="simulated curves per class and split (default 1: 71 + 71)")
+    parser.add_argument("--products", type=int, default=8,
+                        help="simulated product curves in the test set (default 8)")
+    parser.add_argument("--busy-files", type=int, default=16,
+                        help="files verified again with every core busy (default 16)")
+    parser.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
     parser.add_argument("--top", type=int, default=5, help="candidates verified (default 5)")
-    parser.add_argument("--workers", type=int, default=None,
-                        help="verification worker processes (default: the default pool)")
-    parser.add_argument("--max-seconds", type=float, default=None,
-                        help="verification budget per curve (default: the library default)")
-    parser.add_argument("--max-minutes", type=float, default=21.0,
-                        help="time budget of the simulated part; stops at a round boundary")
-    parser.add_argument("--models", default=None,
-                        help="comma-separated classes to sample (default: all; for debugging)")
-    parser.add_argument("--weights", default=None, help="weights folder (default: bundled)")
-    parser.add_argument("--dataset", type=Path, default=DATASET,
-                        help="training dataset folder (default build/dataset)")
-    parser.add_argument("--split", choices=("test", "val"), default="test",
-                        help="split of the simulated curves; 'val' is the calibration mode "
-                             "(simulated only, written to " + CALIBRATION.name + ")")
-    parser.add_argument("--rescore", type=Path, default=None,
-                        help="only re-score the evidence weights on the curves of this "
-                             "result file (no fitting) and print the grid")
+    parser.add_argument("--max-minutes", type=float, default=60.0,
+                        help="time budget of the whole run; each set stops when it is spent")
+    parser.add_argument("--classes", default=None,
+                        help="comma-separated network classes to simulate (default: all; "
+                             "for a quick check)")
     parser.add_argument("--labels", type=Path, default=LABELS)
-    parser.add_argument("--output", type=Path, default=None,
-                        help=f"default {RESULTS.name} ({CALIBRATION.name} with --split val)")
-    parser.add_argument("--simulated-only", action="store_true")
-    parser.add_argument("--real-only", action="store_true")
-    parser.add_argument("--verbose", action="store_true", help="print every curve")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--rescore", type=Path, default=None,
+                        help="only re-score the rule on the validation curves of this file")
     args = parser.parse_args(argv)
     if args.rescore is not None:
         return print_rescore(args.rescore)
-    if args.split == "val":
-        args.simulated_only = True
-    if args.output is None:
-        args.output = CALIBRATION if args.split == "val" else RESULTS
 
     from sasnets_plugin.suggestion import get_classifier
-    from sasnets_plugin.verification import DEFAULT_MAX_SECONDS, DEFAULT_N_STARTS, warm_up
-    from sasnets_plugin.verification.verify import FIT_FAILURE_RATE, default_workers
+    from sasnets_plugin.verification import (
+        DEFAULT_MAX_SECONDS,
+        DEFAULT_WORK,
+        warm_up,
+    )
+    from sasnets_plugin.verification.verify import (
+        FIT_FAILURE_RATE,
+        FLOOR_RULES,
+        PRIOR_FLOOR,
+        RESCUE_WORK_SHARE,
+        shutdown_pool,
+    )
 
-    options = {}
-    if args.workers is not None:
-        options["workers"] = args.workers
-    if args.max_seconds is not None:
-        options["max_seconds"] = args.max_seconds
-
-    started = _dt.datetime.now(_dt.timezone.utc)
-    t0 = time.perf_counter()
-    classifier = get_classifier(args.weights)
-    print(f"network: {len(classifier.classes)} classes from {classifier.weights_dir}")
-    t = time.perf_counter()
-    workers = args.workers or default_workers(args.top)
-    warm_up(workers)
-    warm_s = time.perf_counter() - t
-
+    started = _dt.datetime.now(_dt.UTC)
+    t0 = time.time()
+    deadline = t0 + 60 * args.max_minutes
+    classifier = get_classifier()
+    classes = args.classes.split(",") if args.classes else list(classifier.classes)
+    warm_up()
     report = {
         "benchmark": "verified_accuracy",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "argv": sys.argv[1:],
         "date_utc": started.isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        "load_average_at_start": load_avg(),
-        "weights": weights_info(classifier),
-        "settings": {
-            "sample_size_choice": SAMPLE_SIZE_NOTE,
-            "max_minutes_simulated": args.max_minutes,
-            "top": args.top,
-            "workers": workers,
-            "workers_note": "default pool (one per candidate up to the CPU count)"
-                            if args.workers is None else "set by --workers",
-            "max_seconds": args.max_seconds or DEFAULT_MAX_SECONDS,
-            "n_starts": DEFAULT_N_STARTS, "seed": 0,
-            "fit_failure_rate": FIT_FAILURE_RATE,
-            "pool_warm_up_seconds": round(warm_s, 2),
-            "verification_rank_rule": "true model's place in the verified order when it is "
-                                      "among the candidates, else its network rank",
-        },
+        "machine": machine_info(), "load_average_at_start": load_avg(),
+        "weights": {k: classifier.metadata.get(k) for k in ("architecture", "n_classes")},
+        "settings": {"top": args.top, "per_class": args.per_class, "products": args.products,
+                     "seed": args.seed, "work_per_fit": DEFAULT_WORK,
+                     "rescue_work_share": RESCUE_WORK_SHARE, "noise_chi2r": NOISE_CHI2R,
+                     "safety_cap_seconds": DEFAULT_MAX_SECONDS,
+                     "shipped_failure_rate": FIT_FAILURE_RATE, "shipped_prior_floor": PRIOR_FLOOR,
+                     "max_minutes": args.max_minutes},
     }
-    if not args.real_only:
-        print(f"--- simulated held-out curves ({args.split} split, {args.per_class}/class, "
-              f"seed {args.seed})")
-        report["simulated"] = run_simulated(classifier, args, options)
-    if not args.simulated_only:
-        print(f"--- real measured curves ({args.labels.name})")
-        report["real"] = run_real(classifier, args, options)
-    report["total_wall_seconds"] = round(time.perf_counter() - t0, 1)
+    # budget: validation and test share it equally with the real set and the busy pass
+    share = (deadline - time.time()) / 4
+
+    print(f"--- validation curves ({args.per_class}/class)")
+    val, stop_val = run_set(classifier, [([m], raw, extra) for m, raw, extra in
+                                         simulated_set(classes, "val", args.per_class, args.seed)],
+                            args.top, time.time() + share, "val")
+    calibration = rescore(val)
+    chosen = calibration["chosen"]
+    eps, floor = chosen["failure_rate"], chosen["prior_floor"]
+    print(f"calibration: shipped rule best at EPS {eps}, prior floor {floor} "
+          f"({chosen['top1_hits']} top-1 of {calibration['n']}; network "
+          f"{calibration['network_top1_hits']}); shipped constants EPS {FIT_FAILURE_RATE}, "
+          f"floor {PRIOR_FLOOR}")
+
+    print(f"--- test curves ({args.per_class}/class + {args.products} products)")
+    test_items = simulated_set(classes, "test", args.per_class, args.seed, args.products)
+    test, stop_test = run_set(classifier, [([m], raw, extra) for m, raw, extra in test_items],
+                              args.top, time.time() + share, "test")
+    print("--- real files")
+    real, stop_real = run_set(classifier, real_items(args.labels), args.top,
+                              max(deadline - 60, time.time() + share), "real")
+
+    singles = [r for r in test if "@" not in r["true_model"]]
+    products = [r for r in test if "@" in r["true_model"]]
+    for r in products:  # the form alone or with another structure factor: right shape
+        form = r["true_model"].split("@")[0]
+        top_model = (r.get("verified_top") or ["?"])[0]
+        r["verified_form_top1"] = top_model.split("@")[0] == form
+
+    def rules(rows):
+        return {rule: at(rows, eps, floor, rule) for rule in FLOOR_RULES} | {
+            "shipped_constants": at(rows, FIT_FAILURE_RATE, PRIOR_FLOOR, FLOOR_RULES[0])}
+
+    report["validation"] = {"summary": summarise(val), "stopped_early": stop_val,
+                            "calibration": calibration, "curves": val}
+    report["test"] = {"summary": summarise(singles), "stopped_early": stop_test,
+                      "at_chosen_constants": rules(singles),
+                      "products": {"summary": summarise(products),
+                                   "verified_form_top1": sum(r.get("verified_form_top1", False)
+                                                             for r in products)},
+                      "curves": test}
+    measured = [r for r in real if not r.get("model_generated")]
+    report["real"] = {"summary": summarise(real), "summary_measured_only": summarise(measured),
+                      "stopped_early": stop_real, "at_chosen_constants": rules(real),
+                      "files": real}
+
+    # busy machine: the same files again with every core spinning
+    pool = [r for r in real + test if r.get("fits")]
+    again = pool[:args.busy_files]
+    by_title = {raw.title: raw for _, raw, _ in test_items}
+    real_raw = {e["file"] + str(e["dataset"]): raw for _, raw, e in real_items(args.labels)}
+    print(f"--- busy machine: {len(again)} files again")
+    from sasnets_plugin.suggestion import prepare, rank
+
+    busy_rows = []
+    with busy_cpu() as spinning:
+        for row in again:
+            raw = (real_raw[row["file"] + str(row["dataset"])] if "file" in row
+                   else by_title[row["title"]])
+            ranking = rank(classifier, [prepare(raw)])[0]
+            busy = score_one(raw, ranking, [row["true_model"], *row.get("also_accepted", [])],
+                             args.top)
+            busy["identical"] = signature(busy) == signature(row)
+            busy["idle_seconds"] = row["verify_seconds"]
+            busy_rows.append(busy)
+            print(f"  {row['true_model']:36s} identical {busy['identical']}  idle "
+                  f"{row['verify_seconds']:.1f} s  busy {busy['verify_seconds']:.1f} s "
+                  f"(load {busy['load_average']})", flush=True)
+    shutdown_pool()
+    idle_s = [b["idle_seconds"] for b in busy_rows]
+    busy_s = [b["verify_seconds"] for b in busy_rows]
+    report["busy"] = {
+        "spinning_processes": spinning, "n": len(busy_rows),
+        "identical": sum(b["identical"] for b in busy_rows),
+        "idle_seconds": {"median": percentile(idle_s, 50), "p90": percentile(idle_s, 90)},
+        "busy_seconds": {"median": percentile(busy_s, 50), "p90": percentile(busy_s, 90)},
+        "files": [{k: b.get(k) for k in ("true_model", "identical", "idle_seconds",
+                                          "verify_seconds", "load_average")}
+                  for b in busy_rows]}
+    every = [r["verify_seconds"] for r in val + test + real if r.get("verify_seconds")]
+    idle = [r["idle_estimate_seconds"] for r in val + test + real
+            if r.get("idle_estimate_seconds")]
+    report["time_per_file"] = {"n": len(every), "median": percentile(every, 50),
+                               "p90": percentile(every, 90), "max": max(every, default=None),
+                               "cpu_per_worker_median": percentile(idle, 50),
+                               "cpu_per_worker_p90": percentile(idle, 90),
+                               "mean_load_average": round(statistics.fmean(
+                                   r["load_average"] for r in val + test + real), 2)}
+    report["total_wall_seconds"] = round(time.time() - t0, 1)
     report["load_average_at_end"] = load_avg()
 
-    for part in ("simulated", "real"):
-        if part not in report:
-            continue
-        s = report[part]["summary"] if part == "simulated" else report[part]["summary_all"]
-        n, v, c = s["network"], s["verified"], s["top1_change"]
-        print(f"{part:9s} n={s['n']:3d}  top1 {n['top1']:.3f} -> {v['top1']:.3f}   "
-              f"top3 {n['top3']:.3f} -> {v['top3']:.3f}   top5 {n['top5']:.3f} -> {v['top5']:.3f}"
-              f"   fixed {c['fixed']} broke {c['broke']} (p={c['sign_test_p']})   "
-              f"verify median {s['verify_seconds']['median'] or 0:.1f} s "
-              f"p90 {s['verify_seconds']['p90'] or 0:.1f} s max {s['verify_seconds']['max'] or 0:.1f} s")
-    if "simulated" in report:
-        sim = report["simulated"]
-        print("true-model fits:", json.dumps(sim["true_model_fits"]))
-        r = sim["rescored"]
-        print("fit-failure rate grid: top-1 hits",
-              {g["failure_rate"]: g["top1_hits"] for g in r["grid"]},
-              "chosen:", r["chosen_failure_rate"])
+    print_summary("validation", report["validation"]["summary"])
+    print_summary("test (single)", report["test"]["summary"])
+    print_summary("test (products)", report["test"]["products"]["summary"])
+    print(f"  products: verified #1 has the right form {report['test']['products']['verified_form_top1']}"
+          f"/{len(products)}")
+    print_summary("real", report["real"]["summary"])
+    for rule, s in report["test"]["at_chosen_constants"].items():
+        print_summary(f"test, {rule}", s)
+    for rule, s in report["real"]["at_chosen_constants"].items():
+        print_summary(f"real, {rule}", s)
+    b = report["busy"]
+    print(f"busy machine: {b['identical']}/{b['n']} identical; idle median "
+          f"{b['idle_seconds']['median']} s p90 {b['idle_seconds']['p90']} s, busy median "
+          f"{b['busy_seconds']['median']} s p90 {b['busy_seconds']['p90']} s")
+    print(f"time per file: {json.dumps(report['time_per_file'])}")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=1, default=float) + "\n")
     print(f"wrote {args.output}  ({report['total_wall_seconds'] / 60:.1f} min)")

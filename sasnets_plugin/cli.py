@@ -26,6 +26,8 @@ from .models.products import display_name
 
 EXIT_OK = 0
 EXIT_FAILED = 2
+#: Rescue candidates listed per file in the text output (all are in --json).
+RESCUE_SHOWN = 5
 
 #: sasdata example files the ``--demo`` option ranks (their models are known).
 DEMO_FILES = ("cyl_400_20.txt", "sphere_80.txt", "latex_smeared.xml", "ISIS_Polymer_Blend_TK49.xml")
@@ -64,38 +66,77 @@ def build_parser() -> argparse.ArgumentParser:
                         "metadata.json (default: the bundled network)")
     parser.add_argument("--verify", action="store_true",
                         help="also fit the top K models to each file's data (sasmodels + bumps, "
-                        "honouring its resolution) and re-rank them by fit evidence")
+                        "honouring its resolution) and re-rank them by fit evidence; when none "
+                        "fits within the noise, more models are fitted (and the output says so "
+                        "when still none does)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="with --verify: fit on the Dask cluster whose scheduler is at "
+                        "ADDRESS (tcp://host:8786) instead of this machine's worker processes")
     parser.add_argument("--demo", action="store_true",
                         help="rank a few example files shipped with sasdata")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     return parser
 
 
-def _add_verification(result: dict, ranking, top: int, workers: int | None) -> None:
-    """Fit the top candidates: a ``fit`` per suggestion and the re-ranked ``verified`` list."""
-    from .suggestion import verify
+# --- verification (--verify, --scheduler) ----------------------------------------------
+def _verification_json(verification) -> dict:
+    """What ``--verify`` adds to a file's result: a ``fit`` per suggestion (set by the
+    caller), the verified order of every model fitted (rescue candidates included),
+    ``no_fit`` with ``best_chi2r`` and the ``message``."""
+    return {
+        "verified": [
+            {"model": c.model, "posterior": c.posterior, "probability": c.probability,
+             "network_rank": c.network_rank or None, "rescue": c.rescue,
+             "chi2r": c.chi2r if c.ok else None, "status": c.status, "verdict": c.verdict}
+            for c in verification.ranked],
+        "no_fit": verification.no_fit,
+        "best_chi2r": verification.to_json()["best_chi2r"],
+        "message": verification.message,
+        "verification": {"weighting": verification.weighting,
+                         "resolution": verification.resolution,
+                         "seconds": round(verification.seconds, 2),
+                         "rescued": verification.rescued,
+                         "notes": list(verification.notes)},
+    }
 
+
+def _verify_all(results: list[dict], slots: list[int], rankings, top: int,
+                scheduler: str | None) -> None:
+    """Fit every ranked file's top candidates, spread over the worker pool (or the Dask
+    cluster at ``scheduler``), and add the outcome to its result."""
+    from .verification import Request, shutdown_pool, verify_many
+
+    requests = [Request(r.prepared.raw, tuple(m for m, _ in r.top(top)),
+                        tuple(p for _, p in r.top(top)), tuple(r.top(None)[top:]))
+                for r in rankings]
     try:
-        verification = verify(ranking, top, workers=workers)
+        if scheduler:
+            from .cluster import connect
+
+            with connect(scheduler) as client:
+                outcomes = verify_many(requests, client=client)
+        else:
+            outcomes = verify_many(requests)
     except SasnetsError as exc:
-        result["verification_error"] = str(exc)
-        return
-    fits = {c.model: c for c in verification.candidates}
-    for s in result["suggestions"]:
-        s["fit"] = fits[s["model"]].fit_json()
-    result["verified"] = [
-        {"model": c.model, "posterior": c.posterior, "probability": c.probability,
-         "chi2r": c.chi2r if c.ok else None, "status": c.status}
-        for c in verification.ranked
-    ]
-    result["verification"] = {"weighting": verification.weighting,
-                              "resolution": verification.resolution,
-                              "seconds": round(verification.seconds, 2),
-                              "notes": list(verification.notes)}
+        outcomes = [exc] * len(requests)
+    except OSError as exc:  # the scheduler cannot be reached
+        outcomes = [SasnetsError(f"cannot use the Dask scheduler at {scheduler}: {exc}")] * len(
+            requests)
+    finally:
+        shutdown_pool()  # workers stop now, not in the interpreter's exit handlers
+    for slot, outcome in zip(slots, outcomes):
+        if isinstance(outcome, Exception):
+            results[slot]["verification_error"] = str(outcome)
+            continue
+        fits = {c.model: c for c in outcome.candidates}
+        for s in results[slot]["suggestions"]:
+            s["fit"] = fits[s["model"]].fit_json()
+        results[slot].update(_verification_json(outcome))
 
 
 def _results(paths: list[Path], weights: Path | None, device: str, top: int,
-             verify_fits: bool = False, runtime: str | None = None) -> list[dict]:
+             verify_fits: bool = False, runtime: str | None = None,
+             scheduler: str | None = None) -> list[dict]:
     """One JSON-ready dict per path: ``suggestions`` (plus details) or ``error``."""
     from .suggestion import get_classifier, prepare, rank
 
@@ -123,14 +164,13 @@ def _results(paths: list[Path], weights: Path | None, device: str, top: int,
         for slot in slots:
             results[slot] = {"file": results[slot]["file"], "error": str(exc)}
         return results
-    workers = None if len(rankings) > 1 else 1  # a process pool pays off over several files
     for slot, ranking in zip(slots, rankings):
         results[slot]["suggestions"] = [
             {"model": m, "probability": p} for m, p in ranking.top(top)
         ]
         results[slot]["ood"] = None if ranking.assessment is None else ranking.assessment.as_dict()
-        if verify_fits:
-            _add_verification(results[slot], ranking, top, workers)
+    if verify_fits:
+        _verify_all(results, slots, rankings, top, scheduler)
     return results
 
 
@@ -167,8 +207,20 @@ def _print_table(result: dict) -> None:
         for i, s in enumerate(result["suggestions"], 1):
             if not isinstance(s["fit"], dict):
                 print(f"  note: {display_name(s['model'])}: {s['fit']}")
-        print("  verified order: "
-              + ", ".join(display_name(v["model"]) for v in result["verified"]))
+            elif not s["fit"]["within_noise"]:
+                print(f"  note: {display_name(s['model'])}: {s['fit']['verdict']}")
+        rescue = [(i, v) for i, v in enumerate(result["verified"], 1) if v["rescue"]]
+        if rescue:
+            print(f"  none of these fits within the noise: {len(rescue)} more models fitted; "
+                  "the best of them:")
+            for i, v in rescue[:RESCUE_SHOWN]:
+                chi2r = "-" if v["chi2r"] is None else f"{v['chi2r']:.3g}"
+                rank = f"network #{v['network_rank']}" if v["network_rank"] else "product"
+                print(f"        {display_name(v['model']):<36} {rank:>13}  chi2r {chi2r:>9}"
+                      f"   #{i} ({100 * (v['posterior'] or 0):.1f} %)")
+        shown = result["verified"][:len(result["suggestions"])]
+        print("  verified order: " + ", ".join(display_name(v["model"]) for v in shown))
+        print(f"  {'NO FIT: ' if result['no_fit'] else ''}{result['message']}")
         print(f"  fit weighting: {result['verification']['weighting']}; "
               f"resolution: {result['verification']['resolution']}")
     if "verification_error" in result:
@@ -186,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give at least one data file (or --demo)")
     if args.top < 1:
         parser.error("--top must be at least 1")
-    results = _results(paths, args.weights, args.device, args.top, args.verify, args.runtime)
+    if args.scheduler and not args.verify:
+        parser.error("--scheduler needs --verify (the ranking itself runs here)")
+    results = _results(paths, args.weights, args.device, args.top, args.verify, args.runtime,
+                       args.scheduler)
     status = EXIT_FAILED if any("error" in r for r in results) else EXIT_OK
     try:
         if args.json:

@@ -44,18 +44,15 @@ Speed remedies for expensive kernels
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
-import os
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.special import erf
 
-from sasnets_plugin import environment, models
+from sasnets_plugin import kernels, models
 from sasnets_plugin.cleaning import MIN_POINTS
 from sasnets_plugin.models import products
 from sasnets_plugin.models.spec import Family, Nested
@@ -177,46 +174,10 @@ def draft(name: str, rng: np.random.Generator, shifted: bool = False) -> Draft:
 # Model loading (cached per process, compile guarded by a file lock)
 # ---------------------------------------------------------------------------
 
-_MODELS: dict = {}
-_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _compile_lock():
-    """Serialise sasmodels' DLL compilation between processes.
-
-    sasmodels compiles a kernel straight to its final path; another process
-    could load a half-written library.  An advisory lock on a file next to
-    the compiled models avoids it (no-op where fcntl is unavailable).
-    """
-    try:
-        import fcntl
-        from sasmodels import kerneldll
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    path = os.path.abspath(kerneldll.SAS_DLL_PATH)
-    os.makedirs(path, exist_ok=True)
-    with open(os.path.join(path, ".sasnets-compile.lock"), "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def load_model(name: str):
-    """Return ``(model_info, kernel_model)`` for *name*, compiled once per process."""
-    with _LOCK:
-        if name not in _MODELS:
-            environment.configure()
-            from sasmodels import core
-
-            info = core.load_model_info(name)
-            with _compile_lock():
-                model = core.build_model(info, dtype="double", platform="dll")
-            _MODELS[name] = (info, model)
-        return _MODELS[name]
+    """Return ``(model_info, kernel_model)`` for *name*, compiled once per process
+    (safely across processes: :mod:`sasnets_plugin.kernels`)."""
+    return models.model_info(name), kernels.kernel_model(name)
 
 
 def evaluate(name: str, q: np.ndarray, pars: dict) -> np.ndarray:

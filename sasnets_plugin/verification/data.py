@@ -5,6 +5,12 @@ cleaned like everywhere else in the plugin (``cleaning.clean_curve``), per-point
 resolution carried over onto the cleaned points, and the weighting chosen (the file's dI
 when every point has one, otherwise one relative error estimated from the curve's
 scatter, see :mod:`.fitting`).
+
+Long curves (more than :data:`.invariants.MAX_POINTS` points, e.g. a 10^6-point
+reduction) are averaged into that many log-q bins first, so that one model evaluation
+costs the same whatever the file holds: intensities inverse-variance weighted (plain
+means without dI), the spread of q within a bin added to its pinhole resolution
+(``dQ^2 = <dQ^2> + var(q)``, the box of q a bin averages over), slit sizes averaged.
 """
 from __future__ import annotations
 
@@ -13,10 +19,18 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..cleaning import CleaningReport, clean_curve
-from .invariants import relative_noise
+from .invariants import MAX_POINTS, bin_average, log_bins, relative_noise
 
 #: Relative error assumed for data without dI: the estimated scatter, clipped to this.
 REL_ERROR_RANGE = (0.01, 0.25)
+#: Relative precision of the model evaluations themselves (polydispersity and
+#: resolution integrated on finite grids): no point's error is taken below it, so that
+#: a curve measured more precisely than the models compute is still "within the noise"
+#: of the right model. Chosen on 71 simulated validation curves (one per class): with it,
+#: the true parameters fit within the noise (chi2r <= 2) on 90 % of them, without it
+#: on 82 % (larger floors up to 1 % gain nothing more; the rest are simulation
+#: artefacts of a few classes, chi2r 5-3000).
+MODEL_PRECISION = 0.002
 
 
 @dataclass(frozen=True)
@@ -63,7 +77,7 @@ class FitData:
         if self.sigma_estimated:
             return (f"no dI in the data: relative errors dI = {self.relative_error:.3g} * I "
                     "(estimated from the curve's point-to-point scatter)")
-        return "dI from the file"
+        return f"dI from the file (at least {MODEL_PRECISION:.1%} of I, the models' precision)"
 
     def subset(self, index) -> "FitData":
         pick = (lambda a: None if a is None else a[index])
@@ -100,7 +114,8 @@ def make_fit_data(q, I, dI=None, dQ=None, slit_length=None,  # noqa: E741
                   slit_width=None) -> FitData:
     """:class:`FitData` from an already *cleaned* curve (see ``cleaning.clean_curve``).
 
-    ``dI`` must be all > 0 or None (then relative errors are estimated, see module doc).
+    ``dI`` must be all > 0 or None (then relative errors are estimated, see module doc);
+    errors below :data:`MODEL_PRECISION` of I are raised to it.
     ``dQ`` (pinhole 1-sigma) is used when some value is > 0; missing/zero entries are
     filled with the median relative resolution. Slit ``slit_length``/``slit_width``
     (scalars or per point) take precedence over ``dQ`` when one of them is > 0.
@@ -117,7 +132,7 @@ def make_fit_data(q, I, dI=None, dQ=None, slit_length=None,  # noqa: E741
         f = float(np.clip(relative_noise(q, I), *REL_ERROR_RANGE))
         sigma, rel = f * I, f
     else:
-        sigma, rel = dI, None
+        sigma, rel = np.hypot(dI, MODEL_PRECISION * I), None
     sl = _per_point("slit length", slit_length, n)
     sw = _per_point("slit width", slit_width, n)
     if sl is not None and not np.any(np.isfinite(sl) & (sl > 0)):
@@ -184,6 +199,32 @@ def prepare_data(raw, *, slit_length=None, slit_width=None) -> tuple[FitData, Cl
 
     sl = slit_length if slit_length is not None else getattr(raw, "dQl", None)
     sw = slit_width if slit_width is not None else getattr(raw, "dQw", None)
-    data = make_fit_data(curve.q, curve.I, curve.dI, dQ=follow(raw.dQ),
-                         slit_length=follow(sl), slit_width=follow(sw))
-    return data, report
+    columns = (curve.q, curve.I, curve.dI, follow(raw.dQ), follow(sl), follow(sw))
+    note = ()
+    if curve.q.size > MAX_POINTS:
+        columns = _binned(*columns)
+        note = (f"{curve.q.size} points averaged into {columns[0].size} log-q bins for the fits",)
+    q, I, dI, dQ, sl, sw = columns  # noqa: E741
+    data = make_fit_data(q, I, dI, dQ=dQ, slit_length=sl, slit_width=sw)
+    return replace(data, notes=data.notes + note), report
+
+
+def _binned(q, I, dI, dQ, slit_length, slit_width):  # noqa: E741
+    """Every column averaged into :data:`MAX_POINTS` log-q bins (module docstring)."""
+    index, n = log_bins(q, MAX_POINTS)
+    w = np.ones_like(q) if dI is None else dI**-2.0
+    q_bin = bin_average(index, n, q, w)
+    spread = bin_average(index, n, (q - q_bin[index]) ** 2, w)
+
+    def mean(values):
+        if values is None:
+            return None
+        good = np.isfinite(values)
+        with np.errstate(invalid="ignore"):  # a bin without any value: NaN
+            return bin_average(index, n, np.where(good, values, 0.0), good.astype(float))
+
+    # dQ <= 0 means "none given" for that point; such bins stay NaN (make_fit_data fills them)
+    dQ_bin = None if dQ is None else np.sqrt(mean(np.where(dQ > 0, dQ, np.nan) ** 2) + spread)
+    return (q_bin, bin_average(index, n, I, w),
+            None if dI is None else np.bincount(index, w, n) ** -0.5,
+            dQ_bin, mean(slit_length), mean(slit_width))

@@ -12,7 +12,7 @@ Procedure for one model (:func:`fit_model`):
 3. **Screening**: every start is evaluated once (resolution included); the linear
    amplitudes (``scale`` or the model's own amplitudes, and ``background``) are solved
    exactly by non-negative least squares, so each start is judged at its best
-   amplitudes. Screening takes at most 30 % of the time left.
+   amplitudes. Screening takes at most :data:`_SCREEN_SHARE` of the work budget.
 4. **Refinement**: bumps' Levenberg-Marquardt (``LevenbergMarquardtFit``, SasView's
    default fitter) of all free parameters together (shape, amplitudes, background) from
    ``n_starts`` *distinct* screened starts, taken alternately from the best
@@ -27,14 +27,13 @@ Procedure for one model (:func:`fit_model`):
    starts and held by each LM run; after each run an integer search over the count
    (other parameters held) and, if the count changed, LM again. Refinement stops
    early once a fit reaches the noise level (chi2r < 1). The
-   best point ever evaluated is kept, so a fit stopped by the time budget still yields
-   the best point found so far (``converged=False``). An evaluation is refused when the
-   previous one's duration says it would end past the deadline.
+   best point ever evaluated is kept, so a fit stopped by its budget still yields
+   the best point found so far (``converged=False``).
 5. **Polydispersity** (models with a polydisperse main size, :attr:`.Setup.pd`): the
-   refinements above are monodisperse and stop at 60 % of the time left (unless one
-   reaches the noise level); a last LM run from the best point then also varies the
-   gaussian relative width of the main size (0..0.35, 11 points). The width counts as
-   a free parameter in ``k`` below whether or not this stage ran.
+   refinements above are monodisperse and stop at :data:`_PD_SHARE` of the work left
+   (unless one reaches the noise level); a last LM run from the best point then also
+   varies the gaussian relative width of the main size (0..0.35, 11 points). The width
+   counts as a free parameter in ``k`` below whether or not this stage ran.
 6. **Statistics** on all points: ``chi2 = sum(((I_fit - I) / sigma)^2)``,
    ``chi2r = chi2 / (n - k)``, ``AIC = chi2 + 2k``, ``BIC = chi2 + k ln n`` where ``k``
    counts only the parameters actually varied (shape + amplitudes + background). The
@@ -46,11 +45,31 @@ Weighting: the file's dI when every point has one (after cleaning). Otherwise
 curve's own point-to-point scatter (:func:`.invariants.relative_noise`) and clipped to
 1 %..25 %; residuals are then relative (log-like), and results carry a note saying so.
 
+Budget: **work**, not time, so that a busy machine gives the same answer, later. Every
+model evaluation costs a fixed estimate (:class:`EvalCost`): :data:`EVAL_OVERHEAD_US`
+plus the model's kernel cost per theory point (:mod:`.costs`, measured once offline)
+times the theory points (resolution grid included) times the polydispersity points, times
+the growth of sasmodels' adaptive orientation quadrature with q·size for the models that
+use it (:func:`quadrature_growth`); a fit may spend ``work``
+(default :data:`DEFAULT_WORK`) of those estimated microseconds, and every share above
+is a share of it. Nothing measured at run time enters a decision, so a fit is a pure
+function of (model, data, settings, seed). The wall clock only enters as a safety cap
+(``deadline``, far above the work budget): a fit stopped by it is flagged
+``cut = "safety cap"`` and may differ between runs (an evaluation is refused when the
+previous one's duration says it would end past the cap; a running kernel cannot be
+interrupted). LM runs are also bounded by ``max_steps`` iterations each; one that
+reaches it without meeting its tolerance does not count as converged.
+
 Resolution: slit smearing (sasmodels ``Slit1D``) when slit lengths/widths are given,
 else pinhole (``Pinhole1D``, dQ = Gaussian 1-sigma as in SasView, theory on a log grid
 finer than dQ: :func:`pinhole_on_log_grid`) when some dQ > 0, else none. Slow models
-(one evaluation > 20 ms) are screened and refined on an evenly spaced subset of 60
-points; the final statistics always use every point.
+(an evaluation estimated above :data:`_SLOW_EVAL_US`) are screened and refined on an
+evenly spaced subset of 60 points; the final statistics always use every point.
+
+Verdict: a fit is *within the noise* when ``chi2r <= NOISE_CHI2R``; it *plausibly
+failed* when it did not converge, ended with a parameter at a bound, or was cut by its
+budget (:attr:`CandidateFit.plausibly_failed`): the re-ranking treats the two kinds
+differently (:mod:`.verify`).
 """
 from __future__ import annotations
 
@@ -63,18 +82,40 @@ from typing import Callable
 
 import numpy as np
 
+from ..kernels import kernel_model
+from ..models import get as model_spec
+from ..models import model_info
+from .costs import KERNEL_US
 from .data import FitData, prepare_data
 from .invariants import Invariants, curve_invariants
-from ..models import model_info
-from .parameters import CONTRAST_STARTS, Setup, setup_for, within_sld_limits
+from .parameters import CONTRAST_STARTS, PD_N, Setup, setup_for, within_sld_limits
 
 #: Residual given to a point where the model returned NaN/inf (keeps LM finite).
 _BAD_RESIDUAL = 1e4
 #: Seeded random starts screened per model (besides the invariant-based ones).
 DEFAULT_RANDOM_STARTS = 48
-#: Share of the time left after screening for the monodisperse refinements when a
+#: Work budget of one candidate fit (estimated microseconds, see the module docstring):
+#: about 1-3 s of one core for the slow models that use all of it, far less for fast
+#: ones, which converge first. Sets the time per file (README: benchmarks).
+DEFAULT_WORK = 2.0e6
+#: Fixed cost counted for every evaluation besides the kernel (Python, resolution, LM,
+#: the linear solves): measured 150-450 us of CPU per evaluation of the fastest models
+#: on the sasdata examples.
+EVAL_OVERHEAD_US = 200.0
+#: Share of the work budget screening may use, and that one random start's evaluation
+#: may cost (a random start at a huge size would make an adaptive-quadrature model's
+#: evaluation thousands of times dearer: such starts are left out, not allowed to end
+#: the fit; the starts read off the curve are always tried).
+_SCREEN_SHARE = 0.3
+_START_SHARE = 0.05
+#: Share of the work left after screening for the monodisperse refinements when a
 #: polydispersity stage follows (:func:`_refine_pd`).
 _PD_SHARE = 0.6
+#: A fit whose reduced chi2 is at most this is *within the noise*: residuals at most
+#: sqrt(2) times the stated errors on average. File uncertainties are commonly off by
+#: that much: the documented models of the labelled real files fit at chi2r 0.66-2.04
+#: (``benchmarks/real_data/README.md``).
+NOISE_CHI2R = 2.0
 #: Start value of the relative polydispersity width in that stage.
 _PD_START = 0.1
 #: Counts with fewer values than this are scanned exhaustively by the count search
@@ -82,15 +123,21 @@ _PD_START = 0.1
 _COUNT_SCAN = 128
 #: Integers tried per pass of the count search over a wide range.
 _COUNT_SEARCH = 12
-#: Above this cost per evaluation, screening and refinement use a subset of points.
-_SLOW_EVAL = 0.02
+#: Above this estimated cost of one evaluation (microseconds), screening and refinement
+#: use a subset of :data:`_SUBSET_POINTS` points (so that slow models get enough
+#: evaluations from their work budget to converge).
+_SLOW_EVAL_US = 10000.0
 #: Theory points per data point at most, for pinhole smearing (see pinhole_on_log_grid).
 PINHOLE_GRID_FACTOR = 3
 _SUBSET_POINTS = 60
 
 
+#: What each stop reason means in a result's ``cut`` (cancellation is a failure instead).
+_CUT = {"work": "work budget", "time": "safety cap", "evaluations": "evaluation limit"}
+
+
 class _Stop(Exception):
-    """Raised inside an evaluation to stop the current fit (budget, cancel, eval cap)."""
+    """Raised inside an evaluation to stop the current fit (:data:`_CUT`, or "cancelled")."""
 
     def __init__(self, reason: str):
         super().__init__(reason)
@@ -106,7 +153,10 @@ class CandidateFit:
     are ``nan`` and ``parameters`` is empty. ``parameters`` holds the fitted (varied)
     values, ``fixed`` the values held at something other than the model default (e.g.
     ``scale = 1`` for models with their own amplitudes); every other parameter is at its
-    sasmodels default with no polydispersity.
+    sasmodels default with no polydispersity. ``at_bounds`` names the fitted parameters
+    that ended at a bound, ``cut`` says what stopped the fit early ("" when nothing did,
+    else a :data:`_CUT` value); ``rescue`` marks a candidate fitted because none of the
+    network's top candidates fitted within the noise (:mod:`.verify`).
     """
 
     model: str
@@ -126,8 +176,12 @@ class CandidateFit:
     n_screened: int = 0
     n_evaluations: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # CPU time of the process that fitted it (load-independent)
     converged: bool = False
     notes: tuple[str, ...] = ()
+    at_bounds: tuple[str, ...] = ()
+    cut: str = ""
+    rescue: bool = False
     # filled in by verify.rerank
     probability: float = math.nan
     posterior: float = math.nan
@@ -137,6 +191,29 @@ class CandidateFit:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def within_noise(self) -> bool:
+        """The fit describes the data as well as their errors allow (chi2r <= NOISE_CHI2R)."""
+        return self.ok and self.chi2r <= NOISE_CHI2R
+
+    @property
+    def plausibly_failed(self) -> bool:
+        """The fit may not have found the model's best point: not converged, a parameter
+        at a bound, or cut by a budget (a converged, clean fit is evidence)."""
+        return self.ok and (not self.converged or bool(self.at_bounds) or bool(self.cut))
+
+    @property
+    def verdict(self) -> str:
+        """One line for the user: how far this fit can be trusted."""
+        if not self.ok:
+            return self.status
+        if self.within_noise:
+            return "fits within the noise"
+        why = (f"cut by the {self.cut}" if self.cut else
+               f"{', '.join(self.at_bounds)} at a bound" if self.at_bounds else
+               "not converged" if not self.converged else "")
+        return f"poor fit (chi2r {self.chi2r:.3g})" + (f"; may have failed: {why}" if why else "")
 
     def start_values(self) -> dict[str, float]:
         """Fitted and fixed values: a complete start point for a SasView fit."""
@@ -157,6 +234,10 @@ class CandidateFit:
             "n_points": self.n_points,
             "n_free": self.n_free,
             "converged": self.converged,
+            "within_noise": self.within_noise,
+            "at_bounds": list(self.at_bounds),
+            "cut": self.cut,
+            "verdict": self.verdict,
             "posterior": json_float(self.posterior),
             "verified_rank": self.verified_rank,
             "notes": list(self.notes),
@@ -174,19 +255,6 @@ def failed(model: str, reason: str, **extra) -> CandidateFit:
 
 
 # --- model evaluation --------------------------------------------------------------------
-_KERNELS: dict = {}
-
-
-def kernel_model(name: str):
-    """The compiled sasmodels model (loaded once per process)."""
-    model = _KERNELS.get(name)
-    if model is None:
-        from sasmodels.core import build_model
-
-        model = _KERNELS[name] = build_model(model_info(name), dtype="double", platform="dll")
-    return model
-
-
 class _Best:
     """Best finite point seen by any evaluation (screening or LM)."""
 
@@ -222,28 +290,98 @@ def pinhole_on_log_grid(q: np.ndarray, dq: np.ndarray, max_factor: int = PINHOLE
     return Pinhole1D(q, dq, q_calc=np.union1d(np.geomspace(lo, hi, n), q))
 
 
+#: sasmodels' adaptive orientation quadrature (``gauss_weights`` in its
+#: ``models/lib/adaptive.c``): at a q point where ``q * size`` is below a threshold, the
+#: number of points is the one beside it (above the last: ``QUADRATURE_MAX``).
+QUADRATURE_STEPS = ((10.0, 20), (100.0, 76), (750.0, 500))
+QUADRATURE_MAX = 5000
+#: Quadrature points :mod:`.costs` is relative to.
+QUADRATURE_REF = 76
+
+
+def quadrature_growth(q_calc_sorted: np.ndarray, size: float) -> float:
+    """Mean over the theory points of the adaptive quadrature's size, relative to
+    :data:`QUADRATURE_REF` points: how much dearer an evaluation at ``size`` is than one
+    at the reference quadrature everywhere. (Shapes without an axis of symmetry run a
+    second, inner quadrature over the cross-section; counting it too, with the same
+    size, misjudged them 30x: their cost is estimated within 2-5x without it.)"""
+    edges = np.searchsorted(q_calc_sorted, [t / size for t, _ in QUADRATURE_STEPS])
+    bins = np.diff(np.concatenate([[0], edges, [q_calc_sorted.size]]))
+    points = np.array([n for _, n in QUADRATURE_STEPS] + [QUADRATURE_MAX], float)
+    return float(bins @ (points / QUADRATURE_REF)) / bins.sum()
+
+
+@dataclass(frozen=True)
+class EvalCost:
+    """Estimated cost of one evaluation of a model (module docstring: budget).
+
+    ``per_point_us``: the model's kernel time per theory point (:mod:`.costs`, measured
+    offline at the model defaults, per :data:`QUADRATURE_REF` quadrature points; a
+    product costs its two parts; a model missing there its ``SIMULATION.cost_us``);
+    ``lengths``: the fitted lengths (Å) whose largest sets ``q * size`` for an adaptive
+    quadrature (empty when the kernel has none; the kernels use a radius or a half
+    length: within a factor 2, which moves few points across the steps); ``counts``:
+    fitted integer counts (layers, pearls, shells) with their default values: kernels
+    loop over them."""
+
+    per_point_us: float
+    lengths: tuple[str, ...] = ()
+    counts: tuple[tuple[str, float], ...] = ()
+
+    @classmethod
+    def of(cls, model: str, setup: Setup) -> "EvalCost":
+        composition = model_info(model).composition
+        parts = composition[1] if composition else [model_info(model)]
+        adaptive = any(src.endswith("adaptive.c") for info in parts for src in info.source)
+        lengths = tuple(name for name, role in setup.spec.free.items()
+                        if role.role in ("size", "long", "far")) if adaptive else ()
+        counts = tuple((name, max(1.0, setup.defaults.get(name, 1.0)))
+                       for name, role in setup.spec.free.items() if role.is_count)
+        per_point = sum(KERNEL_US.get(info.id, model_spec(info.id).simulation.cost_us)
+                        for info in parts)
+        return cls(per_point, lengths, counts)
+
+    def __call__(self, values: dict, q_calc_sorted: np.ndarray) -> float:
+        points = 1.0
+        for name, width in values.items():
+            if name.endswith("_pd") and width > 0:
+                points *= int(values.get(f"{name}_n", PD_N))
+        size = max((values[name] for name in self.lengths if name in values), default=0.0)
+        if size > 0:
+            points *= quadrature_growth(q_calc_sorted, size)
+        for name, reference in self.counts:
+            points *= max(1.0, values.get(name, reference) / reference)
+        return EVAL_OVERHEAD_US + self.per_point_us * q_calc_sorted.size * points
+
+
 class _Evaluator:
     """Theory on one data set (resolution included), with the stop checks.
 
-    ``guard(expected_seconds)`` runs before every evaluation with the duration of the
-    previous one (evaluation costs of some models depend strongly on the parameters, and
-    nearby points cost about the same), so that it can refuse an evaluation that would
-    end past the deadline: a running kernel cannot be interrupted."""
+    ``guard(cost_us, expected_seconds)`` runs before every evaluation with its estimated
+    cost (the work it counts, see the module docstring) and the duration of the previous
+    evaluation (costs of some models depend strongly on the parameters, and nearby points
+    cost about the same), so that it can refuse an evaluation that would end past the
+    wall-clock safety cap: a running kernel cannot be interrupted."""
 
-    def __init__(self, model, data: FitData, guard: Callable[[float], None]):
+    def __init__(self, model, data: FitData, guard: Callable[[float, float], None],
+                 cost: EvalCost):
         from sasmodels.direct_model import DirectModel
 
         self.data = data
         self._calc = DirectModel(data.sasmodels_data(), model)
         if data.resolution == "pinhole":  # the kernel is built lazily from this grid
             self._calc.resolution = pinhole_on_log_grid(data.q, data.dQ)
+        self._cost = cost
+        self.q_calc = np.sort(np.asarray(self._calc.resolution.q_calc, float))
         self._guard = guard
-        self.calls = 0
         self.last_seconds = 0.0
 
+    def cost(self, values: dict) -> float:
+        """Estimated cost of one evaluation at ``values`` (:class:`EvalCost`)."""
+        return self._cost(values, self.q_calc)
+
     def __call__(self, values: dict) -> np.ndarray:
-        self._guard(self.last_seconds)
-        self.calls += 1
+        self._guard(self.cost(values), self.last_seconds)
         t = time.perf_counter()
         out = np.asarray(self._calc(**values), dtype=float)
         self.last_seconds = time.perf_counter() - t
@@ -365,6 +503,7 @@ class _Fitness:
         self._held = held  # counts: part of every point, not varied
         self._resid = None
         self.stopped: _Stop | None = None
+        self.evaluations = 0
 
     def parameters(self):
         return list(self._pars.values())
@@ -381,6 +520,7 @@ class _Fitness:
 
     def residuals(self):
         if self._resid is None:
+            self.evaluations += 1
             values = self.values()
             data = self.problem.data
             with np.errstate(over="ignore", invalid="ignore"):
@@ -452,7 +592,9 @@ def _collapsed(setup: Setup, values: dict, data: FitData) -> bool:
 def _lm(problem: _Problem, start: dict, max_steps: int, tol: float = 1.5e-8):
     """One bumps Levenberg-Marquardt run from ``start``.
 
-    Returns ``(stderr, finished, final values)``; ``stderr`` (1-sigma, from the LM
+    Returns ``(stderr, finished, final values)``; ``finished`` is False when LM gave up
+    or used up its ``max_steps`` iterations without meeting its tolerance (bumps returns
+    that point as a result all the same); ``stderr`` (1-sigma, from the LM
     covariance mapped back through :class:`_Map`, valid if the errors sigma are right)
     is empty when unavailable."""
     from bumps.fitproblem import FitProblem
@@ -469,7 +611,8 @@ def _lm(problem: _Problem, start: dict, max_steps: int, tol: float = 1.5e-8):
     x, _ = driver.fit()
     if fitness.stopped is not None:
         raise fitness.stopped
-    if x is None:
+    # scipy's leastsq allows max_steps * (parameters + 1) evaluations (bumps' setting)
+    if x is None or fitness.evaluations >= max_steps * (len(pars) + 1):
         return {}, False, fitness.values()
     stderr = {}
     try:
@@ -558,42 +701,56 @@ def _distance(setup: Setup, a: dict, b: dict) -> float:
 
 # --- main entry -----------------------------------------------------------------------------
 def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | None = None,
-              deadline: float | None = None, abort: Callable[[], bool] | None = None,
-              max_steps: int = 100, max_evaluations: int = 10000, seed: int = 0,
+              work: float = DEFAULT_WORK, deadline: float | None = None,
+              abort: Callable[[], bool] | None = None, max_steps: int = 100,
+              max_evaluations: int = 10000, seed: int = 0,
               invariants: Invariants | None = None) -> CandidateFit:
     """Fit ``model`` to ``data``; never raises for model or fit problems.
 
-    ``deadline`` is a ``time.time()`` instant after which the fit stops and reports the
-    best point found so far (``converged=False``). ``abort()`` returning true stops it the
-    same way but the result has status ``"fit failed: cancelled"``. ``n_random`` seeded
-    random starts are screened besides the invariant-based ones (default
-    :data:`DEFAULT_RANDOM_STARTS`; screening stops early if it would take more than
-    30 % of the time left). LM runs from ``n_starts`` distinct screened starts, taken
-    alternately from the best invariant-based ones and the best of all.
+    ``work``: the budget in estimated kernel microseconds (module docstring); the fit
+    stops when its next evaluation would exceed it and reports the best point found so
+    far (``converged=False``, ``cut="work budget"``). ``deadline``: a ``time.time()``
+    instant, the wall-clock safety cap (``cut="safety cap"``). ``abort()`` returning
+    true stops it too, but the result has status ``"fit failed: cancelled"``.
+    ``n_random`` seeded random starts are screened besides the invariant-based ones
+    (default :data:`DEFAULT_RANDOM_STARTS`; screening stops early at
+    :data:`_SCREEN_SHARE` of the work). LM runs from ``n_starts`` distinct screened
+    starts, taken alternately from the best invariant-based ones and the best of all.
+    Below the safety cap the result depends on the arguments only.
     """
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
     notes: list[str] = list(data.notes)
     try:
         setup = setup_for(model, float(data.q[0]), float(data.q[-1]))
         km = kernel_model(model)
+        cost = EvalCost.of(model, setup)
     except ValueError as exc:
         return failed(model, str(exc), seconds=time.time() - t0)
     except Exception as exc:  # noqa: BLE001 - compilation errors etc.
         return failed(model, f"could not load the model ({type(exc).__name__}: {exc})",
                       seconds=time.time() - t0)
 
-    counter = {"evals": 0}
-    reserve = [0.0]  # seconds kept back from the deadline for the final scoring
+    spent = [0.0, 0]  # estimated microseconds, evaluations
     stop_reason: list[str] = []
 
-    def guard(expected: float = 0.0):
+    def guard(cost: float, expected: float):
         if abort is not None and abort():
             raise _Stop("cancelled")
-        if deadline is not None and time.time() + expected > deadline - reserve[0]:
+        if deadline is not None and time.time() + expected > deadline:
             raise _Stop("time")
-        counter["evals"] += 1
-        if counter["evals"] > max_evaluations:
+        if spent[0] + cost > work:
+            raise _Stop("work")
+        if spent[1] >= max_evaluations:
             raise _Stop("evaluations")
+        spent[0] += cost
+        spent[1] += 1
+
+    def evaluator(part: FitData, check=guard) -> _Evaluator:
+        return _Evaluator(km, part, check, cost)
+
+    def share(fraction: float) -> float:
+        """The work mark after ``fraction`` of what is left now."""
+        return spent[0] + fraction * max(0.0, work - spent[0])
 
     best = _Best()
     inv = invariants or curve_invariants(data.q, data.I,
@@ -604,20 +761,13 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
     stderr: dict = {}
     used_subset = False
     try:
-        full = _Problem(setup, _Evaluator(km, data, guard), best)
+        full = _Problem(setup, evaluator(data), best)
+        work_problem = full
         starts = guessed_starts(setup, inv)
-        # the first call also loads the compiled kernel: time the second one
-        first_values, first_chi2 = full.profile(starts[0])
-        t_eval = time.perf_counter()
-        full.profile(starts[0])
-        t_eval = (time.perf_counter() - t_eval) / max(1, len(setup.amplitudes))
-        n_screened = 1
-        work = full
-        if t_eval > _SLOW_EVAL and data.n > _SUBSET_POINTS:
+        if full.ev.cost({**setup.defaults, **setup.fixed}) > _SLOW_EVAL_US \
+                and data.n > _SUBSET_POINTS:
             idx = np.unique(np.round(np.linspace(0, data.n - 1, _SUBSET_POINTS)).astype(int))
-            work = _Problem(setup, _Evaluator(km, data.subset(idx), guard), _Best())
-            reserve[0] = t_eval * (4 + len(setup.amplitudes))  # final scoring on all points
-            t_eval *= idx.size / data.n
+            work_problem = _Problem(setup, evaluator(data.subset(idx)), _Best())
             used_subset = True
             notes.append(f"slow model: screened and refined on {idx.size} of {data.n} points")
         n_guessed = len(starts)
@@ -625,21 +775,24 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
             n_random = DEFAULT_RANDOM_STARTS
         if setup.shape:
             starts += [_draw(setup, rng) for _ in range(n_random)]
-        # screening may use at most 30 % of the time left (matters for slow models only)
-        screen_until = (None if deadline is None
-                        else time.time() + 0.3 * max(0.0, deadline - reserve[0] - time.time()))
+        screen_until = share(_SCREEN_SHARE)
         screened = []  # (chi2, values, is_guess)
+        too_costly = 0
         for i, s in enumerate(starts):
-            if i == 0 and work is full:
-                values, chi2 = first_values, first_chi2
-            else:
-                if screen_until is not None and time.time() > screen_until and screened:
-                    notes.append(f"time budget: {i} of {len(starts)} starts screened")
-                    break
-                values, chi2 = work.profile(s)
-                n_screened += 1
+            if spent[0] > screen_until and screened:
+                notes.append(f"work budget: {i} of {len(starts)} starts screened")
+                break
+            start_cost = work_problem.ev.cost({**setup.fixed, **s}) * len(setup.amplitudes)
+            if i >= n_guessed and start_cost > _START_SHARE * work:
+                too_costly += 1
+                continue
+            values, chi2 = work_problem.profile(s)
+            n_screened += 1
             if values is not None and np.isfinite(chi2):
                 screened.append((chi2, values, i < n_guessed))
+        if too_costly:
+            notes.append(f"{too_costly} starts left out: one evaluation there would cost more "
+                         f"than {_START_SHARE:.0%} of the work budget")
         # refine the best invariant-based starts and the best of all, alternately: in
         # sharp chi2 landscapes a start's own chi2 says little about its basin
         guesses = sorted((e for e in screened if e[2]), key=lambda e: e[0])
@@ -654,69 +807,69 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
         if not setup.shape:  # only linear parameters: the solve is exact
             chosen = chosen[:1]
         plan = [(start, False) for start in chosen]
-        stages = _stages(work.data, setup.n_free) if setup.shape else []
+        stages = _stages(work_problem.data, setup.n_free) if setup.shape else []
         if stages:
             # monodisperse form factors make chi2(size) rugged at high q: also refine the
             # two first starts by continuation in q (q window doubled at every stage)
-            stage_problems = [
-                _Problem(setup, _Evaluator(km, work.data.subset(idx), guard), _Best())
-                for idx in stages]
+            stage_problems = [_Problem(setup, evaluator(work_problem.data.subset(idx)), _Best())
+                              for idx in stages]
             plan = [item for i, start in enumerate(chosen)
                     for item in ([(start, True), (start, False)] if i < 2 else [(start, False)])]
-        # with a polydispersity to free at the end, keep time for that last stage
-        pd_from = (None if deadline is None or setup.pd is None
-                   else time.time() + _PD_SHARE * max(0.0, deadline - reserve[0] - time.time()))
+        # with a polydispersity to free at the end, keep work for that last stage
+        pd_from = None if setup.pd is None else share(_PD_SHARE)
         at_noise = False
         for start, staged in plan:
-            if pd_from is not None and n_lm > 0 and time.time() > pd_from:
-                notes.append(f"time budget: {n_lm} of {len(plan)} refinements run")
+            if pd_from is not None and n_lm > 0 and spent[0] > pd_from:
+                notes.append(f"work budget: {n_lm} of {len(plan)} refinements run")
                 break
             if staged:
                 for stage_problem in stage_problems:  # intermediate: loose tolerance
                     start = _lm(stage_problem, start, max(10, max_steps // 2), tol=1e-5)[2]
             n_lm += 1
-            err, finished, last = _lm(work, start, max_steps)
-            searched = _search_counts(work, setup, last, max_steps)
+            err, finished, last = _lm(work_problem, start, max_steps)
+            searched = _search_counts(work_problem, setup, last, max_steps)
             if searched is not None:
                 n_lm += 1
                 err, finished, last = searched
-            if _collapsed(setup, last, work.data):  # once more from re-solved amplitudes
-                restart, _ = work.profile({k: last[k] for k in setup.shape})
+            if _collapsed(setup, last, work_problem.data):  # again from re-solved amplitudes
+                restart, _ = work_problem.profile({k: last[k] for k in setup.shape})
                 if restart is not None:
                     n_lm += 1
-                    err, finished, last = _lm(work, restart, max_steps)
-            if finished and work.best.values is not None and _same(work.best.values, last):
+                    err, finished, last = _lm(work_problem, restart, max_steps)
+            if (finished and work_problem.best.values is not None
+                    and _same(work_problem.best.values, last)):
                 stderr = err
             converged = converged or finished
-            at_noise = converged and work.best.chi2 < max(1, work.data.n - setup.n_free)
+            at_noise = converged and work_problem.best.chi2 < max(1, work_problem.data.n
+                                                                  - setup.n_free)
             if at_noise:
                 break  # at the noise level (chi2r < 1): more starts cannot do better
-        if setup.pd is not None and not at_noise and work.best.values is not None:
+        if setup.pd is not None and not at_noise and work_problem.best.values is not None:
             n_lm += 1
-            err, finished, last = _refine_pd(work, setup, max_steps)
-            if finished and _same(work.best.values, last):
+            err, finished, last = _refine_pd(work_problem, setup, max_steps)
+            if finished and _same(work_problem.best.values, last):
                 stderr = err
     except _Stop as stop:
         stop_reason.append(stop.reason)
     except Exception as exc:  # noqa: BLE001 - a model/fit failure must not crash the run
-        if best.values is None and (not used_subset or work.best.values is None):
+        if best.values is None and (not used_subset or work_problem.best.values is None):
             return failed(model, f"{type(exc).__name__}: {exc}", seconds=time.time() - t0,
-                          n_evaluations=counter["evals"])
+                          n_evaluations=spent[1])
         notes.append(f"refinement stopped by an error ({type(exc).__name__}: {exc})")
 
     if stop_reason and stop_reason[0] == "cancelled":
-        return failed(model, "cancelled", seconds=time.time() - t0, n_evaluations=counter["evals"])
+        return failed(model, "cancelled", seconds=time.time() - t0, n_evaluations=spent[1])
+    cut = _CUT[stop_reason[0]] if stop_reason else ""
 
-    # the winner, evaluated on every point
+    # the winner, evaluated on every point (outside the budget: a few evaluations)
     candidates = [best.values] if best.values is not None else []
-    if used_subset and work.best.values is not None:
-        candidates.append(work.best.values)
+    if used_subset and work_problem.best.values is not None:
+        candidates.append(work_problem.best.values)
     candidates = [_with_pd(setup, values) for values in candidates]
     setup = setup.with_pd()  # statistics count the polydispersity (freed or held at 0)
     final = None
     try:
-        final_guard_off = _Evaluator(km, data, lambda expected: None)
-        scorer = _Problem(setup, final_guard_off, _Best())
+        scorer = _Problem(setup, evaluator(data, lambda cost, expected: None), _Best())
         for values in candidates:
             theory = scorer.theory(values)
             r = (theory - data.I) / data.sigma
@@ -734,18 +887,17 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
         return failed(model, f"{type(exc).__name__}: {exc}", seconds=time.time() - t0)
 
     if final is None:
-        reason = ("time budget exhausted before the first evaluation" if stop_reason == ["time"]
+        reason = (f"{cut} reached before the first evaluation" if cut
                   else "the model gives NaN or infinite intensities for every start")
-        return failed(model, reason, seconds=time.time() - t0, n_evaluations=counter["evals"])
+        return failed(model, reason, seconds=time.time() - t0, n_evaluations=spent[1], cut=cut)
 
     chi2, values, theory = final
     n, k = data.n, setup.n_free
-    if stop_reason:
+    if cut:
         converged = False
-        why = {"time": "time budget",
-               "evaluations": f"{max_evaluations} evaluations"}[stop_reason[0]]
-        notes.append(f"stopped at the {why}: the fit may not have converged")
-    notes.extend(_bound_notes(setup, values))
+        notes.append(f"stopped at the {cut}: the fit may not have converged")
+    bounds = _at_bounds(setup, values)
+    notes.extend(f"{name} at its {side} bound ({limit:.4g})" for name, side, limit in bounds)
     if setup.spec.notes:
         notes.append(setup.spec.notes)
     if data.sigma_estimated:
@@ -757,8 +909,10 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
         uncertainties={name: v for name, v in stderr.items() if name in values},
         fixed={name: float(v) for name, v in setup.fixed.items()},
         q=data.q, I_fit=theory, n_starts=n_lm, n_screened=n_screened,
-        n_evaluations=counter["evals"], seconds=time.time() - t0, converged=converged,
-        notes=tuple(dict.fromkeys(notes)),
+        n_evaluations=spent[1], seconds=time.time() - t0,
+        cpu_seconds=time.process_time() - cpu0, converged=converged,
+        notes=tuple(dict.fromkeys(notes)), at_bounds=tuple(name for name, _, _ in bounds),
+        cut=cut,
     )
 
 
@@ -844,7 +998,10 @@ def _same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(math.isclose(a[k], b[k], rel_tol=1e-9) for k in a)
 
 
-def _bound_notes(setup: Setup, values: dict) -> list[str]:
+def _at_bounds(setup: Setup, values: dict) -> list[tuple[str, str, float]]:
+    """``(name, "lower" | "upper", bound)`` of every fitted shape parameter that ended
+    within 0.1 % of its range from a bound (counts and a zero polydispersity excepted:
+    a count's bound is a value like any other, a zero width means monodisperse)."""
     out = []
     for name, (lo, hi) in setup.shape.items():
         v = values.get(name)
@@ -855,10 +1012,10 @@ def _bound_notes(setup: Setup, values: dict) -> list[str]:
             at_lo, at_hi = math.log(v / lo) < 1e-3 * span, math.log(hi / v) < 1e-3 * span
         else:
             at_lo, at_hi = v - lo < 1e-3 * (hi - lo), hi - v < 1e-3 * (hi - lo)
-        if at_lo and name != setup.pd:  # a zero width (monodisperse) is no warning
-            out.append(f"{name} at its lower bound ({lo:.4g})")
+        if at_lo and name != setup.pd:
+            out.append((name, "lower", lo))
         elif at_hi:
-            out.append(f"{name} at its upper bound ({hi:.4g})")
+            out.append((name, "upper", hi))
     return out
 
 
@@ -881,7 +1038,8 @@ def start_values(model_name: str, q, I, dI=None, *, dQ=None, n_random: int = 16,
                                     None if dQ is None else np.asarray(dQ, float)))
     setup = setup_for(model_name, float(data.q[0]), float(data.q[-1]))
     best = _Best()
-    evaluate = _Evaluator(kernel_model(model_name), data, lambda expected: None)
+    evaluate = _Evaluator(kernel_model(model_name), data, lambda cost, expected: None,
+                          EvalCost.of(model_name, setup))
     problem = _Problem(setup, evaluate, best)
     inv = curve_invariants(data.q, data.I, None if data.sigma_estimated else data.sigma)
     rng = np.random.default_rng(_seed(model_name, seed))

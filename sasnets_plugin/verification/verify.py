@@ -1,56 +1,79 @@
-"""Fit the network's top candidates to the user's data and re-rank them.
+"""Fit the network's top candidates to the user's data, fit more when none fits, re-rank.
 
 Re-ranking rule
 ---------------
-The network gives a prior ``p_i`` for candidate ``i`` (renormalised over the
-candidates). The fit gives the evidence: BIC approximates ``-2 ln`` of the marginal
-likelihood, so ``p(data | model i) ∝ exp(-BIC_i / 2)``. Because real uncertainties are
-often under- (or over-) estimated and no candidate is exactly right, the evidence is
-*tempered* by ``T = max(1, chi2r_min)``, the smallest reduced chi² among the candidates
-that were fitted (if the best model still has chi2r = 9, the errors are effectively 3x
-too small and every chi² difference is 9x too large)::
+The network gives a prior ``p_i`` for candidate ``i``, floored at :data:`PRIOR_FLOOR`
+(the network is calibrated on curves like its training data; on others it gives
+1e-17 to a model that fits perfectly, and a prior that small is not resolved) and
+renormalised over the candidates. The fit gives the evidence: BIC approximates
+``-2 ln`` of the marginal likelihood, so ``p(data | model i) ∝ exp(-BIC_i / 2)``.
+Because real uncertainties are often under- (or over-) estimated and no candidate is
+exactly right, the evidence is *tempered* by ``T = max(1, chi2r_min)``, the smallest
+reduced chi² among the candidates that were fitted (if the best model still has
+chi2r = 9, the errors are effectively 3x too small and every chi² difference is 9x too
+large)::
 
-    evidence_i  = (1 - EPS) * exp(-(BIC_i - BIC_min) / (2 T)) + EPS
+    evidence_i  = (1 - e_i) * exp(-(BIC_i - BIC_min) / (2 T)) + e_i
     score_i     = ln p_i + ln evidence_i
     posterior_i = exp(score_i) / sum_j exp(score_j)
 
-The evidence is *robust*: a fit can fail (a local minimum, the time budget, a curve the
-model describes with a parameter the fit holds), and then its BIC says nothing about the
-model. ``EPS`` (:data:`FIT_FAILURE_RATE`) is that probability: the likelihood is a
-mixture of "the fit found the model's best point" and "the fit failed" (flat), so a bad
-fit costs a candidate at most ``-ln EPS`` nats against the best-fitting one instead of
-an unbounded amount. ``EPS = 1`` ignores the fits (the network order); ``EPS = 0`` is
-the plain BIC evidence. ``EPS`` is calibrated on simulated *validation* curves (see the
-constant).
+``e_i`` is the probability that fit ``i`` failed, i.e. that its BIC says nothing about
+the model (a local minimum, a parameter the fit holds, a budget):
 
-Candidates whose fit failed get posterior 0 and are ranked last (in network order).
-``posterior`` is the combined score reported for each candidate; the verified order
-sorts by it (ties keep the network order).
+* ``e_i = EPS`` (:data:`FIT_FAILURE_RATE`) for a fit that *plausibly failed* (not
+  converged, a parameter at a bound, cut by its budget:
+  :attr:`~.fitting.CandidateFit.plausibly_failed`) while *no* candidate fits within the
+  noise: such a fit then costs its model at most ``-ln EPS`` nats against the best one,
+  so the network's prior is not overruled by a fit that went wrong;
+* ``e_i = 0`` otherwise. A converged fit is evidence: one far worse than the best drops
+  accordingly. And once some candidate fits within the noise (``chi2r <= NOISE_CHI2R``)
+  the data are explained: a fit within the noise beats any prior against a fit that is
+  not, whatever went wrong with the latter.
 
-Execution
----------
-Candidates are fitted in parallel in worker *processes* (sasmodels kernels are loaded
-per process from sasmodels' on-disk compile cache; a pool is created on first use and
-reused, see :func:`warm_up` / :func:`shutdown_pool`; workers exit when the process that
-started them dies). ``workers=1`` fits in the calling process instead. One wall-clock
-budget ``max_seconds`` covers the whole call; each candidate gets a fair share of what
-is left when it starts and returns its best point when its share runs out (flagged
-``converged=False``).
+``EPS`` is calibrated on simulated *validation* curves (see the constant; the benchmark
+also scores the earlier rules, :data:`FLOOR_RULES`). Candidates whose fit failed
+outright get posterior 0 and are ranked last (in network order).
 
-Hard time bound: a fit is only interrupted between model evaluations, and one
-evaluation of a slow model can take tens of seconds (``pringle`` at a large radius).
-With worker processes, the workers must return :data:`_RETURN_MARGIN` seconds before
-the end of the budget; at the end of the budget, candidates still running are reported
-``"fit failed: time budget exhausted ..."`` and the pool's processes are terminated (a
-fresh pool is started in the background). The call therefore returns within
-``max_seconds`` plus a fraction of a second. ``workers=1`` (in-process) cannot stop an
-evaluation in progress and has no such bound.
+Rescue
+------
+When none of the given candidates fits within the noise, more models are fitted, in
+two stages: first (:func:`rescue_singles`) the network's next :data:`RESCUE_NEXT` ranks
+(when the caller passes the rest of the ranking as ``reserve``) and one representative
+of every family of the network's confusion dendrogram (:data:`RESCUE_FAMILIES`); then,
+if still none fits and the curve rises to a correlation peak
+(:attr:`.invariants.Invariants.q_corr`), products ``form@structure`` of the
+best-fitting forms with every structure factor SasView offers
+(:func:`rescue_products`). All candidates are then re-ranked together; rescue
+candidates are flagged ``rescue=True``. When still nothing fits within the noise the :class:`Verification`
+says so: ``no_fit`` is True, ``best_chi2r`` the best reduced chi², ``message`` a plain
+sentence for the user.
 
-Cancellation: set the ``cancel`` event (from any thread). Workers check it before
-every model evaluation, so :func:`verify_candidates` returns within a fraction of a
-second by raising :class:`VerificationCancelled`; the fits that had completed are in
-its ``partial`` attribute. Only one verification runs on the shared pool at a time
-(concurrent calls wait for each other).
+Execution, budget and determinism
+---------------------------------
+Each fit's budget is *work* (estimated model-evaluation cost, :mod:`.fitting`), so an
+answer does not depend on how busy the machine is, nor on where a fit runs: in this
+process (``workers=1``), in the verification's pool of worker processes (default), or
+on a Dask cluster (``client``: :func:`sasnets_plugin.cluster.connect`). Every fit is a
+pure function of (model, data, settings, seed).
+
+The wall clock is only a safety cap, ``max_seconds`` per file, far above what the work
+budget takes on an idle machine (README: benchmarks): fits still running at the cap are
+reported as cut by it (``cut="safety cap"``; such an answer may differ between runs).
+With worker processes the cap is hard: a worker stuck in one long model evaluation past
+it is terminated, and the other files' fits that were running beside it are run again on
+a fresh pool (same answer: pure functions). ``workers=1`` cannot stop an evaluation in
+progress.
+
+Several files (:func:`verify_many`) share the workers: each file's fits are submitted
+as soon as the file is admitted (at most as many files in flight as workers, so that a
+file's safety clock starts when its fits can), rescue stages as soon as a file's first
+stage is complete.
+
+Cancellation: set the ``cancel`` event (from any thread). Workers check it before every
+model evaluation, so the call returns within a fraction of a second by raising
+:class:`VerificationCancelled`; the fits that had completed are in its ``partial``
+attribute. Only one verification runs on the shared pool at a time (concurrent calls
+wait for each other).
 """
 from __future__ import annotations
 
@@ -59,43 +82,84 @@ import logging
 import math
 import multiprocessing
 import os
+import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, CancelledError, ProcessPoolExecutor, wait
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
-from typing import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .. import environment
 from ..errors import SasnetsError
-from .data import prepare_data
-from .fitting import CandidateFit, failed, fit_model, json_float
+from ..models import DEFAULT_MODELS
+from ..models.products import STRUCTURES, combinable
+from .data import FitData, prepare_data
+from .fitting import (
+    DEFAULT_WORK,
+    NOISE_CHI2R,
+    CandidateFit,
+    failed,
+    fit_model,
+    json_float,
+)
+from .invariants import Invariants, curve_invariants
 
 log = logging.getLogger(__name__)
 
-#: Default wall-clock budget of one :func:`verify_candidates` call (seconds).
-DEFAULT_MAX_SECONDS = 9.0
+#: Default wall-clock safety cap of one file's verification (seconds): far above the
+#: work budget's time on an idle machine (README: benchmarks), reached only when the
+#: machine is many times slower than that or a kernel hangs.
+DEFAULT_MAX_SECONDS = 60.0
 #: Default number of Levenberg-Marquardt runs per model.
 DEFAULT_N_STARTS = 6
-#: ``EPS`` of the re-ranking rule (module docstring): the probability that a fit failed.
-#: Calibrated by ``python benchmarks/bench_verified_accuracy.py --split val --per-class 2
-#: --seed 1`` (142 validation curves, shipped network, default fit settings;
-#: ``benchmarks/results/verification_calibration.json``, ``rescored``): top-1 hits 97 at
-#: EPS = 1 (network order), 85 at 0 (plain BIC evidence), 96-100 from 0.02 to 0.7, most
-#: at 0.3 (100).
+#: ``EPS`` of the re-ranking rule (module docstring): the probability that a fit which
+#: plausibly failed did fail. Calibrated by ``python benchmarks/bench_verified_accuracy.py
+#: --split val`` (``benchmarks/results/verification_calibration.json``, ``rescored``).
 FIT_FAILURE_RATE = 0.3
+#: Network probabilities are floored at this before the re-ranking (module docstring):
+#: a prior then costs a candidate at most ln(1 / PRIOR_FLOOR) ~ 7 nats, a Delta BIC of
+#: ~14 at T = 1. Calibrated with ``FIT_FAILURE_RATE``.
+PRIOR_FLOOR = 1e-3
+#: To whom the failure floor ``EPS`` applies: the shipped rule, and the earlier ones the
+#: benchmark scores beside it: "all" (every fit: the first rule), "failed" (fits that
+#: plausibly failed), "unexplained" (those, while no candidate fits within the noise).
+FLOOR_RULES = ("unexplained", "failed", "all")
 
 #: Default number of candidates (the network's top 5); sizes the default worker pool.
 DEFAULT_CANDIDATES = 5
-#: Workers must return this long before the end of the budget (result transfer).
+#: Rescue: the network's next ranks fitted when none of the candidates fits (often
+#: slow relatives of the candidates that did not fit: a few only).
+RESCUE_NEXT = 3
+#: Rescue: one fast representative of every family of the network's confusion
+#: dendrogram (``model_weights/confusion_dendrogram.png``): spheres, core-shell
+#: particles, vesicles, rods, ellipsoids, worm-like chains, sheets, power laws, Guinier
+#: and Porod regimes, coils, peaks, fractals, microemulsions.
+RESCUE_FAMILIES = ("sphere", "core_shell_sphere", "vesicle", "cylinder", "ellipsoid",
+                   "flexible_cylinder", "lamellar", "power_law", "guinier_porod",
+                   "mono_gauss_coil", "broad_peak", "mass_fractal", "teubner_strey")
+#: Rescue with a correlation peak: products of this many forms (the best-fitting
+#: forms that define an effective radius, then these) with every structure factor.
+PRODUCT_FORMS = 2
+PRODUCT_FALLBACK_FORMS = ("sphere", "ellipsoid")
+#: Rescue candidates are many and only have to show that they fit: each gets this share
+#: of the work budget, this many LM runs and random starts (instead of the defaults).
+RESCUE_WORK_SHARE = 0.5
+RESCUE_STARTS = 3
+RESCUE_RANDOM_STARTS = 24
+
+#: Workers must return this long before the end of the safety cap (result transfer).
 _RETURN_MARGIN = 0.3
+#: A fit still running this long after the cap is stopped by force.
+_GRACE = 0.5
 #: Poll interval of the parent while fits run (seconds).
 _POLL = 0.05
 
-_NOT_STARTED = "time budget exhausted before this model was fitted"
-_OVERRUN = "time budget exhausted (one model evaluation outlasted the budget; worker stopped)"
+_NOT_STARTED = "safety cap reached before this model was fitted"
+_CANCELLED = "fit failed: cancelled"
+_OVERRUN = "safety cap (one model evaluation outlasted it; worker stopped)"
 
 
 class VerificationCancelled(SasnetsError):
@@ -109,10 +173,13 @@ class VerificationCancelled(SasnetsError):
 # --- result ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Verification:
-    """Fits of the candidates, in network order, with the combined scores.
+    """Fits of the candidates with the combined scores.
 
-    ``candidates`` keep the order they were given in (network order); ``ranked`` is the
-    verified order (best combined score first, failures last).
+    ``candidates`` keep the order they were given in (network order), followed by the
+    rescue candidates (``rescue=True``) when none of those fitted within the noise;
+    ``ranked`` is the verified order (best combined score first, failures last).
+    ``no_fit`` / ``best_chi2r`` / ``message`` say whether anything fits (the GUI reads
+    these names).
     """
 
     candidates: tuple[CandidateFit, ...]
@@ -123,6 +190,7 @@ class Verification:
     workers: int
     dI_estimated: bool
     notes: tuple[str, ...] = ()
+    rescued: bool = False
 
     @property
     def ranked(self) -> tuple[CandidateFit, ...]:
@@ -130,7 +198,7 @@ class Verification:
 
     @property
     def network_order(self) -> tuple[str, ...]:
-        return tuple(c.model for c in self.candidates)
+        return tuple(c.model for c in self.candidates if not c.rescue)
 
     @property
     def verified_order(self) -> tuple[str, ...]:
@@ -140,6 +208,37 @@ class Verification:
     def best(self) -> CandidateFit | None:
         top = self.ranked[0] if self.candidates else None
         return top if top is not None and top.ok else None
+
+    @property
+    def no_fit(self) -> bool:
+        """No candidate fits within the noise (``chi2r <= NOISE_CHI2R``)."""
+        return not any(c.within_noise for c in self.candidates)
+
+    @property
+    def best_chi2r(self) -> float:
+        """The smallest reduced chi² of any candidate (NaN when every fit failed)."""
+        return min((c.chi2r for c in self.candidates if c.ok), default=math.nan)
+
+    @property
+    def message(self) -> str:
+        """A sentence for the user: what fits, or that nothing does."""
+        n_top = len(self.network_order)
+        n_more = len(self.candidates) - n_top
+        if not any(c.ok for c in self.candidates):
+            return f"No fit: every one of the {len(self.candidates)} models failed to fit."
+        best = min((c for c in self.candidates if c.ok), key=lambda c: c.chi2r)
+        if self.best is not None and self.best.within_noise:
+            best = self.best  # the verified choice among those that fit
+        if self.no_fit:
+            return (f"No model fits within the noise (chi2r <= {NOISE_CHI2R:g}): the best "
+                    f"of the {len(self.candidates)} models fitted, {best.model}, has "
+                    f"chi2r = {best.chi2r:.3g}. The right model may be none of them, or "
+                    "the uncertainties in the file may be too small.")
+        if self.rescued:
+            return (f"None of the network's top {n_top} fits within the noise; of "
+                    f"{n_more} more models fitted, {best.model} does "
+                    f"(chi2r = {best.chi2r:.3g}).")
+        return f"{best.model} fits within the noise (chi2r = {best.chi2r:.3g})."
 
     def to_json(self, include_curves: bool = False) -> dict:
         """JSON-ready summary; each candidate's ``"fit"`` is :meth:`CandidateFit.fit_json`
@@ -153,12 +252,18 @@ class Verification:
             "seconds": round(self.seconds, 3),
             "workers": self.workers,
             "notes": list(self.notes),
+            "no_fit": self.no_fit,
+            "best_chi2r": json_float(self.best_chi2r),
+            "noise_chi2r": NOISE_CHI2R,
+            "rescued": self.rescued,
+            "message": self.message,
             "network_order": list(self.network_order),
             "verified_order": list(self.verified_order),
             "candidates": [
                 {"model": c.model, "probability": json_float(c.probability),
                  "posterior": json_float(c.posterior), "network_rank": c.network_rank,
-                 "verified_rank": c.verified_rank, "status": c.status, "fit": c.fit_json()}
+                 "verified_rank": c.verified_rank, "rescue": c.rescue, "status": c.status,
+                 "verdict": c.verdict, "fit": c.fit_json()}
                 for c in self.candidates
             ],
         }
@@ -170,39 +275,142 @@ class Verification:
         return out
 
 
-def rerank(fits: list[CandidateFit], probabilities,
-           failure_rate: float | None = None) -> tuple[list[CandidateFit], float]:
+def rerank(fits: list[CandidateFit], probabilities, failure_rate: float | None = None, *,
+           floor_rule: str = FLOOR_RULES[0], prior_floor: float | None = None,
+           network_ranks: Sequence[int] | None = None) -> tuple[list[CandidateFit], float]:
     """Attach priors, posteriors and both ranks (see module docstring); returns the fits
     in the given order and the temperature ``T``. ``failure_rate``: ``EPS`` in [0, 1]
-    (default :data:`FIT_FAILURE_RATE`)."""
+    (default :data:`FIT_FAILURE_RATE`); ``floor_rule``: one of :data:`FLOOR_RULES`;
+    ``prior_floor``: default :data:`PRIOR_FLOOR`; ``network_ranks``: each fit's rank in
+    the network's ranking (default: its place in ``fits``; 0 = not ranked by the
+    network, e.g. a product)."""
     eps = FIT_FAILURE_RATE if failure_rate is None else float(failure_rate)
     if not 0.0 <= eps <= 1.0:
         raise ValueError(f"failure_rate must be in [0, 1], not {eps}")
-    p = np.asarray(probabilities, float)
-    p = np.where(np.isfinite(p) & (p > 0), p, 0.0)
+    if floor_rule not in FLOOR_RULES:
+        raise ValueError(f"floor_rule must be one of {FLOOR_RULES}, not {floor_rule!r}")
+    floor = PRIOR_FLOOR if prior_floor is None else float(prior_floor)
+    given = np.asarray(probabilities, float)
+    p = np.maximum(np.where(np.isfinite(given), given, 0.0), floor)
     p = p / p.sum() if p.sum() > 0 else np.full(len(fits), 1.0 / max(1, len(fits)))
     ok = [i for i, f in enumerate(fits) if f.ok and math.isfinite(f.bic)]
+    explained = any(fits[i].within_noise for i in ok)
     temperature = 1.0
     post = np.zeros(len(fits))
     if ok:
         temperature = max(1.0, min(fits[i].chi2r for i in ok))
         bic_min = min(fits[i].bic for i in ok)
         penalty = np.array([(fits[i].bic - bic_min) / (2 * temperature) for i in ok])
-        with np.errstate(divide="ignore"):  # ln 0 = -inf at EPS = 0 or 1 is meant
-            evidence = np.logaddexp(np.log1p(-eps) - penalty, np.log(eps))  # ln evidence_i
-        score = np.log(np.maximum(p[ok], 1e-300)) + evidence
+        floored = np.array([floor_rule == "all"
+                            or (fits[i].plausibly_failed
+                                and (floor_rule == "failed" or not explained))
+                            for i in ok])
+        e = np.where(floored, eps, 0.0)
+        with np.errstate(divide="ignore"):  # ln 0 = -inf where e = 0 or 1 is meant
+            evidence = np.logaddexp(np.log1p(-e) - penalty, np.log(e))  # ln evidence_i
+        score = np.log(p[ok]) + evidence
         w = np.exp(score - score.max())
         post[ok] = w / w.sum()
     order = sorted(range(len(fits)), key=lambda i: (0 if i in ok else 1, -post[i], i))
     vrank = {i: r + 1 for r, i in enumerate(order)}
-    out = [replace(f, probability=float(probabilities[i]) if i < len(probabilities) else math.nan,
+    ranks = list(network_ranks) if network_ranks is not None else range(1, len(fits) + 1)
+    out = [replace(f, probability=float(given[i]) if i < given.size else math.nan,
                    posterior=float(post[i]) if i in ok else 0.0,
-                   network_rank=i + 1, verified_rank=vrank[i])
+                   network_rank=int(ranks[i]), verified_rank=vrank[i])
            for i, f in enumerate(fits)]
     return out, float(temperature)
 
 
-# --- worker pool ----------------------------------------------------------------------
+# --- rescue ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    """A model to fit for one file: its prior, its rank in the network's ranking (0 when
+    the network does not rank it) and whether it is a rescue candidate."""
+
+    model: str
+    probability: float
+    network_rank: int
+    rescue: bool = False
+
+
+def _network_probability(model: str, known: dict[str, float]) -> float:
+    """The network's probability of ``model``; for a model the caller did not pass, the
+    probability mass it did not pass, spread evenly over the classes it did not pass."""
+    if model in known:
+        return known[model]
+    unseen = max(1, len(DEFAULT_MODELS) - len(known))
+    return max(0.0, 1.0 - sum(known.values())) / unseen
+
+
+def _priors(tried: Sequence[Candidate], reserve: Sequence[tuple[str, float]]
+            ) -> tuple[dict[str, float], dict[str, int]]:
+    """Network probability and rank of every model the caller passed."""
+    known = {c.model: c.probability for c in tried if c.network_rank}
+    known.update((m, p) for m, p in reserve)
+    rank_of = {c.model: c.network_rank for c in tried if c.network_rank}
+    n_top = sum(1 for c in tried if not c.rescue)
+    rank_of.update((m, n_top + 1 + i) for i, (m, _) in enumerate(reserve) if m not in rank_of)
+    return known, rank_of
+
+
+def rescue_singles(tried: Sequence[Candidate], reserve: Sequence[tuple[str, float]]
+                   ) -> list[Candidate]:
+    """First rescue stage (module docstring): the next network ranks from ``reserve``
+    (the ranking after the tried candidates, as ``(model, probability)``) and the family
+    representatives, those already tried left out."""
+    known, rank_of = _priors(tried, reserve)
+    seen = {c.model for c in tried}
+    names = [m for m, _ in reserve if m not in seen][:RESCUE_NEXT]
+    names += [m for m in RESCUE_FAMILIES if m not in seen and m not in names]
+    return [Candidate(m, _network_probability(m, known), rank_of.get(m, 0), rescue=True)
+            for m in names]
+
+
+def rescue_products(tried: Sequence[Candidate], fits: Sequence[CandidateFit],
+                    reserve: Sequence[tuple[str, float]]) -> list[Candidate]:
+    """Second rescue stage, for a curve with a correlation peak: every structure factor
+    times the :data:`PRODUCT_FORMS` best-fitting forms that define an effective radius
+    (by BIC among ``fits``, then :data:`PRODUCT_FALLBACK_FORMS`); a product's prior is
+    its form's, shared by the structure factors."""
+    known, _ = _priors(tried, reserve)
+    seen = {c.model for c in tried}
+    fitted = sorted((f for f in fits if f.ok and "@" not in f.model and combinable(f.model)),
+                    key=lambda f: f.bic)
+    forms = list(dict.fromkeys([f.model for f in fitted] + list(PRODUCT_FALLBACK_FORMS)))
+    return [Candidate(f"{form}@{structure}",
+                      _network_probability(form, known) / len(STRUCTURES), 0, rescue=True)
+            for form in forms[:PRODUCT_FORMS] for structure in STRUCTURES
+            if f"{form}@{structure}" not in seen]
+
+
+# --- requests and engines ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Request:
+    """One file to verify: its raw curve, the candidates in network order with their
+    probabilities, and the rest of the network's ranking (``reserve``: rescue
+    candidates come from it)."""
+
+    raw: object  # loading.RawCurve
+    models: tuple[str, ...]
+    probabilities: tuple[float, ...] | None = None
+    reserve: tuple[tuple[str, float], ...] = ()
+    slit_length: object = None
+    slit_width: object = None
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One fit: what a worker needs (picklable)."""
+
+    model: str
+    data: FitData
+    options: dict  # fit_model keyword arguments (work, n_starts, seed, invariants, deadline)
+
+
+def _run_task(task: _Task, abort: Callable[[], bool] | None = None) -> CandidateFit:
+    return fit_model(task.model, task.data, abort=abort, **task.options)
+
+
 _worker_cancelled = None  # in a worker: shared counter, runs with id <= value are cancelled
 
 
@@ -228,23 +436,29 @@ def _worker_warm(models=()):
     import bumps.fitters  # noqa: F401
     import sasmodels.direct_model  # noqa: F401
 
-    from .fitting import kernel_model
+    from ..kernels import kernel_model
 
     for m in models:
         try:
             kernel_model(m)
-        except Exception:  # noqa: BLE001
-            pass
+        except Exception:  # noqa: BLE001 - the fit reports it
+            log.debug("could not load %s", m, exc_info=True)
     return os.getpid()
 
 
-def _worker_fit(model, data, kwargs, run_id):
+def _worker_fit(task: _Task, run_id: int) -> CandidateFit:
     cancelled = _worker_cancelled
 
     def abort():
         return cancelled is not None and cancelled.value >= run_id
 
-    return fit_model(model, data, abort=abort, **kwargs)
+    return _run_task(task, abort)
+
+
+def _dask_fit(task: _Task) -> CandidateFit:
+    """A fit on a Dask worker (cancelled by ``Client.cancel``)."""
+    environment.configure()
+    return _run_task(task)
 
 
 class _Pool:
@@ -279,9 +493,9 @@ class _Pool:
         for process in processes:
             try:
                 process.terminate()
-            except Exception:  # noqa: BLE001 - already gone
+            except OSError:  # already gone
                 pass
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 _pool: _Pool | None = None
@@ -302,15 +516,12 @@ def _get_pool(n: int) -> _Pool:
     return pool
 
 
-def _drop_pool(pool: _Pool):
+def _forget_pool(pool: _Pool):
+    """Make the next call start a fresh pool instead of ``pool``."""
     global _pool
     with _pool_lock:
         if _pool is pool:
             _pool = None
-    try:
-        pool.shutdown(wait=False)
-    except Exception:  # noqa: BLE001
-        pass
 
 
 def shutdown_pool():
@@ -324,26 +535,6 @@ def shutdown_pool():
 
 
 atexit.register(shutdown_pool)
-
-
-def _kill_pool(pool: _Pool):
-    """Terminate a pool whose worker overran the budget, and start a fresh one in the
-    background so that the next verification does not pay for the start."""
-    global _pool
-    with _pool_lock:
-        if _pool is pool:
-            _pool = None
-    log.warning("Fit verification: terminating worker processes stuck past the time budget")
-    pool.kill()
-    threading.Thread(target=_restart_quietly, args=(pool.n,), daemon=True,
-                     name="verification-pool-restart").start()
-
-
-def _restart_quietly(n: int):
-    try:
-        warm_up(n)
-    except Exception:  # noqa: BLE001 - the next call starts the pool itself
-        log.debug("Fit verification: background pool restart failed", exc_info=True)
 
 
 def default_workers(n_models: int = DEFAULT_CANDIDATES) -> int:
@@ -363,75 +554,272 @@ def warm_up(workers: int | None = None, models=()) -> None:
         _worker_warm(models)
         return
     pool = _get_pool(n)
-    futures = [pool.executor.submit(_worker_warm, tuple(models)) for _ in range(n)]
-    wait(futures)
+    for future in [pool.executor.submit(_worker_warm, tuple(models)) for _ in range(n)]:
+        future.result()
 
 
-# --- main entry -----------------------------------------------------------------------
-def verify_candidates(raw, models, probabilities=None, *, workers: int | None = None,
-                      max_seconds: float = DEFAULT_MAX_SECONDS,
-                      cancel: threading.Event | None = None, n_starts: int = DEFAULT_N_STARTS,
-                      seed: int = 0, slit_length=None, slit_width=None,
-                      progress: Callable[[int, CandidateFit], None] | None = None
-                      ) -> Verification:
-    """Fit every model in ``models`` to ``raw`` and re-rank them with ``probabilities``.
+class _Engine:
+    """Where fits run: this process (the base class), the process pool or Dask."""
 
-    ``raw`` is a ``loading.RawCurve`` (it is cleaned with ``cleaning.clean_curve``;
-    ``errors.DataError`` if unusable). ``probabilities`` are the network's, aligned with
-    ``models`` (default: equal). ``workers``: processes to use (default: one per
-    candidate up to the CPU count, in worker processes; ``1`` = in this process).
-    ``max_seconds``: wall-clock budget of the whole call, a hard bound with worker
-    processes (see the module docstring). ``cancel``: a ``threading.Event``; when set,
-    :class:`VerificationCancelled` is raised promptly. ``n_starts``: LM runs per model.
-    ``seed``: seed of the random starts (results are deterministic for a given seed
-    unless the time budget cuts a fit short). ``slit_length``/``slit_width``: slit
-    resolution (see :func:`prepare_data`). ``progress(index, fit)``: called in the
-    calling thread as each candidate's fit (or failure) comes in, ``index`` being its
-    place in ``models``; its exceptions are logged, not raised.
+    def __init__(self, cancel: threading.Event | None):
+        self.n = 1
+        self._cancel = cancel
 
-    Returns a :class:`Verification`: the candidates in the given (network) order with
-    fits, posteriors and both ranks; ``.ranked`` / ``.verified_order`` give the verified
-    order. A model whose fit fails is reported ``"fit failed: <reason>"`` and ranked
-    last: nothing a model does makes this function raise (only unusable data,
-    mismatched ``probabilities`` or a cancellation do).
+    def submit(self, task: _Task) -> Future:
+        future: Future = Future()
+        future.set_result(_run_task(task, self._cancel.is_set if self._cancel else None))
+        return future
 
-    Parallel runs start worker processes with the ``spawn`` method, which re-imports the
-    calling script's ``__main__``: scripts must use the ``if __name__ == "__main__":``
-    guard (if the workers cannot start, the fits run in this process instead).
-    """
-    t0 = time.time()
-    models = [str(m) for m in models]
-    if probabilities is None:
-        probabilities = [1.0 / max(1, len(models))] * len(models)
-    probabilities = [float(p) for p in probabilities]
-    if len(probabilities) != len(models):
-        raise ValueError(f"{len(models)} models but {len(probabilities)} probabilities")
-    data, _ = prepare_data(raw, slit_length=slit_length, slit_width=slit_width)
-    deadline = t0 + max_seconds
-    n_workers = default_workers(len(models)) if workers is None else max(1, int(workers))
-    n_workers = min(n_workers, max(1, len(models)))
-    kwargs = {"n_starts": n_starts, "seed": seed}
-    notes: list[str] = []
-    report = _reporter(progress)
+    def cancel(self, futures) -> None:
+        """Stop this run's fits (in this process they have stopped already)."""
 
-    if workers == 1 or not models:
-        fits = _run_serial(models, data, kwargs, deadline, cancel, report)
-        n_workers = 1
-    else:
+    def stop(self, futures) -> bool:
+        """Stop ``futures`` that outlasted the safety cap; True if others running beside
+        them were lost and must be submitted again."""
+        return False
+
+    def close(self) -> None:
+        """Release what the run held."""
+
+
+class _PoolEngine(_Engine):
+    def __init__(self, n: int):
+        super().__init__(None)
+        self.pool = _get_pool(n)
+        self.pool.run_lock.acquire()
+        self.n = self.pool.n
+        self.run_id = self.pool.new_run()
+
+    def submit(self, task: _Task) -> Future:
+        return self.pool.executor.submit(_worker_fit, task, self.run_id)
+
+    def cancel(self, futures) -> None:
+        self.pool.cancel(self.run_id)
+        for future in futures:
+            future.cancel()
+
+    def stop(self, futures) -> bool:
+        running = [f for f in futures if not f.cancel()]
+        if not any(not f.done() for f in running):
+            return False
+        log.warning("Fit verification: terminating worker processes stuck past the safety cap")
+        old = self.pool
+        _forget_pool(old)
+        old.kill()
+        old.run_lock.release()
+        self.pool = _get_pool(self.n)
+        self.pool.run_lock.acquire()
+        self.run_id = self.pool.new_run()
+        return True
+
+    def close(self) -> None:
+        self.pool.run_lock.release()
+
+
+class _DaskEngine(_Engine):
+    def __init__(self, client):
+        super().__init__(None)
+        self.client = client
+        self.n = max(1, sum(client.nthreads().values()))
+
+    def submit(self, task: _Task):
+        return self.client.submit(_dask_fit, task, pure=False)
+
+    def cancel(self, futures) -> None:
+        self.client.cancel(list(futures))
+
+    def stop(self, futures) -> bool:
+        self.client.cancel(list(futures))
+        return False
+
+
+# --- orchestration ------------------------------------------------------------------------
+@dataclass
+class _File:
+    """One file's verification in progress."""
+
+    slot: int
+    request: Request
+    data: FitData
+    invariants: Invariants
+    candidates: list[Candidate]
+    deadline: float
+    started: float
+    fits: dict[int, CandidateFit] = field(default_factory=dict)
+    running: dict = field(default_factory=dict)  # future -> candidate index
+    stage: int = 0  # 0: the given candidates, 1: rescue singles, 2: rescue products
+    notes: list[str] = field(default_factory=list)
+
+
+class _Run:
+    """Fits of several files on one engine (module docstring: execution)."""
+
+    def __init__(self, engine: _Engine, requests: Sequence[Request], *, max_seconds: float,
+                 cancel: threading.Event | None, options: dict, rescue: bool,
+                 progress: Callable[[int, CandidateFit], None] | None):
+        self.engine = engine
+        self.requests = list(requests)
+        self.max_seconds = max_seconds
+        self.cancel = cancel
+        self.options = options
+        self.rescue = rescue
+        self.report = _reporter(progress)
+        self.results: list = [None] * len(self.requests)
+        self.done: queue.Queue = queue.Queue()
+        self.tasks: dict = {}  # future -> (file, candidate index, task)
+
+    def run(self) -> list:
+        waiting = list(range(len(self.requests)))
+        active: list[_File] = []
+        while waiting or active:
+            while waiting and len(active) < self.engine.n:
+                file = self._admit(waiting.pop(0))
+                if file is not None:
+                    active.append(file)
+                    self._settle(file, active)
+            if not active:
+                continue
+            try:
+                future = self.done.get(timeout=_POLL)
+            except queue.Empty:
+                future = None
+            if future is not None and future in self.tasks:
+                file, index, _ = self.tasks.pop(future)
+                if future in file.running:
+                    del file.running[future]
+                    self._record(file, index, self._result(future, file.candidates[index].model))
+                    self._settle(file, active)
+            if self.cancel is not None and self.cancel.is_set():
+                self.engine.cancel(list(self.tasks))
+                done = [f for file in active for f in file.fits.values()] + [
+                    f for r in self.results if isinstance(r, Verification) for f in r.candidates]
+                raise VerificationCancelled([f for f in done if f.status != _CANCELLED])
+            self._enforce_caps(active)
+        return self.results
+
+    def _admit(self, slot: int) -> _File | None:
+        request = self.requests[slot]
+        started = time.time()
         try:
-            fits = _run_parallel(models, data, kwargs, deadline, cancel, n_workers, report)
-        except BrokenProcessPool:
-            notes.append("worker processes unavailable: fitted in this process")
-            fits = _run_serial(models, data, kwargs, deadline, cancel, report)
-            n_workers = 1
+            data, _ = prepare_data(request.raw, slit_length=request.slit_length,
+                                   slit_width=request.slit_width)
+        except SasnetsError as exc:
+            self.results[slot] = exc
+            return None
+        probabilities = (request.probabilities if request.probabilities is not None
+                         else [1.0 / max(1, len(request.models))] * len(request.models))
+        candidates = [Candidate(m, float(p), i + 1)
+                      for i, (m, p) in enumerate(zip(request.models, probabilities))]
+        invariants = curve_invariants(data.q, data.I,
+                                      None if data.sigma_estimated else data.sigma)
+        file = _File(slot, request, data, invariants, candidates,
+                     deadline=started + self.max_seconds, started=started)
+        self._submit(file, range(len(candidates)))
+        return file
 
-    ranked, temperature = rerank(fits, probabilities)
-    return Verification(
-        candidates=tuple(ranked), weighting=data.describe_weighting(),
-        resolution=data.describe_resolution(), temperature=temperature,
-        seconds=time.time() - t0, workers=n_workers, dI_estimated=data.sigma_estimated,
-        notes=tuple(notes + list(data.notes)),
-    )
+    def _submit(self, file: _File, indices, rescue: bool = False):
+        options = {**self.options, "invariants": file.invariants,
+                   "deadline": file.deadline - _RETURN_MARGIN}
+        if rescue:
+            options.update(work=self.options["work"] * RESCUE_WORK_SHARE,
+                           n_starts=min(RESCUE_STARTS, self.options["n_starts"]),
+                           n_random=RESCUE_RANDOM_STARTS)
+        for i in indices:
+            if time.time() >= file.deadline:
+                self._record(file, i, failed(file.candidates[i].model, _NOT_STARTED,
+                                             cut="safety cap"))
+                continue
+            task = _Task(file.candidates[i].model, file.data, options)
+            self._launch(file, i, task)
+
+    def _record(self, file: _File, index: int, fit: CandidateFit):
+        file.fits[index] = fit
+        if len(self.requests) == 1:
+            self.report(index, fit)
+
+    def _launch(self, file: _File, index: int, task: _Task):
+        future = self.engine.submit(task)
+        self.tasks[future] = (file, index, task)
+        file.running[future] = index
+        future.add_done_callback(self.done.put)
+
+    @staticmethod
+    def _result(future, model: str) -> CandidateFit:
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a worker error is that model's failure
+            return failed(model, f"worker error ({type(exc).__name__}: {exc})")
+
+    def _settle(self, file: _File, active: list[_File]):
+        """Next stage of ``file`` once its current one is complete: rescue, or done."""
+        if self.cancel is not None and self.cancel.is_set():
+            return  # the run loop raises VerificationCancelled
+        while not file.running:
+            fits = [file.fits[i] for i in range(len(file.candidates))]
+            extra = self._next_stage(file, fits)
+            if extra is None:
+                active.remove(file)
+                self.results[file.slot] = self._verification(file)
+                return
+            first = len(file.candidates)
+            file.candidates.extend(extra)
+            log.info("%s: no candidate fits within the noise; fitting %d more (stage %d)",
+                     getattr(file.request.raw, "title", "data"), len(extra), file.stage)
+            self._submit(file, range(first, len(file.candidates)), rescue=True)
+
+    def _next_stage(self, file: _File, fits: list[CandidateFit]) -> list[Candidate] | None:
+        """The candidates of ``file``'s next rescue stage, or None when it is done."""
+        while self.rescue and fits and file.stage < 2 and not any(f.within_noise
+                                                                   for f in fits):
+            file.stage += 1
+            if time.time() >= file.deadline:
+                file.notes.append("rescue skipped: the safety cap was reached")
+                return None
+            if file.stage == 1:
+                extra = rescue_singles(file.candidates, file.request.reserve)
+            elif file.invariants.q_corr is not None:
+                extra = rescue_products(file.candidates, fits, file.request.reserve)
+            else:
+                extra = []
+            if extra:
+                return extra
+        return None
+
+    def _verification(self, file: _File) -> Verification:
+        fits = [replace(file.fits[i], rescue=c.rescue) for i, c in enumerate(file.candidates)]
+        ranked, temperature = rerank(fits, [c.probability for c in file.candidates],
+                                     network_ranks=[c.network_rank for c in file.candidates])
+        return Verification(
+            candidates=tuple(ranked), weighting=file.data.describe_weighting(),
+            resolution=file.data.describe_resolution(), temperature=temperature,
+            seconds=time.time() - file.started, workers=self.engine.n,
+            dI_estimated=file.data.sigma_estimated,
+            notes=tuple(file.notes + list(file.data.notes)),
+            rescued=any(c.rescue for c in file.candidates))
+
+    def _enforce_caps(self, active: list[_File]):
+        """Files past their safety cap: stop their fits still running (hard bound)."""
+        now = time.time()
+        for file in list(active):
+            late = {f: i for f, i in file.running.items() if not f.done()}
+            if not late or now < file.deadline + _GRACE:
+                continue  # finished fits wait in the queue with their results
+            others = {f: self.tasks[f] for f in self.tasks if f not in late and not f.done()}
+            lost = self.engine.stop(list(late))
+            for future, index in late.items():
+                self.tasks.pop(future, None)
+                del file.running[future]
+                reason = _NOT_STARTED if future.cancelled() else _OVERRUN
+                self._record(file, index, failed(file.candidates[index].model, reason,
+                                                 cut="safety cap"))
+            if lost:  # pure functions: the same fits again on the fresh pool
+                for future, (other, index, task) in others.items():
+                    self.tasks.pop(future, None)
+                    other.running.pop(future, None)
+                    self._launch(other, index, task)
+            self._settle(file, active)
 
 
 def _reporter(progress) -> Callable[[int, CandidateFit], None]:
@@ -441,111 +829,114 @@ def _reporter(progress) -> Callable[[int, CandidateFit], None]:
             return
         try:
             progress(index, fit)
-        except Exception:  # noqa: BLE001 - a display callback must not stop the fits
+        except Exception:  # a display callback must not stop the fits
             log.exception("Fit verification: progress callback failed")
 
     return report
 
 
-def _share(deadline: float, n_left: int, n_workers: int) -> float:
-    """Seconds a candidate starting now may use: a fair part of what is left."""
-    remaining = deadline - time.time()
-    return max(0.0, remaining * n_workers / max(1, n_left))
+# --- main entries ---------------------------------------------------------------------------
+def verify_many(requests: Sequence[Request], *, workers: int | None = None, client=None,
+                max_seconds: float = DEFAULT_MAX_SECONDS, cancel: threading.Event | None = None,
+                n_starts: int = DEFAULT_N_STARTS, seed: int = 0, work: float = DEFAULT_WORK,
+                rescue: bool = True,
+                progress: Callable[[int, CandidateFit], None] | None = None) -> list:
+    """Verify several files on one set of workers; one entry per request, in order: a
+    :class:`Verification`, or the ``SasnetsError`` (e.g. ``DataError``) that made the
+    file unusable.
 
+    ``client``: a ``distributed.Client`` (:func:`sasnets_plugin.cluster.connect`) to fit
+    on a Dask cluster; otherwise ``workers`` processes of the shared pool (default: one
+    per CPU), or this process for ``workers=1``. ``max_seconds``: the safety cap per
+    file. ``work``: the work budget of one candidate fit (:mod:`.fitting`; rescue
+    candidates get :data:`RESCUE_WORK_SHARE` of it). ``rescue``: fit more models when
+    none of a file's candidates fits within the noise. ``progress(index, fit)`` (single
+    request only): called in the calling thread as each fit comes in. Raises
+    :class:`VerificationCancelled` when ``cancel`` is set.
 
-def _run_serial(models, data, kwargs, deadline, cancel, report) -> list[CandidateFit]:
-    fits: list[CandidateFit | None] = [None] * len(models)
-    abort = cancel.is_set if cancel is not None else None
-    for i, model in enumerate(models):
-        if cancel is not None and cancel.is_set():
-            raise VerificationCancelled([f for f in fits if f is not None])
-        share = _share(deadline, len(models) - i, 1)
-        if share <= 0:
-            fits[i] = failed(model, _NOT_STARTED)
-            report(i, fits[i])
-            continue
-        fit = fit_model(model, data, deadline=min(deadline, time.time() + share), abort=abort,
-                        **kwargs)
-        if cancel is not None and cancel.is_set():
-            raise VerificationCancelled([f for f in fits if f is not None])
-        fits[i] = fit
-        report(i, fit)
-    return fits  # type: ignore[return-value]
+    Worker processes are started with the ``spawn`` method, which re-imports the calling
+    script's ``__main__``: scripts must use the ``if __name__ == "__main__":`` guard (if
+    the workers cannot start, the fits run in this process instead, with a note).
+    """
+    options = {"n_starts": n_starts, "seed": seed, "work": float(work)}
+    t0 = time.time()
 
+    def run(engine: _Engine) -> list:
+        return _Run(engine, requests, max_seconds=max_seconds, cancel=cancel, options=options,
+                    rescue=rescue, progress=progress).run()
 
-def _run_parallel(models, data, kwargs, deadline, cancel, n_workers,
-                  report) -> list[CandidateFit]:
-    pool = _get_pool(n_workers)
-    with pool.run_lock:
-        run_id = pool.new_run()
-        fits: list[CandidateFit | None] = [None] * len(models)
-        pending = list(range(len(models)))
-        running: dict = {}
-        try:
-            while pending or running:
-                _submit(pool, run_id, models, data, kwargs, deadline, pending, running, fits,
-                        report)
-                if not running:
-                    continue
-                done, _ = wait(list(running), timeout=_POLL, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    i = running.pop(fut)
-                    fits[i] = _result(fut, models[i])
-                    report(i, fits[i])
-                if cancel is not None and cancel.is_set():
-                    _cancel_run(pool, run_id, running)
-                    raise VerificationCancelled([f for f in fits if f is not None])
-                if running and time.time() >= deadline:
-                    _overrun(pool, run_id, models, running, fits, report)
-        except BrokenProcessPool:
-            _drop_pool(pool)
-            raise
-    return fits  # type: ignore[return-value]
-
-
-def _submit(pool: _Pool, run_id, models, data, kwargs, deadline, pending, running, fits,
-            report):
-    """Start pending candidates on free workers, each with its share of the time left;
-    workers must be back :data:`_RETURN_MARGIN` before ``deadline``."""
-    worker_deadline = deadline - _RETURN_MARGIN
-    while pending and len(running) < pool.n:
-        i = pending.pop(0)
-        share = _share(worker_deadline, len(pending) + 1 + len(running), pool.n)
-        if share <= 0:
-            fits[i] = failed(models[i], _NOT_STARTED)
-            report(i, fits[i])
-            continue
-        task = {**kwargs, "deadline": min(worker_deadline, time.time() + share)}
-        running[pool.executor.submit(_worker_fit, models[i], data, task, run_id)] = i
-
-
-def _result(fut, model: str) -> CandidateFit:
+    if client is not None:
+        return run(_DaskEngine(client))
+    if workers is not None:
+        n = workers
+    elif len(requests) == 1:
+        n = default_workers(len(requests[0].models))
+    else:
+        n = os.cpu_count() or 1
+    if n <= 1 or not requests:
+        return run(_Engine(cancel))
+    engine = None
     try:
-        return fut.result()
+        engine = _PoolEngine(n)
+        return run(engine)
     except BrokenProcessPool:
-        raise
-    except (CancelledError, Exception) as exc:  # noqa: BLE001
-        return failed(model, f"worker error ({type(exc).__name__}: {exc})")
+        log.warning("Fit verification: worker processes unavailable; fitting in this process")
+        if engine is not None:
+            _forget_pool(engine.pool)
+        left = max(1.0, max_seconds - (time.time() - t0))
+        results = _Run(_Engine(cancel), requests, max_seconds=left, cancel=cancel,
+                       options=options, rescue=rescue, progress=progress).run()
+        note = "worker processes unavailable: fitted in this process"
+        return [replace(r, notes=(*r.notes, note)) if isinstance(r, Verification) else r
+                for r in results]
+    finally:
+        if engine is not None:
+            engine.close()
 
 
-def _cancel_run(pool: _Pool, run_id: int, running: dict):
-    """Stop a cancelled run's fits; terminate the pool if one does not stop quickly."""
-    pool.cancel(run_id)
-    for fut in running:
-        fut.cancel()
-    _, still = wait(list(running), timeout=0.5)
-    if still:
-        _kill_pool(pool)
+def verify_candidates(raw, models, probabilities=None, *, workers: int | None = None,
+                      max_seconds: float = DEFAULT_MAX_SECONDS,
+                      cancel: threading.Event | None = None, n_starts: int = DEFAULT_N_STARTS,
+                      seed: int = 0, slit_length=None, slit_width=None,
+                      progress: Callable[[int, CandidateFit], None] | None = None,
+                      reserve: Sequence[tuple[str, float]] = (), rescue: bool = True,
+                      work: float = DEFAULT_WORK, client=None) -> Verification:
+    """Fit every model in ``models`` to ``raw`` and re-rank them with ``probabilities``;
+    when none fits within the noise, fit more (module docstring: rescue).
 
+    ``raw`` is a ``loading.RawCurve`` (it is cleaned with ``cleaning.clean_curve``;
+    ``errors.DataError`` if unusable). ``probabilities`` are the network's, aligned with
+    ``models`` (default: equal); ``reserve``: the rest of the network's ranking as
+    ``(model, probability)`` pairs, most probable first (the rescue's next ranks and its
+    representatives' priors come from it). ``workers``: processes to use (default: one
+    per candidate up to the CPU count, in worker processes; ``1`` = in this process);
+    ``client``: a Dask client instead. ``max_seconds``: wall-clock safety cap (the
+    budget is ``work`` per fit, see :func:`verify_many`). ``cancel``: a
+    ``threading.Event``; when set, :class:`VerificationCancelled` is raised promptly.
+    ``n_starts``: LM runs per model. ``seed``: seed of the random starts (results are
+    deterministic for given inputs unless the safety cap cuts a fit short).
+    ``slit_length``/``slit_width``: slit resolution (see :func:`prepare_data`).
+    ``progress(index, fit)``: called in the calling thread as each candidate's fit (or
+    failure) comes in, ``index`` being its place in ``.candidates``; its exceptions are
+    logged, not raised.
 
-def _overrun(pool: _Pool, run_id: int, models, running: dict, fits, report):
-    """The budget is over and some worker is still inside one model evaluation: report
-    its candidates as failed and terminate the pool (the hard time bound)."""
-    pool.cancel(run_id)
-    for fut, i in running.items():
-        fits[i] = _result(fut, models[i]) if fut.done() else failed(models[i], _OVERRUN)
-        report(i, fits[i])
-    stuck = any(not fut.done() for fut in running)
-    running.clear()
-    if stuck:
-        _kill_pool(pool)
+    Returns a :class:`Verification`: the candidates in the given (network) order, then
+    the rescue candidates, with fits, posteriors and both ranks; ``.ranked`` /
+    ``.verified_order`` give the verified order, ``.no_fit`` / ``.best_chi2r`` /
+    ``.message`` whether anything fits. A model whose fit fails is reported
+    ``"fit failed: <reason>"`` and ranked last: nothing a model does makes this function
+    raise (only unusable data, mismatched ``probabilities`` or a cancellation do).
+    """
+    models = tuple(str(m) for m in models)
+    if probabilities is not None:
+        probabilities = tuple(float(p) for p in probabilities)
+        if len(probabilities) != len(models):
+            raise ValueError(f"{len(models)} models but {len(probabilities)} probabilities")
+    request = Request(raw, models, probabilities, tuple((str(m), float(p)) for m, p in reserve),
+                      slit_length, slit_width)
+    (result,) = verify_many([request], workers=workers, client=client,
+                            max_seconds=max_seconds, cancel=cancel, n_starts=n_starts,
+                            seed=seed, work=work, rescue=rescue, progress=progress)
+    if isinstance(result, Exception):
+        raise result
+    return result
