@@ -53,3 +53,24 @@ def remove_partials(folder: Path) -> int:
             tmp.unlink()
             removed += 1
     return removed
+
+
+@contextlib.contextmanager
+def exclusive(lock_file: Path, busy: Exception) -> Iterator[None]:
+    """Hold an advisory lock on ``lock_file`` for the ``with`` block, or raise ``busy`` at
+    once when another process holds it: two runs must never write into one folder (a
+    no-op where ``fcntl`` is missing: Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(lock_file, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise busy from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -52,7 +52,7 @@ import numpy as np
 
 from sasnets_plugin import cluster, models
 
-from . import simulate
+from . import atomic, simulate
 from .classes import MODELS_HELP, resolve_models
 
 log = logging.getLogger("training.generate")
@@ -312,25 +312,6 @@ def _short(value) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-@contextlib.contextmanager
-def _exclusive(out_dir: Path):
-    """Refuse two generators writing into the same folder at once."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with open(out_dir / ".generate.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RuntimeError(f"another generator is writing into {out_dir}") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _remove_stale_temporaries(out_dir: Path) -> int:
     removed = 0
     for tmp in (out_dir / "chunks").glob("*/*/.*.h5.tmp-*"):
@@ -424,7 +405,8 @@ def generate_dataset(out_dir, models=None, per_model: int = DEFAULT_PER_MODEL,
         raise ValueError(f"workers must be at least 1, got {workers}")
     manifest = build_manifest(models, per_model, seed, chunk_size, shifted_per_model)
     check_or_write_manifest(out_dir, manifest)
-    with _exclusive(out_dir):
+    with atomic.exclusive(out_dir / ".generate.lock",
+                          RuntimeError(f"another generator is writing into {out_dir}")):
         stale = _remove_stale_temporaries(out_dir)
         if stale:
             log.info("removed %d temporary file(s) of an interrupted run", stale)

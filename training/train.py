@@ -15,7 +15,6 @@ mixed precision; otherwise the CPU.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -187,22 +186,6 @@ def _epoch_checkpoint(run_dir: Path, settings: TrainSettings, state: dict):
     return EpochCheckpoint()
 
 
-@contextlib.contextmanager
-def _exclusive(run_dir: Path):
-    """Refuse two trainings writing into the same run folder at once."""
-    import fcntl
-
-    with open(run_dir / LOCK, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise TrainingError(f"another training is running in {run_dir}") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _tidy(run_dir: Path, state: dict | None) -> None:
     """Remove what a killed run left: temporaries and checkpoints ``state.json`` does not name."""
     removed = atomic.remove_partials(run_dir)
@@ -224,7 +207,8 @@ def train(train_data: Encoded, val_data: Encoded, n_forms: int, run_dir: Path,
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive(run_dir):
+    busy = TrainingError(f"another training is running in {run_dir}")
+    with atomic.exclusive(run_dir / LOCK, busy):
         state = read_state(run_dir)
         if state and state["settings"] != asdict(settings):
             changed = sorted(k for k, v in asdict(settings).items()
