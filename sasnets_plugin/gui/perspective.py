@@ -661,10 +661,21 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             if ranking is None:
                 return
             self._categories = None  # re-read: the user may have edited categories
-            table.setRowCount(len(ranking.models))
-            for row, (model, probability) in enumerate(zip(ranking.models,
-                                                           ranking.probabilities)):
-                self._fill_row(dataset, row, model, float(probability), verified)
+            # rows: the network's list, then models only the verification's rescue fitted
+            # (e.g. products the shipped network does not rank): the verified best may be one
+            rows = list(zip(ranking.models, map(float, ranking.probabilities)))
+            listed = set(ranking.models)
+            rescued = [c for c in (verified.candidates if verified is not None else ())
+                       if c.model not in listed]
+            rows += [(c.model, 0.0) for c in rescued]
+            table.setRowCount(len(rows))
+            for row, (model, probability) in enumerate(rows):
+                self._fill_row(dataset, row, model, probability, verified)
+                if row >= len(ranking.models):  # not ranked by the network
+                    cell = _Cell("rescue")
+                    cell.setData(SORT_ROLE, row + 1)
+                    cell.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
+                    table.setItem(row, COL_RANK, cell)
             table.setSortingEnabled(True)  # sorts by the column the user chose (rank at first)
             header.setSortIndicatorShown(False)  # (turned on by setSortingEnabled; see _build_ui)
             table.resizeColumnToContents(COL_MODEL)
