@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import threading
 from importlib import resources
 from pathlib import Path
@@ -196,8 +197,34 @@ class _LiteRT:
         return self._interpreter.get_tensor(self._out).copy()
 
 
+def tensorflow_conflict() -> str | None:
+    """Why TensorFlow must not be imported into this process, or None.
+
+    TensorFlow ships its own LLVM; so does Mesa's OpenGL driver (llvmpipe), which
+    SasView's plots load. With both in one process, importing TensorFlow or drawing with
+    OpenGL afterwards crashes the process (segmentation fault, measured with SasView
+    6.2 and TensorFlow 2.21, either order). Mesa's ``libLLVM`` already mapped here is the
+    case this can still refuse.
+    """
+    if "tensorflow" in sys.modules:
+        return None
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:  # not Linux: no Mesa llvmpipe to clash with
+        return None
+    if "/libLLVM" in maps:
+        return ("this process already uses OpenGL through Mesa's LLVM (inside SasView, "
+                "for instance), and TensorFlow's own LLVM would crash it")
+    return None
+
+
 def _import_tensorflow(device: str):
     environment.configure()
+    conflict = tensorflow_conflict()
+    if conflict:
+        raise SasnetsError(f"The Keras network (--device gpu, --runtime keras) cannot run "
+                           f"here: {conflict}. Use the light runtime (device auto or cpu), "
+                           "or rank in a separate process (sasnets-suggest --device gpu).")
     try:
         with _native_stderr_silenced():
             import tensorflow as tf

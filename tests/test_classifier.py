@@ -1,6 +1,7 @@
 """The runtime ranks with LiteRT, equals the Keras model, and refuses missing, corrupt or
 mismatched weights with a message naming the problem."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -177,6 +178,34 @@ def test_unknown_device_runtime_and_absent_gpu():
     if not tf.config.list_physical_devices("GPU"):
         with pytest.raises(SasnetsError, match="TensorFlow sees no GPU"):
             Classifier(device="gpu")
+
+
+@pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="needs an X server (./test.sh)")
+def test_keras_is_refused_where_opengl_already_runs():
+    """Inside a process that draws with Mesa's OpenGL (as SasView does), importing
+    TensorFlow would crash it: the Keras runtime says so instead, and the light runtime
+    still ranks."""
+    code = (
+        "import numpy as np\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from PySide6.QtOpenGLWidgets import QOpenGLWidget\n"
+        "from sasnets_plugin.classifier import Classifier\n"
+        "from sasnets_plugin.errors import SasnetsError\n"
+        "app = QApplication(['gl'])\n"
+        "view = QOpenGLWidget(); view.resize(64, 64); view.show()\n"
+        "for _ in range(20): app.processEvents()\n"
+        "try:\n"
+        "    Classifier(runtime='keras')\n"
+        "except SasnetsError as exc:\n"
+        "    print('REFUSED', exc)\n"
+        "clf = Classifier()\n"
+        "print('RANKED', clf.predict(np.zeros((1, *clf.transform.shape), np.float32)).shape)\n")
+    env = {**os.environ, "QT_QPA_PLATFORM": "xcb"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "REFUSED The Keras network" in proc.stdout and "Mesa's LLVM" in proc.stdout
+    assert "RANKED (1, " in proc.stdout
 
 
 def _edit_metadata(folder, **changes):

@@ -401,14 +401,12 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.network_ready = None
         self.lblNetwork.setStyleSheet("")
         self.lblNetwork.setText("Loading the network in the background…")
-        run_in_background(functools.partial(load_network, self.settings.device),
-                          self._network_loaded, self._network_failed, self,
+        run_in_background(load_network, self._network_loaded, self._network_failed, self,
                           "loading the network")
 
     def _network_loaded(self, classes):
         self.network_ready = True
-        self.network_message = (f"Network ready: it ranks {len(classes)} models "
-                                f"(device: {self.settings.device}).")
+        self.network_message = f"Network ready: it ranks {len(classes)} models."
         self.lblNetwork.setStyleSheet("")
         self.lblNetwork.setText(self.network_message)
         self.networkLoaded.emit(True)
@@ -425,14 +423,10 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self._update_buttons()
 
     def apply_settings(self, settings: Settings):
-        """New preferences (the Preferences page): labels, budget, top-k; the network is
-        reloaded on a new device."""
-        old = self.settings
+        """New preferences (the Preferences page): labels, budget, top-k."""
         self.settings = settings.checked()
         self._apply_settings()
         log.info("Model Suggestion: preferences %s", self.settings)
-        if self.settings.device != old.device:
-            self.start_network_load()
 
     # ------------------------------------------------------------------ data in
 
@@ -548,8 +542,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         for dataset in todo:
             self._say(f"Ranking the models{waiting}…", dataset=dataset)
         self._update_buttons()
-        run_in_background(functools.partial(suggest_all, [(d.key, d.raw) for d in todo],
-                                             self.settings.device),
+        run_in_background(functools.partial(suggest_all, [(d.key, d.raw) for d in todo]),
                           lambda outcomes: self._ranked(generation, outcomes),
                           lambda error: self._rank_failed(generation, todo, error),
                           self, "model suggestion")

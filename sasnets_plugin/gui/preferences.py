@@ -16,16 +16,16 @@ from PySide6 import QtGui
 
 from sas.qtgui.Utilities.Preferences.PreferencesWidget import PreferencesWidget
 
-from .state import DEVICES, Settings
+from .state import Settings
 
 log = logging.getLogger(__name__)
 
 #: Keys of the staged values (SasView's staging needs names that are not config keys).
-TOP_K, SECONDS, DEVICE = "SASNETS_TOP_K", "SASNETS_VERIFY_SECONDS", "SASNETS_DEVICE"
+TOP_K, SECONDS = "SASNETS_TOP_K", "SASNETS_VERIFY_SECONDS"
 
 
 class SuggestionPreferences(PreferencesWidget):
-    """Top-k, verification time budget and network device."""
+    """Top-k and verification time budget."""
 
     name = "Model Suggestion"
 
@@ -55,16 +55,11 @@ class SuggestionPreferences(PreferencesWidget):
         self.txtSeconds.validator().setRange(*Settings.SECONDS_RANGE, 1)
         self.txtSeconds.setToolTip("Longest a fit verification may take; Cancel stops it "
                                    "earlier.")
-        self.cbDevice = self.addComboBox("Network device", list(DEVICES), self.settings.device)
-        self.cbDevice.setToolTip("Where the network runs: auto uses a GPU when TensorFlow "
-                                 "sees one.")
         self.txtTopK.textChanged.connect(lambda: self._stage_edit(self.txtTopK, TOP_K))
         self.txtSeconds.textChanged.connect(lambda: self._stage_edit(self.txtSeconds, SECONDS))
-        self.cbDevice.currentTextChanged.connect(lambda text: self._stageChange(DEVICE, text))
 
     def _current(self, key: str) -> str:
-        return {TOP_K: str(self.settings.top_k), SECONDS: str(self.settings.verify_seconds),
-                DEVICE: self.settings.device}[key]
+        return {TOP_K: str(self.settings.top_k), SECONDS: str(self.settings.verify_seconds)}[key]
 
     def _stage_edit(self, edit, key: str):
         self._staged.pop(key, None)
@@ -87,8 +82,7 @@ class SuggestionPreferences(PreferencesWidget):
         staged, old = self._staged, self.settings
         settings = Settings(
             top_k=int(staged.get(TOP_K, old.top_k)),
-            verify_seconds=float(staged.get(SECONDS, old.verify_seconds)),
-            device=str(staged.get(DEVICE, old.device))).checked()
+            verify_seconds=float(staged.get(SECONDS, old.verify_seconds))).checked()
         self._staged = {}
         try:
             settings.save(self._path)
@@ -103,14 +97,12 @@ class SuggestionPreferences(PreferencesWidget):
         defaults = Settings()
         self.txtTopK.setText(str(defaults.top_k))
         self.txtSeconds.setText(str(defaults.verify_seconds))
-        self.cbDevice.setCurrentText(defaults.device)
 
     def _restoreFromConfig(self):
         self._staged = {}
         self.txtTopK.setText(str(self.settings.top_k))
         self.txtSeconds.setText(str(self.settings.verify_seconds))
-        self.cbDevice.setCurrentText(self.settings.device)
 
     def _toggleBlockAllSignaling(self, toggle: bool):
-        for widget in (self.txtTopK, self.txtSeconds, self.cbDevice):
+        for widget in (self.txtTopK, self.txtSeconds):
             widget.blockSignals(toggle)

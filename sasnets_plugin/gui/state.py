@@ -66,19 +66,20 @@ def fit_target(model: str) -> str:
 
 # --------------------------------------------------------------------------- settings
 
-DEVICES = ("auto", "cpu", "gpu")
-
-
 @dataclass(frozen=True)
 class Settings:
-    """The perspective's preferences (SasView's *Preferences* window)."""
+    """The perspective's preferences (SasView's *Preferences* window).
+
+    There is no network device: inside SasView the network always runs in the light
+    runtime on the CPU (well under a millisecond per curve). The GPU path needs
+    TensorFlow, whose own LLVM crashes a process that uses Mesa's OpenGL, as SasView does
+    (see :func:`sasnets_plugin.classifier.tensorflow_conflict`).
+    """
 
     #: Candidates fitted by a verification (the most probable ones).
     top_k: int = 5
     #: Wall-clock budget of one verification in seconds (the user can cancel earlier).
     verify_seconds: float = 30.0
-    #: Where the network runs: ``auto`` (a GPU when there is one), ``cpu`` or ``gpu``.
-    device: str = "auto"
 
     TOP_K_RANGE = (1, 20)
     SECONDS_RANGE = (5.0, 600.0)
@@ -90,8 +91,7 @@ class Settings:
         seconds = float(self.verify_seconds)
         return Settings(top_k=min(max(int(self.top_k), lo), hi),
                         verify_seconds=min(max(seconds, slo), shi) if math.isfinite(seconds)
-                        else Settings.verify_seconds,
-                        device=self.device if self.device in DEVICES else "auto")
+                        else Settings.verify_seconds)
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -339,7 +339,7 @@ def same_ranking(old, new) -> bool:
 
 def to_rank(datasets: list[DataSet], current: DataSet | None) -> list[DataSet]:
     """The data sets *Suggest model* ranks: those not ranked yet; when every one is,
-    the one shown (asked again, e.g. after changing the device)."""
+    the one shown (asked again)."""
     new = [d for d in datasets if d.ranking is None]
     if new:
         return new

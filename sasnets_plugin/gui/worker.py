@@ -51,12 +51,13 @@ class Outcome:
     error: str | None = None
 
 
-def load_network(device: str = "auto") -> list[str]:
-    """Load the network on ``device`` (cached); the class names."""
-    return list(get_classifier(device=device).classes)
+def load_network() -> list[str]:
+    """Load the network (cached; the light runtime, see :class:`.state.Settings`); the
+    class names."""
+    return list(get_classifier().classes)
 
 
-def suggest_all(curves: list[tuple[int, RawCurve]], device: str = "auto") -> list[Outcome]:
+def suggest_all(curves: list[tuple[int, RawCurve]]) -> list[Outcome]:
     """Clean and rank every curve; a curve that cannot be ranked gets its message.
 
     A :class:`~sasnets_plugin.errors.WeightsError` (no usable network) is raised, since
@@ -70,7 +71,7 @@ def suggest_all(curves: list[tuple[int, RawCurve]], device: str = "auto") -> lis
         except SasnetsError as exc:
             outcomes[key] = Outcome(key, error=str(exc))
     if ready:
-        for (key, _), ranking in zip(ready, rank(get_classifier(device=device),
+        for (key, _), ranking in zip(ready, rank(get_classifier(),
                                                  [p for _, p in ready])):
             outcomes[key] = Outcome(key, ranking=ranking)
     return [outcomes[key] for key, _ in curves]

@@ -74,10 +74,10 @@ def sasview(qapp, weights_dir):
     if not have_display():
         pytest.skip("needs an X server")
     if "tensorflow" in sys.modules:
-        # TensorFlow (imported by tests of the Keras path and of training) exports its
-        # own LLVM globally: Mesa's OpenGL (llvmpipe) would then crash the process.
+        # TensorFlow (imported by tests of the Keras path and of training) brings its
+        # own LLVM: Mesa's OpenGL (llvmpipe) would then crash the process.
         pytest.fail("TensorFlow was imported before SasView's OpenGL; run the GUI tests "
-                    "first or on their own (pytest tests/gui)")
+                    "on their own (pytest tests/gui; ./test.sh does)")
     os.environ.update(XDG_DIRS)
     if "sas.system.user" in sys.modules:  # imported before us: move its folders too
         user = sys.modules["sas.system.user"]

@@ -176,10 +176,12 @@ def test_table_text_for_clipboard_and_report(sphere_raw, ranking, verification):
 def test_settings_round_trip_and_ranges(tmp_path):
     path = tmp_path / "prefs" / "settings.json"
     assert state.Settings.load(path) == state.Settings()  # missing: defaults
-    state.Settings(top_k=3, verify_seconds=12.5, device="cpu").save(path)
-    assert state.Settings.load(path) == state.Settings(3, 12.5, "cpu")
-    wild = state.Settings(top_k=99, verify_seconds=-1, device="tpu").checked()
-    assert wild == state.Settings(20, 5.0, "auto")
+    state.Settings(top_k=3, verify_seconds=12.5).save(path)
+    assert state.Settings.load(path) == state.Settings(3, 12.5)
+    wild = state.Settings(top_k=99, verify_seconds=-1).checked()
+    assert wild == state.Settings(20, 5.0)
+    path.write_text('{"top_k": 4, "device": "gpu"}')  # a key of an older version: ignored
+    assert state.Settings.load(path) == state.Settings(top_k=4)
     path.write_text("{not json")
     assert state.Settings.load(path) == state.Settings()
 
