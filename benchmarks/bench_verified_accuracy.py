@@ -300,9 +300,17 @@ def rescored_rank(row: dict, failure_rate: float, prior_floor: float, rule: str)
 
 def rescore(rows: list[dict]) -> dict:
     """Top-1/top-3 hits of every rule and constant pair; the chosen pair has the most
-    top-1 hits under the shipped rule (ties: the larger failure rate, then the larger
-    prior floor: the more cautious rule)."""
-    from sasnets_plugin.verification.verify import FLOOR_RULES
+    top-1 hits under the shipped rule (ties: the shipped constants if they are among the
+    best, else the larger failure rate, then the larger prior floor)."""
+    from sasnets_plugin.verification.verify import (
+        FIT_FAILURE_RATE,
+        FLOOR_RULES,
+        PRIOR_FLOOR,
+    )
+
+    def preference(g):
+        shipped = g["failure_rate"] == FIT_FAILURE_RATE and g["prior_floor"] == PRIOR_FLOOR
+        return g["top1_hits"], shipped, g["failure_rate"], g["prior_floor"]
 
     scored = [r for r in rows if r.get("fits")]
     grid = []
@@ -314,9 +322,8 @@ def rescore(rows: list[dict]) -> dict:
                              "top1_hits": sum(k == 1 for k in ranks),
                              "top3_hits": sum(k is not None and k <= 3 for k in ranks)})
     shipped = [g for g in grid if g["rule"] == FLOOR_RULES[0]]
-    best = max(shipped, key=lambda g: (g["top1_hits"], g["failure_rate"], g["prior_floor"]))
-    per_rule = {rule: max((g for g in grid if g["rule"] == rule),
-                          key=lambda g: (g["top1_hits"], g["failure_rate"], g["prior_floor"]))
+    best = max(shipped, key=preference)
+    per_rule = {rule: max((g for g in grid if g["rule"] == rule), key=preference)
                 for rule in FLOOR_RULES}
     return {"n": len(scored), "grid": grid, "chosen": best, "best_per_rule": per_rule,
             "network_top1_hits": sum(r.get("network_rank") == 1 for r in scored)}
@@ -391,8 +398,9 @@ def print_summary(label: str, s: dict) -> None:
 
 def score_rules(report: dict) -> None:
     """(Re)compute from the recorded fits: the calibration on the validation curves, and
-    the test and real sets at the chosen constants under every rule (and the shipped
-    constants), so that ``--rescore`` brings a result file up to the library's rules."""
+    every set scored under every rule at that rule's best constants on the validation
+    curves (and the shipped rule at the shipped constants), so that ``--rescore`` brings
+    a result file up to the library's rules."""
     from sasnets_plugin.verification.verify import (
         FIT_FAILURE_RATE,
         FLOOR_RULES,
@@ -400,11 +408,12 @@ def score_rules(report: dict) -> None:
     )
 
     calibration = rescore(report["validation"]["curves"])
-    eps, floor = calibration["chosen"]["failure_rate"], calibration["chosen"]["prior_floor"]
+    best = calibration["best_per_rule"]
     report["validation"]["calibration"] = calibration
 
     def rules(rows):
-        return {rule: at(rows, eps, floor, rule) for rule in FLOOR_RULES} | {
+        return {rule: at(rows, best[rule]["failure_rate"], best[rule]["prior_floor"], rule)
+                for rule in FLOOR_RULES} | {
             "shipped_constants": at(rows, FIT_FAILURE_RATE, PRIOR_FLOOR, FLOOR_RULES[0])}
 
     singles = [r for r in report["test"]["curves"] if "@" not in r["true_model"]]
