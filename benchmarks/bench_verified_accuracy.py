@@ -300,9 +300,17 @@ def rescored_rank(row: dict, failure_rate: float, prior_floor: float, rule: str)
 
 def rescore(rows: list[dict]) -> dict:
     """Top-1/top-3 hits of every rule and constant pair; the chosen pair has the most
-    top-1 hits under the shipped rule (ties: the larger failure rate, then the larger
-    prior floor: the more cautious rule)."""
-    from sasnets_plugin.verification.verify import FLOOR_RULES
+    top-1 hits under the shipped rule (ties: the shipped constants if they are among the
+    best, else the larger failure rate, then the larger prior floor)."""
+    from sasnets_plugin.verification.verify import (
+        FIT_FAILURE_RATE,
+        FLOOR_RULES,
+        PRIOR_FLOOR,
+    )
+
+    def preference(g):
+        shipped = g["failure_rate"] == FIT_FAILURE_RATE and g["prior_floor"] == PRIOR_FLOOR
+        return g["top1_hits"], shipped, g["failure_rate"], g["prior_floor"]
 
     scored = [r for r in rows if r.get("fits")]
     grid = []
@@ -314,9 +322,8 @@ def rescore(rows: list[dict]) -> dict:
                              "top1_hits": sum(k == 1 for k in ranks),
                              "top3_hits": sum(k is not None and k <= 3 for k in ranks)})
     shipped = [g for g in grid if g["rule"] == FLOOR_RULES[0]]
-    best = max(shipped, key=lambda g: (g["top1_hits"], g["failure_rate"], g["prior_floor"]))
-    per_rule = {rule: max((g for g in grid if g["rule"] == rule),
-                          key=lambda g: (g["top1_hits"], g["failure_rate"], g["prior_floor"]))
+    best = max(shipped, key=preference)
+    per_rule = {rule: max((g for g in grid if g["rule"] == rule), key=preference)
                 for rule in FLOOR_RULES}
     return {"n": len(scored), "grid": grid, "chosen": best, "best_per_rule": per_rule,
             "network_top1_hits": sum(r.get("network_rank") == 1 for r in scored)}
@@ -389,10 +396,48 @@ def print_summary(label: str, s: dict) -> None:
           f"{s['idle_estimate_seconds']['median']} s p90 {s['idle_estimate_seconds']['p90']} s)")
 
 
+def score_rules(report: dict) -> None:
+    """(Re)compute from the recorded fits: the calibration on the validation curves, and
+    every set scored under every rule at that rule's best constants on the validation
+    curves (and the shipped rule at the shipped constants), so that ``--rescore`` brings
+    a result file up to the library's rules."""
+    from sasnets_plugin.verification.verify import (
+        FIT_FAILURE_RATE,
+        FLOOR_RULES,
+        PRIOR_FLOOR,
+    )
+
+    calibration = rescore(report["validation"]["curves"])
+    best = calibration["best_per_rule"]
+    report["validation"]["calibration"] = calibration
+
+    def rules(rows):
+        return {rule: at(rows, best[rule]["failure_rate"], best[rule]["prior_floor"], rule)
+                for rule in FLOOR_RULES} | {
+            "shipped_constants": at(rows, FIT_FAILURE_RATE, PRIOR_FLOOR, FLOOR_RULES[0])}
+
+    singles = [r for r in report["test"]["curves"] if "@" not in r["true_model"]]
+    report["test"]["at_chosen_constants"] = rules(singles)
+    report["real"]["at_chosen_constants"] = rules(report["real"]["files"])
+    report["validation"]["at_chosen_constants"] = rules(report["validation"]["curves"])
+
+
+def print_rules(report: dict) -> None:
+    c = report["validation"]["calibration"]
+    print(f"calibration: shipped rule best at EPS {c['chosen']['failure_rate']}, prior floor "
+          f"{c['chosen']['prior_floor']} ({c['chosen']['top1_hits']} top-1 of {c['n']}; "
+          f"network {c['network_top1_hits']}); best per rule: " + json.dumps(c["best_per_rule"]))
+    for part in ("validation", "test", "real"):
+        for rule, s in report[part]["at_chosen_constants"].items():
+            print_summary(f"{part}, {rule}", s)
+
+
 def print_rescore(path: Path) -> int:
     report = json.loads(path.read_text())
-    result = rescore(report["validation"]["curves"])
-    print(json.dumps({k: v for k, v in result.items() if k != "grid"}, indent=1))
+    score_rules(report)
+    print_rules(report)
+    path.write_text(json.dumps(report, indent=1, default=float) + "\n")
+    print(f"rewrote {path}")
     return 0
 
 
@@ -427,7 +472,6 @@ def main(argv=None) -> int:
     )
     from sasnets_plugin.verification.verify import (
         FIT_FAILURE_RATE,
-        FLOOR_RULES,
         PRIOR_FLOOR,
         RESCUE_WORK_SHARE,
         shutdown_pool,
@@ -459,13 +503,6 @@ def main(argv=None) -> int:
     val, stop_val = run_set(classifier, [([m], raw, extra) for m, raw, extra in
                                          simulated_set(classes, "val", args.per_class, args.seed)],
                             args.top, time.time() + share, "val")
-    calibration = rescore(val)
-    chosen = calibration["chosen"]
-    eps, floor = chosen["failure_rate"], chosen["prior_floor"]
-    print(f"calibration: shipped rule best at EPS {eps}, prior floor {floor} "
-          f"({chosen['top1_hits']} top-1 of {calibration['n']}; network "
-          f"{calibration['network_top1_hits']}); shipped constants EPS {FIT_FAILURE_RATE}, "
-          f"floor {PRIOR_FLOOR}")
 
     print(f"--- test curves ({args.per_class}/class + {args.products} products)")
     test_items = simulated_set(classes, "test", args.per_class, args.seed, args.products)
@@ -482,22 +519,16 @@ def main(argv=None) -> int:
         top_model = (r.get("verified_top") or ["?"])[0]
         r["verified_form_top1"] = top_model.split("@")[0] == form
 
-    def rules(rows):
-        return {rule: at(rows, eps, floor, rule) for rule in FLOOR_RULES} | {
-            "shipped_constants": at(rows, FIT_FAILURE_RATE, PRIOR_FLOOR, FLOOR_RULES[0])}
-
-    report["validation"] = {"summary": summarise(val), "stopped_early": stop_val,
-                            "calibration": calibration, "curves": val}
+    report["validation"] = {"summary": summarise(val), "stopped_early": stop_val, "curves": val}
     report["test"] = {"summary": summarise(singles), "stopped_early": stop_test,
-                      "at_chosen_constants": rules(singles),
                       "products": {"summary": summarise(products),
                                    "verified_form_top1": sum(r.get("verified_form_top1", False)
                                                              for r in products)},
                       "curves": test}
     measured = [r for r in real if not r.get("model_generated")]
     report["real"] = {"summary": summarise(real), "summary_measured_only": summarise(measured),
-                      "stopped_early": stop_real, "at_chosen_constants": rules(real),
-                      "files": real}
+                      "stopped_early": stop_real, "files": real}
+    score_rules(report)
 
     # busy machine: the same files again with every core spinning
     pool = [r for r in real + test if r.get("fits")]
@@ -550,10 +581,7 @@ def main(argv=None) -> int:
     print(f"  products: verified #1 has the right form {report['test']['products']['verified_form_top1']}"
           f"/{len(products)}")
     print_summary("real", report["real"]["summary"])
-    for rule, s in report["test"]["at_chosen_constants"].items():
-        print_summary(f"test, {rule}", s)
-    for rule, s in report["real"]["at_chosen_constants"].items():
-        print_summary(f"real, {rule}", s)
+    print_rules(report)
     b = report["busy"]
     print(f"busy machine: {b['identical']}/{b['n']} identical; idle median "
           f"{b['idle_seconds']['median']} s p90 {b['idle_seconds']['p90']} s, busy median "

@@ -97,7 +97,7 @@ DEFAULT_RANDOM_STARTS = 48
 #: Work budget of one candidate fit (estimated microseconds, see the module docstring):
 #: about 1-3 s of one core for the slow models that use all of it, far less for fast
 #: ones, which converge first. Sets the time per file (README: benchmarks).
-DEFAULT_WORK = 2.0e6
+DEFAULT_WORK = 1.5e6
 #: Fixed cost counted for every evaluation besides the kernel (Python, resolution, LM,
 #: the linear solves): measured 150-450 us of CPU per evaluation of the fastest models
 #: on the sasdata examples.
@@ -318,14 +318,16 @@ class EvalCost:
     ``per_point_us``: the model's kernel time per theory point (:mod:`.costs`, measured
     offline at the model defaults, per :data:`QUADRATURE_REF` quadrature points; a
     product costs its two parts; a model missing there its ``SIMULATION.cost_us``);
-    ``lengths``: the fitted lengths (Å) whose largest sets ``q * size`` for an adaptive
-    quadrature (empty when the kernel has none; the kernels use a radius or a half
-    length: within a factor 2, which moves few points across the steps); ``counts``:
-    fitted integer counts (layers, pearls, shells) with their default values: kernels
-    loop over them."""
+    ``lengths``: the fitted lengths (Å) whose largest, times the largest fitted aspect
+    ratio (``ratios``; a prism's long edge is ``length_a * c2a_ratio``), sets ``q * size``
+    for an adaptive quadrature (empty when the kernel has none; the kernels use a radius
+    or a half length: within a factor 2, which moves few points across the steps);
+    ``counts``: fitted integer counts (layers, pearls, shells) with their default values:
+    kernels loop over them."""
 
     per_point_us: float
     lengths: tuple[str, ...] = ()
+    ratios: tuple[str, ...] = ()
     counts: tuple[tuple[str, float], ...] = ()
 
     @classmethod
@@ -335,11 +337,13 @@ class EvalCost:
         adaptive = any(src.endswith("adaptive.c") for info in parts for src in info.source)
         lengths = tuple(name for name, role in setup.spec.free.items()
                         if role.role in ("size", "long", "far")) if adaptive else ()
+        ratios = tuple(name for name, role in setup.spec.free.items()
+                       if role.role == "ratio") if adaptive else ()
         counts = tuple((name, max(1.0, setup.defaults.get(name, 1.0)))
                        for name, role in setup.spec.free.items() if role.is_count)
         per_point = sum(KERNEL_US.get(info.id, model_spec(info.id).simulation.cost_us)
                         for info in parts)
-        return cls(per_point, lengths, counts)
+        return cls(per_point, lengths, ratios, counts)
 
     def __call__(self, values: dict, q_calc_sorted: np.ndarray) -> float:
         points = 1.0
@@ -347,6 +351,7 @@ class EvalCost:
             if name.endswith("_pd") and width > 0:
                 points *= int(values.get(f"{name}_n", PD_N))
         size = max((values[name] for name in self.lengths if name in values), default=0.0)
+        size *= max([1.0] + [values[name] for name in self.ratios if name in values])
         if size > 0:
             points *= quadrature_growth(q_calc_sorted, size)
         for name, reference in self.counts:

@@ -123,10 +123,11 @@ FIT_FAILURE_RATE = 0.3
 #: a prior then costs a candidate at most ln(1 / PRIOR_FLOOR) ~ 7 nats, a Delta BIC of
 #: ~14 at T = 1. Calibrated with ``FIT_FAILURE_RATE``.
 PRIOR_FLOOR = 1e-3
-#: To whom the failure floor ``EPS`` applies: the shipped rule, and the earlier ones the
-#: benchmark scores beside it: "all" (every fit: the first rule), "failed" (fits that
-#: plausibly failed), "unexplained" (those, while no candidate fits within the noise).
-FLOOR_RULES = ("unexplained", "failed", "all")
+#: To whom the failure floor ``EPS`` applies: the shipped rule first, then the others the
+#: benchmark scores beside it: "unexplained" (fits that plausibly failed, while no
+#: candidate fits within the noise), "noise" (those, and the fits within the noise among
+#: themselves), "failed" (fits that plausibly failed), "all" (every fit: the first rule).
+FLOOR_RULES = ("unexplained", "noise", "failed", "all")
 
 #: Default number of candidates (the network's top 5); sizes the default worker pool.
 DEFAULT_CANDIDATES = 5
@@ -301,10 +302,7 @@ def rerank(fits: list[CandidateFit], probabilities, failure_rate: float | None =
         temperature = max(1.0, min(fits[i].chi2r for i in ok))
         bic_min = min(fits[i].bic for i in ok)
         penalty = np.array([(fits[i].bic - bic_min) / (2 * temperature) for i in ok])
-        floored = np.array([floor_rule == "all"
-                            or (fits[i].plausibly_failed
-                                and (floor_rule == "failed" or not explained))
-                            for i in ok])
+        floored = np.array([_floored(fits[i], explained, floor_rule) for i in ok])
         e = np.where(floored, eps, 0.0)
         with np.errstate(divide="ignore"):  # ln 0 = -inf where e = 0 or 1 is meant
             evidence = np.logaddexp(np.log1p(-e) - penalty, np.log(e))  # ln evidence_i
@@ -319,6 +317,16 @@ def rerank(fits: list[CandidateFit], probabilities, failure_rate: float | None =
                    network_rank=int(ranks[i]), verified_rank=vrank[i])
            for i, f in enumerate(fits)]
     return out, float(temperature)
+
+
+def _floored(fit: CandidateFit, explained: bool, rule: str) -> bool:
+    """Whether the failure floor applies to ``fit`` under ``rule`` (:data:`FLOOR_RULES`);
+    ``explained``: some candidate fits within the noise."""
+    if rule == "all":
+        return True
+    if rule == "noise" and fit.within_noise:
+        return True
+    return fit.plausibly_failed and (rule == "failed" or not explained)
 
 
 # --- rescue ---------------------------------------------------------------------------
