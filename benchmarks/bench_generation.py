@@ -65,7 +65,7 @@ def _cluster(chunks, workers: int) -> tuple[float, float, list[str]]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--curves", type=int, default=24, help="curves per class (chunk)")
+    parser.add_argument("--curves", type=int, default=100, help="curves per class (chunk)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/generation.json")
     args = parser.parse_args(argv)
 
@@ -91,7 +91,8 @@ def main(argv=None) -> int:
             "ideal_curves_per_s": workers * rows["serial"]["curves_per_s"],
             "efficiency": rate / (workers * rows["serial"]["curves_per_s"]),
             "identical": digests == reference}
-    result = {"command": "python benchmarks/bench_generation.py", "models": MODELS,
+    command = " ".join(["python benchmarks/bench_generation.py", *(argv or sys.argv[1:])])
+    result = {"command": command, "models": MODELS,
               "curves_per_class": args.curves, "curves": n_curves, "modes": rows,
               "load_average_before": load_before, "load_average_after": os.getloadavg()[0],
               "host": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
