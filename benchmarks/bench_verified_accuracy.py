@@ -204,7 +204,11 @@ def score_one(raw, ranking, true_models: list[str], top: int) -> dict:
 # --- simulated curves -------------------------------------------------------------------------
 def simulated_set(classes, split: str, per_class: int, seed: int, products: int = 0) -> list:
     """``(true model, RawCurve, parameters)`` of every curve of one split: ``per_class``
-    per class, then ``products`` product curves (test split only)."""
+    per class, then ``products`` product curves (test split only).
+
+    Curves are the training generator's (v3: any window, per-point pinhole dQ or slit,
+    broad priors, products), so the true model is the curve's *label*: a class's curve may
+    be a product ``form@structure`` or, at an exact nested limit, the simpler model."""
     from sasnets_plugin.loading import RawCurve
     from sasnets_plugin.models.products import STRUCTURES
     from training.simulate import simulate_curves
@@ -216,11 +220,14 @@ def simulated_set(classes, split: str, per_class: int, seed: int, products: int 
     for k, (model, i) in enumerate(names):
         rng = np.random.default_rng([seed, SPLITS[split], k])
         curve = simulate_curves(model, rng, 1)[0]
-        dq = float(curve.params["instrument"]["dq_over_q"])
-        raw = RawCurve(f"{split}[{k}] {model}", curve.q, curve.I, curve.dI, dq * curve.q)
-        out.append((model, raw, {"title": raw.title, "true_parameters": curve.params["model"],
-                                 "dq_over_q": round(dq, 4),
-                                 "truth_chi2r": truth_chi2r(model, raw, curve.params["model"])}))
+        slit = None if curve.dq is not None else np.full_like(curve.q, curve.slit_length)
+        raw = RawCurve(f"{split}[{k}] {curve.label}", curve.q, curve.I, curve.dI,
+                       dQ=curve.dq, dQl=slit)
+        out.append((curve.label, raw, {
+            "title": raw.title, "drawn_as": curve.params["drawn_as"],
+            "broad_prior": curve.params["broad"], "true_parameters": curve.params["model"],
+            "instrument": curve.params["instrument"],
+            "truth_chi2r": truth_chi2r(curve.params["drawn_as"], raw, curve.params["model"])}))
     return out
 
 
@@ -231,12 +238,12 @@ def truth_chi2r(model: str, raw, parameters: dict) -> float | None:
 
     from sasnets_plugin.kernels import kernel_model
     from sasnets_plugin.verification import prepare_data
-    from sasnets_plugin.verification.fitting import pinhole_on_log_grid
+    from sasnets_plugin.verification.fitting import resolution_for
 
     data, _ = prepare_data(raw)
     calc = DirectModel(data.sasmodels_data(), kernel_model(model))
-    if data.resolution == "pinhole":
-        calc.resolution = pinhole_on_log_grid(data.q, data.dQ)
+    if (resolution := resolution_for(data)) is not None:
+        calc.resolution = resolution
     shape = {k: v for k, v in parameters.items()
              if not k.endswith("_type") and k not in ("scale", "background")}
     try:
