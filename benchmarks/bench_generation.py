@@ -2,8 +2,9 @@
 
     python benchmarks/bench_generation.py            # -> benchmarks/results/generation.json
 
-One fixed workload (a chunk of each of a mix of cheap and expensive classes, outside any
-dataset's chunk indices) is computed three ways in one run: in this process, then on a
+One fixed workload (chunks of a mix of cheap and expensive classes, outside any dataset's
+chunk indices; several chunks per class so that, as in a real run, no single chunk
+dominates the parallel time) is computed three ways in one run: in this process, then on a
 LocalCluster of 1 and of 2 single-threaded worker processes. Cluster start-up is timed
 apart from the work. The ideal for n workers is n times the serial rate; the results
 must be bit-identical in every mode (checked, by hashing each chunk's arrays).
@@ -36,12 +37,14 @@ def _digest(result: dict) -> str:
     return h.hexdigest()
 
 
-def _serial(chunks) -> tuple[float, list[str]]:
+def _serial(chunks) -> tuple[float, list[str], float]:
+    """Wall time, digests, and the longest chunk's time (the parallel time's floor)."""
     from training.generate import compute_chunk
 
     start = time.perf_counter()
-    digests = [_digest(compute_chunk(c)) for c in chunks]
-    return time.perf_counter() - start, digests
+    results = [compute_chunk(c) for c in chunks]
+    longest = max(r["elapsed_s"] for r in results)
+    return time.perf_counter() - start, [_digest(r) for r in results], longest
 
 
 def _cluster(chunks, workers: int) -> tuple[float, float, list[str]]:
@@ -65,23 +68,25 @@ def _cluster(chunks, workers: int) -> tuple[float, float, list[str]]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--curves", type=int, default=100, help="curves per class (chunk)")
+    parser.add_argument("--curves", type=int, default=100, help="curves per class")
+    parser.add_argument("--chunk", type=int, default=25, help="curves per chunk")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/generation.json")
     args = parser.parse_args(argv)
 
     from training import simulate
     from training.generate import DEFAULT_SEED, Chunk
 
-    chunks = [Chunk(m, "train", 10**6 + i, DEFAULT_SEED, args.curves)
-              for i, m in enumerate(MODELS)]
+    per_class = max(1, args.curves // args.chunk)
+    chunks = [Chunk(m, "train", 10**6 + 1000 * i + j, DEFAULT_SEED, args.chunk)
+              for i, m in enumerate(MODELS) for j in range(per_class)]
     n_curves = sum(c.count for c in chunks)
     for model in MODELS:  # compile once, before any timing
         simulate.load_model(model)
     _serial([Chunk(m, "train", 2 * 10**6, DEFAULT_SEED, 2) for m in MODELS])  # warm
     load_before = os.getloadavg()[0]
-    serial_s, reference = _serial(chunks)
+    serial_s, reference, longest = _serial(chunks)
     rows = {"serial": {"seconds": serial_s, "curves_per_s": n_curves / serial_s,
-                       "identical": True}}
+                       "longest_chunk_s": longest, "identical": True}}
     for workers in (1, 2):
         up, elapsed, digests = _cluster(chunks, workers)
         rate = n_curves / elapsed
@@ -89,11 +94,13 @@ def main(argv=None) -> int:
             "workers": workers, "startup_s": up, "seconds": elapsed, "curves_per_s": rate,
             "speedup_vs_serial": serial_s / elapsed,
             "ideal_curves_per_s": workers * rows["serial"]["curves_per_s"],
+            "ideal_seconds_bound": max(serial_s / workers, longest),
             "efficiency": rate / (workers * rows["serial"]["curves_per_s"]),
             "identical": digests == reference}
     command = " ".join(["python benchmarks/bench_generation.py", *(argv or sys.argv[1:])])
     result = {"command": command, "models": MODELS,
-              "curves_per_class": args.curves, "curves": n_curves, "modes": rows,
+              "curves_per_class": per_class * args.chunk, "curves_per_chunk": args.chunk,
+              "chunks": len(chunks), "curves": n_curves, "modes": rows,
               "load_average_before": load_before, "load_average_after": os.getloadavg()[0],
               "host": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                        "platform": platform.platform()},
