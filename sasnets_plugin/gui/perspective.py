@@ -39,7 +39,7 @@ from ..cleaning import clean_curve
 from ..errors import DataError, SasnetsError
 from ..models import products
 from ..loading import from_data1d
-from . import PERSPECTIVE_NAME, fitting_bridge, state
+from . import PERSPECTIVE_NAME, fitting_bridge, sasview_fixes, state
 from ..models.products import display_name
 from .state import DataSet, SasViewFit, Settings
 from .worker import (VERIFY, Outcome, VerifyJob, load_network, run_in_background,
@@ -152,6 +152,11 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
     def __init__(self, parent=None):
         super().__init__()
+        try:  # the fits this perspective starts must not freeze SasView
+            sasview_fixes.guard_calc_threads()
+        except Exception:  # noqa: BLE001 - a guard only; SasView works without it
+            log.warning("Model Suggestion: could not check SasView's calculation threads",
+                        exc_info=True)
         self._manager = parent  # SasView's GuiManager
         self._allow_close = False
         self._datasets: list[DataSet] = []
