@@ -23,8 +23,9 @@ _PROBE_SECONDS = 2.0
 _guarded = False
 
 
-def _leaves_lock_held(calcthread) -> bool:
-    """Run a no-op work unit on a fresh CalcThread; whether its lock stays held after."""
+def finished_calc_thread(calcthread):
+    """A fresh ``CalcThread`` whose one no-op work unit has run and whose thread has
+    ended; None if that took longer than the probe allows."""
     done = threading.Event()
 
     class Probe(calcthread.CalcThread):
@@ -35,10 +36,16 @@ def _leaves_lock_held(calcthread) -> bool:
     probe.queue()
     deadline = time.monotonic() + _PROBE_SECONDS
     if not done.wait(_PROBE_SECONDS):
-        return False
+        return None
     while probe.isrunning() and time.monotonic() < deadline:
         time.sleep(0.005)
-    return not probe.isrunning() and probe._lock.locked()
+    return None if probe.isrunning() else probe
+
+
+def _leaves_lock_held(calcthread) -> bool:
+    """Whether a finished ``CalcThread`` still holds its lock (the bug)."""
+    probe = finished_calc_thread(calcthread)
+    return probe is not None and probe._lock.locked()
 
 
 def guard_calc_threads() -> bool:

@@ -2,7 +2,6 @@
 perspective's ``ready()`` right after ``queue()`` then freezes the GUI thread. The guard
 (applied by the perspective) makes a finished thread's ``ready()`` return."""
 import threading
-import time
 
 from sas.sascalc.data_util import calcthread
 
@@ -10,20 +9,10 @@ from sasnets_plugin.gui import sasview_fixes
 
 
 def _ready_after_finish() -> bool:
-    """queue() a quick work unit, let it finish, then call ready() as FittingWidget does;
-    whether ready() returned within 2 s."""
-    ran = threading.Event()
-
-    class Quick(calcthread.CalcThread):
-        def compute(self):
-            ran.set()
-
-    calc = Quick()
-    calc.queue()
-    assert ran.wait(5)
-    deadline = time.monotonic() + 5
-    while calc.isrunning() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    """Call ready() on a finished calculation thread, as FittingWidget does right after
+    queue(); whether it returned within 2 s."""
+    calc = sasview_fixes.finished_calc_thread(calcthread)
+    assert calc is not None
     caller = threading.Thread(target=calc.ready, args=(2.5,), daemon=True)
     caller.start()
     caller.join(2.0)
