@@ -13,7 +13,7 @@ def _collect(*paths):
     env = {**os.environ, "DISPLAY": os.environ.get("DISPLAY") or ":99"}
     return subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
                            "-p", "no:cacheprovider", *paths], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_gui_and_other_tests_in_one_session_are_refused_with_a_message():

@@ -27,23 +27,29 @@ import time
 from pathlib import Path
 
 import numpy as np
+import sas.qtgui.Utilities.GuiUtils as GuiUtils
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.figure import Figure
 from PySide6 import QtCore, QtGui, QtWidgets
-
-import sas.qtgui.Utilities.GuiUtils as GuiUtils
 from sas.qtgui.Perspectives.perspective import Perspective
 from sas.qtgui.Utilities.Reports.reportdata import ReportData
 
 from ..cleaning import clean_curve
 from ..errors import DataError, SasnetsError
-from ..models import products
 from ..loading import from_data1d
-from . import PERSPECTIVE_NAME, fitting_bridge, sasview_fixes, state
+from ..models import products
 from ..models.products import display_name
+from . import PERSPECTIVE_NAME, fitting_bridge, sasview_fixes, state
 from .state import DataSet, SasViewFit, Settings
-from .worker import (VERIFY, Outcome, VerifyJob, load_network, run_in_background,
-                     suggest_all, verify)
+from .worker import (
+    VERIFY,
+    Outcome,
+    VerifyJob,
+    load_network,
+    run_in_background,
+    suggest_all,
+    verify,
+)
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +160,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         super().__init__()
         try:  # the fits this perspective starts must not freeze SasView
             sasview_fixes.guard_calc_threads()
-        except Exception:  # noqa: BLE001 - a guard only; SasView works without it
+        except Exception:  # a guard only: SasView works without it
             log.warning("Model Suggestion: could not check SasView's calculation threads",
                         exc_info=True)
         self._manager = parent  # SasView's GuiManager

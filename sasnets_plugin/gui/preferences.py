@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6 import QtGui
-
 from sas.qtgui.Utilities.Preferences.PreferencesWidget import PreferencesWidget
 
 from .state import Settings
