@@ -418,6 +418,13 @@ def test_resume_after_sigkill(tmp_path):
     subprocess.run(command, cwd=ROOT, env=env, check=True, timeout=300,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert not list(out.glob("chunks/*/*/.*tmp*"))
+    # the report counts the killed run too (its record is rewritten after every chunk)
+    report = json.loads((out / "generation_report.json").read_text())
+    killed, finished = report["runs"]
+    assert not killed["finished"] and done - 1 <= killed["chunks"] <= done
+    assert finished["finished"] and killed["chunks"] + finished["chunks"] >= n_chunks - 1
+    assert report["total_wall_s"] == pytest.approx(killed["wall_s"] + finished["wall_s"])
+    assert report["worker_cpu_s_all_chunks"] > 0
     resumed = _all_arrays(out)
     for split, expected in generate.split_counts(per_model, 6).items():
         assert Counter(resumed[split][7].tolist()) == {m: expected for m in models.split(",")}

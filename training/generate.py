@@ -346,6 +346,46 @@ def serial_throughput(models, sample: int, seed: int) -> dict[str, dict]:
     return result
 
 
+#: Every run's progress (rewritten atomically after each chunk), so that the report
+#: counts the time of runs that were stopped before the dataset was complete.
+RUNS_FILE = "generation_runs.json"
+
+
+class RunLog:
+    """This run's record in :data:`RUNS_FILE`: wall time, chunks and curves so far."""
+
+    def __init__(self, out_dir: Path, where: str):
+        self.path = Path(out_dir) / RUNS_FILE
+        self.runs = read_runs(out_dir)
+        self.run = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "where": where,
+                    "wall_s": 0.0, "chunks": 0, "curves": 0, "worker_cpu_s": 0.0,
+                    "finished": False}
+        self.runs.append(self.run)
+        self._start = time.perf_counter()
+        self.write()
+
+    def chunk_done(self, result: dict) -> None:
+        self.run["chunks"] += 1
+        self.run["curves"] += result["chunk"].count
+        self.run["worker_cpu_s"] += result["elapsed_s"]
+        self.write()
+
+    def write(self, finished: bool = False) -> None:
+        self.run["wall_s"] = time.perf_counter() - self._start
+        self.run["finished"] = finished
+        atomic.write_json(self.path, self.runs)
+
+
+def read_runs(out_dir: Path) -> list[dict]:
+    """The runs recorded in *out_dir* (:data:`RUNS_FILE`), oldest first."""
+    path = Path(out_dir) / RUNS_FILE
+    try:
+        runs = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return []
+    return runs if isinstance(runs, list) else []
+
+
 def _collect(out_dir: Path, chunks) -> dict:
     """Rejections per model and what the finished chunk files hold, from their files."""
     import h5py
@@ -353,6 +393,7 @@ def _collect(out_dir: Path, chunks) -> dict:
     per_model: dict[str, Counter] = {}
     accepted: Counter = Counter()
     labels: Counter = Counter()
+    seconds: Counter = Counter()
     for chunk in chunks:
         path = chunk.path(out_dir)
         if not path.is_file():
@@ -360,6 +401,7 @@ def _collect(out_dir: Path, chunks) -> dict:
         with h5py.File(path, "r") as handle:
             reasons = json.loads(handle.attrs.get("rejections", "{}"))
             labels.update(handle["label"].asstr()[()].tolist())
+            seconds[chunk.model] += float(handle.attrs.get("elapsed_s", 0.0))
         per_model.setdefault(chunk.model, Counter()).update(reasons)
         accepted[chunk.model] += chunk.count
     report = {}
@@ -368,8 +410,11 @@ def _collect(out_dir: Path, chunks) -> dict:
         rejected = sum(reasons.values())
         report[model] = {"accepted": count, "rejected": rejected,
                          "rejection_rate": rejected / (rejected + count),
-                         "reasons": dict(sorted(reasons.items()))}
-    return {"rejections": report, "labels": dict(sorted(labels.items()))}
+                         "reasons": dict(sorted(reasons.items())),
+                         "worker_s": round(seconds[model], 1),
+                         "worker_s_per_curve": seconds[model] / count}
+    return {"rejections": report, "labels": dict(sorted(labels.items())),
+            "worker_cpu_s_all_chunks": round(sum(seconds.values()), 1)}
 
 
 def generate_dataset(out_dir, models=None, per_model: int = DEFAULT_PER_MODEL,
@@ -421,20 +466,22 @@ def generate_dataset(out_dir, models=None, per_model: int = DEFAULT_PER_MODEL,
         start = time.perf_counter()
         summaries = []
         if pending:
+            runs = RunLog(out_dir, where)
             _precompile(models)
-            summaries = _run(pending, out_dir, workers, scheduler, progress, todo)
+            summaries = _run(pending, out_dir, workers, scheduler, progress, todo,
+                             runs.chunk_done)
+            runs.write(finished=True)
         wall = time.perf_counter() - start
         if pending:
-            _write_report(out_dir, models, chunks, summaries, wall, where,
-                          serial_sample, seed)
+            _write_report(out_dir, models, chunks, summaries, wall, serial_sample, seed)
         log.info("dataset complete: %s (%d curves, this run %.1f s)", out_dir, total, wall)
     return out_dir
 
 
 def _run(pending, out_dir: Path, workers: int, scheduler: str | None, progress: bool,
-         todo: int) -> list[dict]:
+         todo: int, on_chunk=None) -> list[dict]:
     """Compute *pending* chunks (serially, or on a Dask cluster) and write each here as
-    it arrives; returns their summaries."""
+    it arrives (then ``on_chunk(result)``); returns their summaries."""
     from tqdm import tqdm
 
     summaries = []
@@ -445,6 +492,8 @@ def _run(pending, out_dir: Path, workers: int, scheduler: str | None, progress: 
         write_chunk(result, out_dir)
         summaries.append(_summary(result))
         bar.update(result["chunk"].count)
+        if on_chunk is not None:
+            on_chunk(result)
 
     try:
         if workers <= 1 and not scheduler:
@@ -495,7 +544,7 @@ def _totals(summaries) -> dict:
                          max(c["n_points"][1] for c in coverage)]}
 
 
-def _write_report(out_dir: Path, models, chunks, summaries, wall: float, where: str,
+def _write_report(out_dir: Path, models, chunks, summaries, wall: float,
                   serial_sample: int, seed: int) -> None:
     curves = sum(s["chunk"]["count"] for s in summaries)
     per_model: dict[str, dict] = {}
@@ -505,16 +554,10 @@ def _write_report(out_dir: Path, models, chunks, summaries, wall: float, where: 
         entry["seconds"] += s["elapsed_s"]
     for entry in per_model.values():
         entry["curves_per_s_in_worker"] = entry["curves"] / max(entry["seconds"], 1e-9)
-    previous = {}
     path = out_dir / "generation_report.json"
-    if path.is_file():
-        with contextlib.suppress(ValueError):
-            previous = json.loads(path.read_text())
-    runs = previous.get("runs", []) + [{
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "where": where, "wall_s": wall,
-        "chunks": len(summaries), "curves": curves,
-        "curves_per_s": curves / wall if wall > 0 else None,
-        "worker_cpu_s": sum(s["elapsed_s"] for s in summaries), **_totals(summaries)}]
+    runs = read_runs(out_dir)  # every run, also those stopped before the end
+    runs[-1] = {**runs[-1], "curves_per_s": curves / wall if wall > 0 else None,
+                **_totals(summaries)}
     report = {
         "generator_version": GENERATOR_VERSION,
         "settings": json.loads((out_dir / "manifest.json").read_text()),
