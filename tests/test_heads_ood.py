@@ -102,3 +102,28 @@ def test_a_malformed_reference_is_refused():
 
     with pytest.raises(WeightsError, match="OOD reference .*incomplete or malformed"):
         Novelty({"window": {"reference": [[0, 1]]}})
+
+
+def test_credible_sets_count_models_the_data_cannot_tell_apart():
+    """A sphere curve whose credible set holds only ellipsoid: an ellipsoid with equal
+    radii fits it as well (counted as equivalent); a set of only lamellar does not."""
+    from sasmodels.core import load_model
+    from sasmodels.data import empty_data1D
+    from sasmodels.direct_model import DirectModel
+
+    from sasnets_plugin.loading import RawCurve
+    from training.evaluate import credible_with_equivalents, fits_as_well
+
+    assert fits_as_well(1.0, 1.2) and not fits_as_well(1.0, 1.3)
+    q = np.geomspace(5e-3, 0.3, 120)
+    clean = DirectModel(empty_data1D(q), load_model("sphere"))(
+        radius=60.0, scale=0.01, background=0.001)
+    rng = np.random.default_rng(4)
+    noisy = clean * (1 + 0.02 * rng.standard_normal(q.size))
+    curve = RawCurve("sphere", q, noisy, 0.02 * clean, dQ=0.03 * q)
+    names = ["sphere", "ellipsoid", "lamellar"]
+    probs = np.array([[0.02, 0.96, 0.02], [0.02, 0.02, 0.96]])
+    result = credible_with_equivalents(probs, names, ["sphere", "sphere"], lambda row: curve,
+                                       sample=2, seed=0)
+    assert result["n"] == 2 and result["exact"] == 0 and result["equivalent"] == 1
+    assert result["coverage_with_equivalents"] == 0.5 and result["fits"] == 4

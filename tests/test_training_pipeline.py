@@ -33,7 +33,7 @@ def tiny_run(tmp_path_factory, shipped_before):
     out = tmp_path_factory.mktemp("tiny")
     cmd = [sys.executable, "-m", "training.run", "--models", ",".join(MODELS),
            "--per-model", "40", "--shifted-per-model", "4", "--epochs", "1", "--batch-size", "32",
-           "--workers", "1", "--out", str(out)]
+           "--workers", "1", "--equivalent-sample", "6", "--out", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
@@ -78,6 +78,11 @@ def test_everything_is_written_under_out(tiny_run):
             assert 0 <= s["top1"] <= s["top3"] <= s["top5"] <= 1
             assert 0 <= s["credible_set"]["coverage"] <= 1 and s["credible_set"]["mean_size"] >= 1
             assert s["n_curves"] == (12 if split == "test" else 12)
+    for split in ("test", "shifted"):  # the exported network's sets, checked by fitting
+        eq = report["architectures"]["resnet1d"][split]["credible_set_with_equivalents"]
+        assert eq["n"] == 6 and eq["exact"] + eq["equivalent"] <= 6
+        assert eq["coverage_exact"] <= eq["coverage_with_equivalents"] <= 1
+        assert (eq["fits"] > 0) == (eq["exact"] < 6)  # every miss was fitted
     assert report["shipped"]["preprocessing_version"] == "loglog-window-2ch-v1"
     ood = report["architectures"]["resnet1d"]["ood"]["sets"]
     assert ood["q x 1000"]["auroc_vs_test"] > 0.9  # far-out windows are told apart

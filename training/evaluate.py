@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 #: Probability mass of the credible set.
 CREDIBLE_MASS = 0.9
+#: Default number of curves per split whose credible set is checked for models the data
+#: cannot tell from the true one (each miss costs a few fits).
+EQUIVALENT_SAMPLE = 100
 #: Far-out windows: the test curves with q (and dQ, slit) multiplied by these factors.
 FAR_WINDOWS = {"q x 10 (1/nm read as 1/Å)": 10.0, "q x 1000": 1e3, "q / 1000": 1e-3}
 #: Models outside the ranked list simulated as "never seen" shapes (those with a file in
@@ -141,10 +144,16 @@ def _form_probabilities(probs: np.ndarray, names: list[str]) -> tuple[np.ndarray
     return probs @ to_form, forms
 
 
-def _credible(probs: np.ndarray, ranks: np.ndarray) -> dict:
+def credible_sizes(probs: np.ndarray) -> np.ndarray:
+    """Size of each row's credible set: its most probable entries until they reach
+    :data:`CREDIBLE_MASS`."""
     ordered = -np.sort(-probs, axis=1)
     size = 1 + (np.cumsum(ordered, axis=1) < CREDIBLE_MASS).sum(axis=1)
-    size = np.minimum(size, probs.shape[1])
+    return np.minimum(size, probs.shape[1])
+
+
+def _credible(probs: np.ndarray, ranks: np.ndarray) -> dict:
+    size = credible_sizes(probs)
     return {"mass": CREDIBLE_MASS, "coverage": float((ranks <= size).mean()),
             "mean_size": float(size.mean()), "median_size": float(np.median(size))}
 
@@ -188,6 +197,47 @@ def scores(probs: np.ndarray, names: list[str], labels: list[str], confusion: bo
                 matrix[index[label], predicted] += 1
         out["confusion"] = matrix.tolist()
     return out
+
+
+def fits_as_well(true_chi2r: float, chi2r: float) -> bool:
+    """The Network v3 issue's criterion for a model the data cannot tell from the true
+    one: its reduced chi2 within 10 % + 0.1 of the true model's."""
+    return chi2r <= 1.1 * true_chi2r + 0.1
+
+
+def credible_with_equivalents(probs: np.ndarray, names: list[str], labels: list[str],
+                              raw_curve, sample: int, seed: int, workers: int = 1) -> dict:
+    """How often the credible set holds the true label *or* a model that fits the curve
+    as well (:func:`fits_as_well`), on ``sample`` random rows: for a row whose set misses
+    the label, the label and the set's models are fitted by the verification engine
+    (no rescue). ``raw_curve(row)`` gives a row's curve as a ``loading.RawCurve``. A row
+    whose true model's fit fails counts as a miss."""
+    from sasnets_plugin.verification import verify_candidates
+
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(labels), min(sample, len(labels)), replace=False))
+    sizes = credible_sizes(probs)
+    exact = equivalent = fits = 0
+    for row in rows:
+        label = str(labels[row])
+        members = [names[j] for j in np.argsort(-probs[row])[:sizes[row]]]
+        if label in members:
+            exact += 1
+            continue
+        result = verify_candidates(raw_curve(row), [label, *members], workers=workers,
+                                   rescue=False)
+        fits += len(result.candidates)
+        by_model = {c.model: c for c in result.candidates}
+        true_fit = by_model.get(label)
+        if true_fit is not None and true_fit.ok and any(
+                by_model[m].ok and fits_as_well(true_fit.chi2r, by_model[m].chi2r)
+                for m in members if m in by_model):
+            equivalent += 1
+    n = len(rows)
+    return {"n": int(n), "mass": CREDIBLE_MASS, "exact": exact, "equivalent": equivalent,
+            "coverage_exact": exact / n if n else None,
+            "coverage_with_equivalents": (exact + equivalent) / n if n else None,
+            "fits": fits, "criterion": "chi2r <= 1.1 x the true model's + 0.1"}
 
 
 # --------------------------------------------------------------------------- real files

@@ -35,6 +35,7 @@ from sasnets_plugin import environment
 from .architectures import ARCHITECTURES, BASELINE_ARCHITECTURE, DEFAULT_ARCHITECTURE, hyperparameters
 from .classes import MODELS_HELP, resolve_models
 from .ensemble import SEPARATOR, members
+from .evaluate import EQUIVALENT_SAMPLE
 from .generate import DEFAULT_PER_MODEL, DEFAULT_SEED, DEFAULT_SHIFTED_PER_MODEL
 from .train import TrainingError, TrainSettings
 
@@ -88,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shipped-weights", type=Path, default=SHIPPED_WEIGHTS, metavar="DIR",
                    help="the current network, evaluated as a baseline with its own "
                    "preprocessing (default: model_weights/; 'none' to skip)")
+    p.add_argument("--equivalent-sample", type=int, default=EQUIVALENT_SAMPLE, metavar="N",
+                   help="curves per split (test, shifted) whose 90 %% credible set is checked "
+                   "by fitting for models that fit as well as the true one (default "
+                   "%(default)s; 0 skips it)")
     p.add_argument("--export-to", type=Path, default=None, metavar="DIR",
                    help="also copy the exported network here (e.g. model_weights to ship it)")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings")
@@ -102,6 +107,7 @@ def check_arguments(args) -> list[str]:
                                   ("--patience", args.patience, 1),
                                   ("--per-model", args.per_model, 3),
                                   ("--shifted-per-model", args.shifted_per_model, 0),
+                                  ("--equivalent-sample", args.equivalent_sample, 0),
                                   ("--workers", args.workers, 1)):
         if value is not None and value < smallest:
             extra = " (one curve each for train, val and test)" if name == "--per-model" else ""
@@ -295,6 +301,9 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
             probs = calibrated.probabilities(heads[split][0], heads[split][1])[valid]
             result[split] = scores(probs, names, splits[split].labels[valid].tolist(),
                                    confusion=arch == architectures[0] and split == "test")
+            if arch == architectures[0] and args.equivalent_sample > 0:
+                result[split]["credible_set_with_equivalents"] = _credible_equivalents(
+                    args, split, splits[split], probs, names)
         if real:
             x = np.stack([transform.encode(p_.curve) for _, p_ in real])
             f, s, _ = predict_heads(model, x)
@@ -343,6 +352,34 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
     report["plots"] = save_plots(architectures[0], report, histories, ood_scores, out)
     write_report(out, report)
     return report
+
+
+def _credible_equivalents(args, split: str, encoded, probs, names: list[str]) -> dict:
+    """:func:`training.evaluate.credible_with_equivalents` on a sample of ``split``: the
+    valid rows' curves as files would give them (q, I, dI and the resolution)."""
+    import numpy as np
+
+    from sasnets_plugin.loading import RawCurve
+
+    from .dataset import load_split
+    from .evaluate import credible_with_equivalents
+
+    data = load_split(dataset_dir(args), split)
+    rows = np.flatnonzero(encoded.targets.valid)
+    labels = encoded.labels[rows].tolist()
+
+    def raw_curve(i: int) -> RawCurve:
+        row = int(rows[i])
+        if str(data.label[row]) != labels[i]:
+            raise RuntimeError(f"{split}: row {row} of the dataset and of its encoding differ")
+        q, intensity, error, dq, slit = data.curve(row)
+        return RawCurve(f"{split}[{row}]", q, intensity, error, dQ=dq,
+                        dQl=None if dq is not None else np.full_like(q, slit))
+
+    log.info("%s: checking %d credible sets for models that fit as well as the true one",
+             split, min(args.equivalent_sample, len(rows)))
+    return credible_with_equivalents(probs, names, labels, raw_curve, args.equivalent_sample,
+                                     args.seed, workers=args.workers or None)
 
 
 def evaluate_shipped(args, weights: Path, splits: dict, forms: list[str], real: list) -> dict:
