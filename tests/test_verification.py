@@ -783,3 +783,14 @@ def test_the_gui_reads_no_fit_and_best_chi2r():
     v = verify_candidates(_sphere_curve(), ["power_law"], [1.0], workers=1, rescue=False)
     assert v.no_fit is True and v.best_chi2r == v.candidates[0].chi2r > NOISE_CHI2R
     assert "No model fits within the noise" in v.message
+
+
+def test_pool_workers_run_one_blas_thread_each():
+    """The pool runs one fit per core; BLAS threads on top would oversubscribe them."""
+    from threadpoolctl import threadpool_info
+
+    from sasnets_plugin.verification.verify import _get_pool
+
+    info = _get_pool(1).executor.submit(threadpool_info).result(timeout=120)
+    blas = [lib for lib in info if lib["user_api"] == "blas"]
+    assert len(blas) >= 2 and all(lib["num_threads"] == 1 for lib in blas)  # numpy's, scipy's
