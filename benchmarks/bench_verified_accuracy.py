@@ -124,7 +124,9 @@ def equivalent(row: dict, model: str | None) -> bool:
     other = fits.get(model)
     if not own or not own["within_noise"] or not other or other["status"] != "ok":
         return False
-    return bool(other["within_noise"]) and other["chi2r"] <= 1.1 * own["chi2r"] + 0.1
+    from training.evaluate import fits_as_well
+
+    return bool(other["within_noise"]) and fits_as_well(own["chi2r"], other["chi2r"])
 
 
 def equivalence(rows: list[dict]) -> dict:
