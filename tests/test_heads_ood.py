@@ -104,15 +104,16 @@ def test_a_malformed_reference_is_refused():
         Novelty({"window": {"reference": [[0, 1]]}})
 
 
-def test_credible_sets_count_models_the_data_cannot_tell_apart():
-    """A sphere curve whose credible set holds only ellipsoid: an ellipsoid with equal
-    radii fits it as well (counted as equivalent); a set of only lamellar does not."""
+def test_credible_sets_and_top_k_count_models_the_data_cannot_tell_apart():
+    """A sphere curve whose credible set and top 2 hold ellipsoid, not sphere: an
+    ellipsoid with equal radii fits it as well (counted as equivalent); sets of lamellar
+    and guinier do not. Each row is fitted once for both kinds of set."""
     from sasmodels.core import load_model
     from sasmodels.data import empty_data1D
     from sasmodels.direct_model import DirectModel
 
     from sasnets_plugin.loading import RawCurve
-    from training.evaluate import credible_with_equivalents, fits_as_well
+    from training.evaluate import fits_as_well, sets_with_equivalents
 
     assert fits_as_well(1.0, 1.2) and not fits_as_well(1.0, 1.3)
     q = np.geomspace(5e-3, 0.3, 120)
@@ -121,9 +122,17 @@ def test_credible_sets_count_models_the_data_cannot_tell_apart():
     rng = np.random.default_rng(4)
     noisy = clean * (1 + 0.02 * rng.standard_normal(q.size))
     curve = RawCurve("sphere", q, noisy, 0.02 * clean, dQ=0.03 * q)
-    names = ["sphere", "ellipsoid", "lamellar"]
-    probs = np.array([[0.02, 0.96, 0.02], [0.02, 0.02, 0.96]])
-    result = credible_with_equivalents(probs, names, ["sphere", "sphere"], lambda row: curve,
-                                       sample=2, seed=0)
-    assert result["n"] == 2 and result["exact"] == 0 and result["equivalent"] == 1
-    assert result["coverage_with_equivalents"] == 0.5 and result["fits"] == 4
+    names = ["sphere", "ellipsoid", "lamellar", "guinier"]
+    # row 0: ellipsoid alone is the 90 % set, lamellar second, sphere third;
+    # row 1: lamellar alone is the set, guinier second, sphere third
+    probs = np.array([[0.015, 0.95, 0.03, 0.005], [0.01, 0.005, 0.96, 0.025]])
+    result = sets_with_equivalents(probs, names, ["sphere", "sphere"], lambda row: curve,
+                                   sample=2, seed=0, top=2)
+    assert result["n"] == 2 and result["fits"] == 3 + 3  # sphere + the sets' union, per row
+    assert result["credible_set"]["exact"] == 0 and result["credible_set"]["equivalent"] == 1
+    assert result["credible_set"]["coverage_with_equivalents"] == 0.5
+    assert result["top2"]["exact"] == 0 and result["top2"]["equivalent"] == 1
+    top3 = sets_with_equivalents(probs, names, ["sphere", "sphere"], lambda row: curve,
+                                 sample=2, seed=0, top=3)
+    assert top3["top3"]["exact"] == 2 and top3["credible_set"]["equivalent"] == 1
+    assert top3["fits"] == 2 + 2  # only the credible sets missed

@@ -79,10 +79,14 @@ def test_everything_is_written_under_out(tiny_run):
             assert 0 <= s["credible_set"]["coverage"] <= 1 and s["credible_set"]["mean_size"] >= 1
             assert s["n_curves"] == (12 if split == "test" else 12)
     for split in ("test", "shifted"):  # the exported network's sets, checked by fitting
-        eq = report["architectures"]["resnet1d"][split]["credible_set_with_equivalents"]
-        assert eq["n"] == 6 and eq["exact"] + eq["equivalent"] <= 6
-        assert eq["coverage_exact"] <= eq["coverage_with_equivalents"] <= 1
-        assert (eq["fits"] > 0) == (eq["exact"] < 6)  # every miss was fitted
+        eq = report["architectures"]["resnet1d"][split]["with_equivalents"]
+        assert eq["n"] == 6
+        for kind in ("credible_set", "top5"):
+            s = eq[kind]
+            assert s["exact"] + s["equivalent"] <= 6
+            assert s["coverage_exact"] <= s["coverage_with_equivalents"] <= 1
+        every_set_exact = min(eq["credible_set"]["exact"], eq["top5"]["exact"]) == 6
+        assert (eq["fits"] > 0) != every_set_exact  # every miss was fitted
     assert report["shipped"]["preprocessing_version"] == "loglog-window-2ch-v1"
     ood = report["architectures"]["resnet1d"]["ood"]["sets"]
     assert ood["q x 1000"]["auroc_vs_test"] > 0.9  # far-out windows are told apart

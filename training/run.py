@@ -302,7 +302,7 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
             result[split] = scores(probs, names, splits[split].labels[valid].tolist(),
                                    confusion=arch == architectures[0] and split == "test")
             if arch == architectures[0] and args.equivalent_sample > 0:
-                result[split]["credible_set_with_equivalents"] = _credible_equivalents(
+                result[split]["with_equivalents"] = _with_equivalents(
                     args, split, splits[split], probs, names)
         if real:
             x = np.stack([transform.encode(p_.curve) for _, p_ in real])
@@ -354,15 +354,15 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
     return report
 
 
-def _credible_equivalents(args, split: str, encoded, probs, names: list[str]) -> dict:
-    """:func:`training.evaluate.credible_with_equivalents` on a sample of ``split``: the
+def _with_equivalents(args, split: str, encoded, probs, names: list[str]) -> dict:
+    """:func:`training.evaluate.sets_with_equivalents` on a sample of ``split``: the
     valid rows' curves as files would give them (q, I, dI and the resolution)."""
     import numpy as np
 
     from sasnets_plugin.loading import RawCurve
 
     from .dataset import load_split
-    from .evaluate import credible_with_equivalents
+    from .evaluate import sets_with_equivalents
 
     data = load_split(dataset_dir(args), split)
     rows = np.flatnonzero(encoded.targets.valid)
@@ -376,10 +376,10 @@ def _credible_equivalents(args, split: str, encoded, probs, names: list[str]) ->
         return RawCurve(f"{split}[{row}]", q, intensity, error, dQ=dq,
                         dQl=None if dq is not None else np.full_like(q, slit))
 
-    log.info("%s: checking %d credible sets for models that fit as well as the true one",
+    log.info("%s: checking %d credible sets and top 5 for models that fit as well as the true one",
              split, min(args.equivalent_sample, len(rows)))
-    return credible_with_equivalents(probs, names, labels, raw_curve, args.equivalent_sample,
-                                     args.seed, workers=args.workers or None)
+    return sets_with_equivalents(probs, names, labels, raw_curve, args.equivalent_sample,
+                                 args.seed, workers=args.workers or None)
 
 
 def evaluate_shipped(args, weights: Path, splits: dict, forms: list[str], real: list) -> dict:
