@@ -229,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # 4. equality on realistic inputs
     examples, simulated = example_curves(), simulated_curves(args.per_model, seed=15)
-    inputs = np.stack([prepare(c).inputs for c in examples + simulated])
+    transform = classifiers["litert"].transform
+    inputs = np.stack([prepare(c, transform).inputs for c in examples + simulated])
     light, keras = (classifiers[r].predict(inputs) for r in RUNTIMES)
     difference = np.abs(light - keras)
     result["equality"] = {
