@@ -356,6 +356,9 @@ class Classifier:
         inputs = np.asarray(inputs, dtype=np.float32)
         if inputs.ndim == 2:
             inputs = inputs[None]
+        if inputs.shape[1:] != tuple(self.transform.shape):
+            raise ValueError(f"this network reads inputs of shape (n, *{self.transform.shape}) "
+                             f"(preprocessing {self.transform.version}), not {inputs.shape}")
         out = np.empty((inputs.shape[0], self._network.n_outputs), dtype=np.float64)
         with self._lock:  # LiteRT's interpreter is not thread-safe
             for start in range(0, inputs.shape[0], batch_size):

@@ -98,7 +98,8 @@ def test_cli_table_and_exit_zero(example_1d):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].endswith("cyl_400_20.txt")
-    assert "rank" in lines[1] and "probability" in lines[1]
+    assert lines[1].strip().startswith("OOD score") and "like the training data" in lines[1]
+    assert "rank" in lines[2] and "probability" in lines[2]
     assert len([l for l in lines if l.strip().endswith("%")]) == 2
     assert proc.stderr == ""
 

@@ -72,7 +72,7 @@ def test_light_runtime_equals_the_keras_model(example_1d):
 
 def test_batches_give_the_same_answer_as_one_call():
     clf = Classifier()
-    x = np.random.default_rng(1).normal(size=(50, 100, 2)).astype(np.float32)
+    x = np.random.default_rng(1).normal(size=(50, *clf.transform.shape)).astype(np.float32)
     np.testing.assert_allclose(clf.predict(x, batch_size=7), clf.predict(x), atol=1e-5)
     np.testing.assert_allclose(clf.predict(x[3]), clf.predict(x)[3:4], atol=1e-6)
 
@@ -136,8 +136,8 @@ def test_class_list_that_does_not_match_the_network(weights_copy):
     classes = json.loads((weights_copy / "classes.json").read_text())
     (weights_copy / "classes.json").write_text(json.dumps(classes[:-1]))
     _rehash(weights_copy, "classes.json")
-    with pytest.raises(WeightsError, match=f"has {len(classes)} outputs but classes.json lists "
-                       f"{len(classes) - 1} models"):
+    with pytest.raises(WeightsError, match=f"outputs but classes.json lists {len(classes) - 1} "
+                       "models"):
         Classifier(weights_copy)
 
 
@@ -226,9 +226,10 @@ def test_a_malformed_output_layout_is_refused(weights_copy, outputs, message):
 
 
 def test_an_output_layout_that_does_not_fit_the_network_is_refused(weights_copy):
-    _edit_metadata(weights_copy, outputs=[["probabilities", 71], ["shape_distance", 1]])
-    with pytest.raises(WeightsError, match="has 71 outputs but classes.json lists 71 models \\(and "
-                       "metadata.json expects 72 outputs in all\\)"):
+    n = len(json.loads((weights_copy / "classes.json").read_text()))
+    _edit_metadata(weights_copy, outputs=[["probabilities", n]])  # the shape distance left out
+    with pytest.raises(WeightsError, match=f"has {n + 1} outputs but classes.json lists {n} models "
+                       f"\\(and metadata.json expects {n} outputs in all\\)"):
         Classifier(weights_copy)
 
 
@@ -239,11 +240,33 @@ def test_a_malformed_ood_reference_is_refused(weights_copy):
         Classifier(weights_copy)
 
 
-def test_the_shipped_network_has_no_ood_reference_and_says_nothing(example_1d):
-    from sasnets_plugin import suggest_file
+def test_the_shipped_network_scores_how_unusual_a_curve_is(example_1d):
+    """The shipped (v3) network carries an OOD reference: a measured curve is like its
+    training data, the same curve with q in 1/nm read as 1/Å (q x 10) scores higher, and
+    the plotted network input starts at the data's q_min on the fixed log-q grid."""
+    from sasnets_plugin import suggest, suggest_file
+    from sasnets_plugin.loading import load_1d
+    from sasnets_plugin.preprocessing import DECADE_POINTS
 
+    assert Classifier().novelty is not None
     ranking = suggest_file(example_1d / "sphere_80.txt", details=True)
-    assert Classifier().novelty is None
+    assert ranking.assessment is not None and ranking.warning is None
+    curve = load_1d(example_1d / "sphere_80.txt")[0]
+    far = suggest(curve.q * 1000, curve.I, curve.dI, top=None, details=True)
+    assert far.ood_score > ranking.ood_score and far.warning
+    q, relative = ranking.network_curve()
+    assert q[0] == pytest.approx(ranking.prepared.curve.q[0], rel=1e-5)
+    assert np.diff(np.log10(q)) == pytest.approx(1 / DECADE_POINTS, rel=1e-6)
+
+
+def test_a_network_without_ood_reference_says_nothing(weights_copy, example_1d):
+    from sasnets_plugin.loading import load_1d
+    from sasnets_plugin.suggestion import prepare, rank
+
+    meta = json.loads((weights_copy / "metadata.json").read_text())
+    del meta["novelty"]
+    (weights_copy / "metadata.json").write_text(json.dumps(meta))
+    classifier = Classifier(weights_copy)
+    assert classifier.novelty is None
+    (ranking,) = rank(classifier, [prepare(load_1d(example_1d / "sphere_80.txt")[0])])
     assert ranking.assessment is None and ranking.warning is None and ranking.ood_score is None
-    q, relative = ranking.network_curve()  # v1: the 100 points over the data's window
-    assert q.size == 100 and q[0] == pytest.approx(ranking.prepared.curve.q[0], rel=1e-5)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from sasnets_plugin.classifier import Classifier, default_weights_dir
 
@@ -26,8 +27,11 @@ def test_export_derives_a_light_model_the_runtime_accepts(tmp_path):
     assert meta["light_runtime"]["max_abs_difference"] < 1e-5
     assert not list(weights.glob(".*partial*")), "temporary files left behind"
 
-    x = np.random.default_rng(3).normal(size=(20, 100, 2)).astype(np.float32)
-    np.testing.assert_allclose(Classifier(weights).predict(x), Classifier().predict(x), atol=1e-6)
+    shipped = Classifier()
+    x = np.random.default_rng(3).normal(size=(20, *shipped.transform.shape)).astype(np.float32)
+    np.testing.assert_allclose(Classifier(weights).predict(x), shipped.predict(x), atol=1e-6)
+    with pytest.raises(ValueError, match="reads inputs of shape"):
+        shipped.predict(x[:, :-1])
 
 
 def test_export_of_a_folder_without_keras_model_says_so(tmp_path):
