@@ -17,6 +17,7 @@ from sasview_helpers import (choose_perspective, click, load_files, no_modal_dia
 
 from sasnets_plugin.gui import PERSPECTIVE_NAME
 from sasnets_plugin.gui.fitting_bridge import FROM_START_VALUES, FROM_VERIFIED_FIT
+from sasnets_plugin.models import products
 
 pytestmark = pytest.mark.gui
 
@@ -94,7 +95,7 @@ def test_suggest_then_fit_cylinder(gui, qtbot, example_data, network_classes):
     rows = table_rows(perspective)
     assert len(rows) == len(network_classes)
     assert [r[0] for r in rows] == list(range(1, len(rows) + 1))
-    assert sorted(r[1] for r in rows) == sorted(network_classes)
+    assert sorted(r[1] for r in rows) == sorted(map(products.display_name, network_classes))
     probabilities = np.array([r[2] for r in rows])
     assert np.all(np.diff(probabilities) <= 0)
     assert probabilities.sum() == pytest.approx(1.0, abs=1e-6)
@@ -103,9 +104,10 @@ def test_suggest_then_fit_cylinder(gui, qtbot, example_data, network_classes):
     # Five rows visible, the rest behind the scroll bar.
     table = perspective.tblRanking
     assert table.viewport().height() // table.rowHeight(0) == 5
-    # The plot shows the data and the 100-point curve the network read.
+    # The plot shows the data and the curve the network read.
+    read_q, _ = perspective.current_dataset().ranking.network_curve()
     lines = perspective.axes.get_lines()
-    assert any(line.get_xdata().size == 100 for line in lines)
+    assert any(line.get_xdata().size == read_q.size for line in lines)
     assert perspective.tblRanking.selectionModel().selectedRows()[0].row() == 0  # top preselected
 
     assert perspective.select_model("cylinder")
