@@ -55,8 +55,9 @@ log = logging.getLogger(__name__)
 
 #: Rows of the ranking visible without scrolling.
 VISIBLE_ROWS = 5
-#: Widest the model column gets by itself (longer names are elided, whole in tooltips).
-MODEL_COLUMN_WIDTH = 180
+#: Widest the model column gets by itself: room for a product such as
+#: "core_shell_ellipsoid × hayter_msa"; longer names are elided, whole in tooltips.
+MODEL_COLUMN_WIDTH = 300
 #: Width of the fit status column (long failure reasons are elided, whole in tooltips).
 STATUS_COLUMN_WIDTH = 100
 COLUMNS = ("Rank", "Model", "Probability", "Verified #", "Posterior", "χ²ᵣ", "BIC",
