@@ -18,7 +18,7 @@ Each component is put on one scale by the validation split: 0 at its validation 
 1 at its 99th percentile. The score is the larger of the two, and a curve is *unusual*
 when it exceeds the threshold stored with the weights: the score that a set fraction of
 validation curves exceed (``training.ood``). Both the numbers and the threshold are in
-the network's ``metadata.json`` (``"novelty"``); a network without them (the shipped v2)
+the network's ``metadata.json`` (``"novelty"``); a network without them (v2)
 reports no score.
 """
 from __future__ import annotations

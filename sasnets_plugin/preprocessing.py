@@ -4,8 +4,9 @@ Training (``training/``) imports the transforms from here, and the version strin
 stored with the weights: the runtime prepares each curve with the transform the loaded
 network was trained with (:func:`get_transform`) and refuses a version it does not know,
 so a network always sees data prepared exactly as during training. Two versions exist:
-:data:`V1` (the shipped network of 2025, kept until v3 weights ship and as the baseline
-row of the evaluation) and :data:`V3` (what training writes now).
+:data:`V1` (the v2 network's, shipped until network v3; kept so that v2 weights still
+load and can be scored as a baseline row) and :data:`V3` (the shipped network's, what
+training writes now).
 
 Why the v3 transform
 --------------------
@@ -51,7 +52,7 @@ import numpy as np
 
 from .cleaning import Curve
 
-#: The shipped network's transform (100 points over the window, absolute log q channel).
+#: The v2 network's transform (100 points over the window, absolute log q channel).
 V1 = "loglog-window-2ch-v1"
 #: The shift-invariant transform with dI and resolution channels (module docstring).
 V3 = "logq-shift-invariant-8ch-v3"

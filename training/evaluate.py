@@ -332,7 +332,7 @@ def unseen_curves(forms: list[str], seed: int, per_model: int = UNSEEN_PER_MODEL
 def save_plots(main: str, report: dict, histories: dict[str, dict], ood: dict[str, np.ndarray],
                out_dir: Path) -> list[str]:
     """Confusion (incl. products), dendrogram, training curves, per-class recall,
-    calibration (test and shifted, v3 beside the shipped network) and OOD histograms."""
+    calibration (test and shifted, beside the previously shipped network) and OOD histograms."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -409,7 +409,7 @@ def save_plots(main: str, report: dict, histories: dict[str, dict], ood: dict[st
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
     rows_to_plot = {main: report["architectures"][main]}
     if report.get("shipped"):
-        rows_to_plot["shipped (v2)"] = report["shipped"]
+        rows_to_plot["previously shipped"] = report["shipped"]
     for ax, split in zip(axes, ("test", "shifted")):
         ax.plot([0, 1], [0, 1], ":", color="grey")
         for name, row in rows_to_plot.items():
@@ -451,7 +451,8 @@ def summary_markdown(report: dict) -> str:
     """The report's tables as Markdown (what the README quotes)."""
     rows = dict(report["architectures"])
     if report.get("shipped"):
-        rows["shipped network (v2, own transform)"] = report["shipped"]
+        version = report["shipped"]["preprocessing_version"]
+        rows[f"previously shipped network ({version})"] = report["shipped"]
     lines = []
     for split in ("test", "shifted"):
         lines += [f"### {split} split", "",

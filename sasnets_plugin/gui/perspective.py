@@ -667,7 +667,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
                 return
             self._categories = None  # re-read: the user may have edited categories
             # rows: the network's list, then models only the verification's rescue fitted
-            # (e.g. products the shipped network does not rank): the verified best may be one
+            # (e.g. products a v2 network does not rank): the verified best may be one
             rows = list(zip(ranking.models, map(float, ranking.probabilities)))
             listed = set(ranking.models)
             rescued = [c for c in (verified.candidates if verified is not None else ())
