@@ -201,9 +201,13 @@ def scores(probs: np.ndarray, names: list[str], labels: list[str], confusion: bo
     return out
 
 
+#: :func:`fits_as_well` in words, for reports.
+FITS_AS_WELL = "reduced chi2 within 10 % + 0.1 of the true model's"
+
+
 def fits_as_well(true_chi2r: float, chi2r: float) -> bool:
     """The Network v3 issue's criterion for a model the data cannot tell from the true
-    one: its reduced chi2 within 10 % + 0.1 of the true model's."""
+    one (:data:`FITS_AS_WELL`)."""
     return chi2r <= 1.1 * true_chi2r + 0.1
 
 
@@ -245,7 +249,7 @@ def sets_with_equivalents(probs: np.ndarray, names: list[str], labels: list[str]
             equivalent[kind] += any(by_model[m].ok and fits_as_well(true_fit.chi2r, by_model[m].chi2r)
                                     for m in sets[kind] if m in by_model)
     n = len(rows)
-    out: dict = {"n": int(n), "fits": fits, "criterion": "chi2r <= 1.1 x the true model's + 0.1"}
+    out: dict = {"n": int(n), "fits": fits, "criterion": FITS_AS_WELL}
     for kind in kinds:
         out[kind] = {"exact": exact[kind], "equivalent": equivalent[kind],
                      "coverage_exact": exact[kind] / n if n else None,
@@ -482,7 +486,7 @@ def summary_markdown(report: dict) -> str:
     if checked:
         lines += [f"### the true model or one that fits as well ({report['main']})", "",
                   "A sample of curves; where a set misses the true model, its models and the "
-                  "true one are fitted (reduced chi2 within 10 % + 0.1 of the true model's).", "",
+                  f"true one are fitted ({FITS_AS_WELL}).", "",
                   "| split | curves | top-5: exact / with equivalents | "
                   "90 % set: exact / with equivalents |", "| --- | --- | --- | --- |"]
         for split, eq in checked.items():

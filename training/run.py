@@ -35,7 +35,7 @@ from sasnets_plugin import environment
 from .architectures import ARCHITECTURES, BASELINE_ARCHITECTURE, DEFAULT_ARCHITECTURE, hyperparameters
 from .classes import MODELS_HELP, resolve_models
 from .ensemble import SEPARATOR, members
-from .evaluate import EQUIVALENT_SAMPLE
+from .evaluate import EQUIVALENT_SAMPLE, EQUIVALENT_TOP
 from .generate import DEFAULT_PER_MODEL, DEFAULT_SEED, DEFAULT_SHIFTED_PER_MODEL
 from .train import TrainingError, TrainSettings
 
@@ -90,8 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the current network, evaluated as a baseline with its own "
                    "preprocessing (default: model_weights/; 'none' to skip)")
     p.add_argument("--equivalent-sample", type=int, default=EQUIVALENT_SAMPLE, metavar="N",
-                   help="curves per split (test, shifted) whose 90 %% credible set is checked "
-                   "by fitting for models that fit as well as the true one (default "
+                   help="curves per split (test, shifted) whose 90 %% credible set and top "
+                   f"{EQUIVALENT_TOP} are checked by fitting for models that fit as well as the "
+                   "true one (default "
                    "%(default)s; 0 skips it)")
     p.add_argument("--export-to", type=Path, default=None, metavar="DIR",
                    help="also copy the exported network here (e.g. model_weights to ship it)")
@@ -376,8 +377,8 @@ def _with_equivalents(args, split: str, encoded, probs, names: list[str]) -> dic
         return RawCurve(f"{split}[{row}]", q, intensity, error, dQ=dq,
                         dQl=None if dq is not None else np.full_like(q, slit))
 
-    log.info("%s: checking %d credible sets and top 5 for models that fit as well as the true one",
-             split, min(args.equivalent_sample, len(rows)))
+    log.info("%s: checking %d credible sets and top %d for models that fit as well as the true "
+             "one", split, min(args.equivalent_sample, len(rows)), EQUIVALENT_TOP)
     return sets_with_equivalents(probs, names, labels, raw_curve, args.equivalent_sample,
                                  args.seed, workers=args.workers or None)
 
