@@ -116,7 +116,10 @@ def _compile(model, settings: TrainSettings, steps_per_epoch: int) -> None:
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=settings.weight_decay),
                   loss={FORM: loss, STRUCTURE: loss},
                   loss_weights={FORM: 1.0, STRUCTURE: settings.structure_loss_weight},
-                  metrics={FORM: ["accuracy"], STRUCTURE: ["accuracy"]})
+                  metrics={FORM: ["accuracy"]},
+                  # weighted: only the curves the structure head learns from (forms SasView
+                  # combines); unweighted, it also counted the others' untrained answers
+                  weighted_metrics={STRUCTURE: ["accuracy"]})
 
 
 def read_state(run_dir: Path) -> dict | None:

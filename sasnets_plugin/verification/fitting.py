@@ -424,8 +424,10 @@ def _solve_linear(columns, data: FitData, signed: bool):
     except (ValueError, RuntimeError, np.linalg.LinAlgError):
         return None, math.inf
     x = x / norms
-    r = A @ x - b
-    return x, float(r @ r)
+    with np.errstate(over="ignore", invalid="ignore"):  # a shape overflowing: not a fit
+        r = A @ x - b
+        chi2 = float(r @ r)
+    return (x, chi2) if math.isfinite(chi2) else (None, math.inf)
 
 
 class _Problem:
