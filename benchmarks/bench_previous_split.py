@@ -119,6 +119,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--commit", default=PREVIOUS_COMMIT)
+    parser.add_argument("--weights", type=Path, default=None, metavar="DIR",
+                        help="the network to score (default: the shipped one)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -134,7 +136,7 @@ def main(argv=None) -> int:
     with np.load(dataset / "previous_ranks.npz") as stored:
         previous_rank, previous_model = stored["rank"], stored["model"]
     log.info("scoring the shipped network")
-    classifier = get_classifier()
+    classifier = get_classifier(args.weights)
     shipped_rank, shipped_model = shipped_ranks(dataset, classifier)
     if not np.array_equal(previous_model, shipped_model):
         raise SystemExit("the two scorings read the curves in different orders")
@@ -143,7 +145,8 @@ def main(argv=None) -> int:
         "previous_commit": args.commit, "n_curves": len(shipped_rank),
         "generation_seconds": round(generated, 1),
         "previous_score_at_ship": PREVIOUS_SCORE,
-        "shipped": {"architecture": classifier.metadata.get("architecture"),
+        "shipped": {"weights": str(classifier.weights_dir),
+                    "architecture": classifier.metadata.get("architecture"),
                     "preprocessing_version": classifier.transform.version,
                     "n_entries": len(classifier.classes)},
         "previous": {f"top{k}": float((previous_rank < k).mean()) for k in TOP},

@@ -129,11 +129,13 @@ def main(argv=None) -> int:
     parser.add_argument("--sample", type=int, default=0, metavar="N",
                         help="compute the contrast of N product curves drawn at random "
                         "(default: all; the overall score always covers all)")
+    parser.add_argument("--weights", type=Path, default=None, metavar="DIR",
+                        help="the network to score (default: the shipped one)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
 
-    classifier = get_classifier()
+    classifier = get_classifier(args.weights)
     forms = classifier.metadata["forms"]
     encoded = encode_split(args.dataset, args.split, forms, classifier.transform.version,
                            args.cache)
@@ -156,6 +158,7 @@ def main(argv=None) -> int:
 
     labels = encoded.labels[rows].astype(str)
     report = {"split": args.split, "dataset": str(args.dataset),
+              "weights": str(classifier.weights_dir),
               "network": classifier.metadata.get("architecture"),
               "preprocessing_version": classifier.transform.version,
               "overall": scores(every_probs, every_truth, classifier.classes),
