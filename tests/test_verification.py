@@ -142,6 +142,28 @@ def test_cyl_400_20_multistart_avoids_the_length_300_local_minimum(example_1d):
     assert problem.best.chi2 > 100 * fit.chi2
 
 
+def test_evaluation_cost_counts_the_resolution_product():
+    # a long smeared curve spends much of each evaluation in the resolution matrix product:
+    # the work budget counts it, so such fits are not cut only by the wall-clock cap
+    q = np.geomspace(0.005, 0.4, 500)
+    plain = _sphere_curve(n=500)
+    smeared = RawCurve("smeared", q, plain.I, plain.dI, 0.05 * q)
+    setup = setup_for("sphere", q[0], q[-1])
+    costs = {}
+    for name, raw in (("plain", plain), ("smeared", smeared)):
+        data, _ = prepare_data(raw)
+        ev = fitting_module._Evaluator(fitting_module.kernel_model("sphere"), data,
+                                       lambda cost, expected: None,
+                                       fitting_module.EvalCost.of("sphere", setup))
+        kernel_only = fitting_module.EvalCost.of("sphere", setup)(setup.defaults, ev.q_calc)
+        costs[name] = ev.cost(setup.defaults) - kernel_only, ev.q_calc.size * data.n
+    assert costs["plain"][0] == 0.0
+    extra, entries = costs["smeared"]
+    assert entries > 500 * 500
+    assert extra == pytest.approx(1e-3 * fitting_module.RESOLUTION_NS_PER_ENTRY * entries)
+    assert extra > fitting_module.EVAL_OVERHEAD_US / 2  # as large as the fixed overhead
+
+
 def test_failing_models_are_reported_and_ranked_last(sphere_raw, monkeypatch):
     real = fitting_module.kernel_model
 
