@@ -127,8 +127,9 @@ def main(argv=None) -> int:
 
     previous = checkout(args.commit)
     dataset = ROOT / "build" / f"previous-{args.commit[:7]}-test"
+    present = len(list((dataset / "chunks" / "test").glob("*/*.h5")))
     start = time.perf_counter()
-    log.info("generating the previous test split in %s", dataset)
+    log.info("generating the previous test split in %s (%d chunk files there)", dataset, present)
     _in_checkout(previous, GENERATE, str(dataset))
     generated = time.perf_counter() - start
     log.info("scoring the previous network with the previous code")
@@ -143,7 +144,7 @@ def main(argv=None) -> int:
     report = {
         "what": "previous network's own test split (regenerated), both networks scored",
         "previous_commit": args.commit, "n_curves": len(shipped_rank),
-        "generation_seconds": round(generated, 1),
+        "generation_seconds": round(generated, 1), "chunks_present_before": present,
         "previous_score_at_ship": PREVIOUS_SCORE,
         "shipped": {"weights": str(classifier.weights_dir),
                     "architecture": classifier.metadata.get("architecture"),
