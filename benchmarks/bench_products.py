@@ -150,13 +150,17 @@ def main(argv=None) -> int:
     rows, truth, probs = every[keep], every_truth[keep], every_probs[keep]
 
     split = load_split(args.dataset, args.split)
+    labels = encoded.labels[rows].astype(str)
+    if [split.params[r]["label"] for r in rows] != labels.tolist():
+        raise SystemExit(f"{args.cache}: the cached inputs are not in the dataset's row order")
     start = time.perf_counter()
-    contrast = np.array([structure_contrast(split.curve(r)[0].astype(float),
-                                            split.curve(r)[2].astype(float), split.params[r])
-                         for r in tqdm(rows, desc="structure contrast", mininterval=5.0)])
+    contrast = []
+    for r in tqdm(rows, desc="structure contrast", mininterval=5.0):
+        q, _, dI, _, _ = split.curve(r)
+        contrast.append(structure_contrast(q.astype(float), dI.astype(float), split.params[r]))
+    contrast = np.array(contrast)
     log.info("structure contrast of %d curves in %.0f s", len(rows), time.perf_counter() - start)
 
-    labels = encoded.labels[rows].astype(str)
     report = {"split": args.split, "dataset": str(args.dataset),
               "weights": str(classifier.weights_dir),
               "network": classifier.metadata.get("architecture"),
