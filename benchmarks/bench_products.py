@@ -38,6 +38,7 @@ if str(ROOT) not in sys.path:  # the training package: the dataset and its cache
 from sasnets_plugin.models import products  # noqa: E402
 from sasnets_plugin.suggestion import get_classifier  # noqa: E402
 from training.dataset import load_split  # noqa: E402
+from training.evaluate import form_probabilities, true_ranks  # noqa: E402
 from training.features import encode_split  # noqa: E402
 from training.simulate import evaluate, loglog_interp  # noqa: E402
 
@@ -72,23 +73,19 @@ def structure_contrast(q: np.ndarray, dI: np.ndarray, record: dict) -> float:
     return float(np.mean((x - a * y) ** 2))
 
 
-def scores(probs: np.ndarray, truth: np.ndarray, classes: list[str]) -> dict:
+def scores(probs: np.ndarray, labels: np.ndarray, classes: list[str]) -> dict:
     """Exact entry in the top 5, its form in the top 5 (summed over the form's entries),
     and the share of curves the network gives more than half its mass to plain models."""
-    rows = np.arange(len(truth))
-    exact = (probs > probs[rows, truth][:, None]).sum(1) < TOP
-    form_names = sorted({products.split(c)[0] for c in classes})
-    form_of = np.zeros((len(classes), len(form_names)))
-    for j, name in enumerate(classes):
-        form_of[j, form_names.index(products.split(name)[0])] = 1.0
-    form_probs = probs @ form_of
-    true_form = np.array([form_names.index(products.split(classes[t])[0]) for t in truth],
-                         dtype=int)
-    form_top = (form_probs > form_probs[rows, true_form][:, None]).sum(1) < TOP
+    if not len(labels):
+        return {"n_curves": 0, "exact_top5": None, "form_top5": None, "plain_over_half": None}
+    labels = labels.tolist()
+    form_probs, forms = form_probabilities(probs, classes)
+    form_ranks = true_ranks(form_probs, forms, [products.split(x)[0] for x in labels])
     plain = probs[:, [products.SEPARATOR not in c for c in classes]].sum(1) > 0.5
-    return {"n_curves": len(truth), "exact_top5": float(exact.mean()) if len(truth) else None,
-            "form_top5": float(form_top.mean()) if len(truth) else None,
-            "plain_over_half": float(plain.mean()) if len(truth) else None}
+    return {"n_curves": len(labels),
+            "exact_top5": float((true_ranks(probs, classes, labels) <= TOP).mean()),
+            "form_top5": float((form_ranks <= TOP).mean()),
+            "plain_over_half": float(plain.mean())}
 
 
 def plot(report: dict, path: Path) -> None:
@@ -139,18 +136,17 @@ def main(argv=None) -> int:
     forms = classifier.metadata["forms"]
     encoded = encode_split(args.dataset, args.split, forms, classifier.transform.version,
                            args.cache)
-    index = {name: j for j, name in enumerate(classifier.classes)}
-    every = np.flatnonzero([products.SEPARATOR in str(label) and str(label) in index
+    listed = set(classifier.classes)
+    every = np.flatnonzero([products.SEPARATOR in str(label) and str(label) in listed
                             for label in encoded.labels])
-    every_truth = np.array([index[str(label)] for label in encoded.labels[every]])
+    every_labels = encoded.labels[every].astype(str)
     every_probs = classifier.predict(np.asarray(encoded.inputs[every]))
     keep = np.arange(len(every))
     if args.sample and args.sample < len(every):
         keep = np.sort(np.random.default_rng(0).choice(keep, args.sample, replace=False))
-    rows, truth, probs = every[keep], every_truth[keep], every_probs[keep]
+    rows, labels, probs = every[keep], every_labels[keep], every_probs[keep]
 
     split = load_split(args.dataset, args.split)
-    labels = encoded.labels[rows].astype(str)
     if [split.params[r]["label"] for r in rows] != labels.tolist():
         raise SystemExit(f"{args.cache}: the cached inputs are not in the dataset's row order")
     start = time.perf_counter()
@@ -165,23 +161,23 @@ def main(argv=None) -> int:
               "weights": str(classifier.weights_dir),
               "network": classifier.metadata.get("architecture"),
               "preprocessing_version": classifier.transform.version,
-              "overall": scores(every_probs, every_truth, classifier.classes),
-              "sampled": scores(probs, truth, classifier.classes),
+              "overall": scores(every_probs, every_labels, classifier.classes),
+              "sampled": scores(probs, labels, classifier.classes),
               "contrast_quantiles": dict(zip(("10", "25", "50", "75", "90"),
                                              np.percentile(contrast, [10, 25, 50, 75, 90]).tolist())),
               "by_contrast": [], "by_structure": {}}
     for lo, hi in itertools.pairwise(CONTRAST_EDGES):
         pick = (contrast >= lo) & (contrast < hi)
         name = f">= {lo:g}" if np.isinf(hi) else f"{lo:g}-{hi:g}"
-        report["by_contrast"].append({"bin": name, **scores(probs[pick], truth[pick],
+        report["by_contrast"].append({"bin": name, **scores(probs[pick], labels[pick],
                                                              classifier.classes)})
     visible = contrast >= 1.0
-    report["visible"] = scores(probs[visible], truth[visible], classifier.classes)
+    report["visible"] = scores(probs[visible], labels[visible], classifier.classes)
     for structure in products.STRUCTURES:
         pick = np.char.endswith(labels, products.SEPARATOR + structure)
         report["by_structure"][structure] = {
-            "all": scores(probs[pick], truth[pick], classifier.classes),
-            "visible": scores(probs[pick & visible], truth[pick & visible], classifier.classes)}
+            "all": scores(probs[pick], labels[pick], classifier.classes),
+            "visible": scores(probs[pick & visible], labels[pick & visible], classifier.classes)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     plot(report, args.out.with_suffix(".png"))

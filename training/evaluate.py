@@ -128,7 +128,7 @@ def reliability(probs: np.ndarray, correct_top1: np.ndarray, n_bins: int = 10) -
             "count": [r[2] for r in rows]}
 
 
-def _ranks(probs: np.ndarray, names: list[str], labels: list[str]) -> np.ndarray:
+def true_ranks(probs: np.ndarray, names: list[str], labels: list[str]) -> np.ndarray:
     """Rank (1 = first) of each true label in its row; len(names) + 1 when not listed."""
     index = {n: i for i, n in enumerate(names)}
     out = np.full(len(labels), len(names) + 1, dtype=np.int64)
@@ -138,7 +138,7 @@ def _ranks(probs: np.ndarray, names: list[str], labels: list[str]) -> np.ndarray
     return out
 
 
-def _form_probabilities(probs: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+def form_probabilities(probs: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
     forms = list(dict.fromkeys(products.split(n)[0] for n in names))
     to_form = np.zeros((len(names), len(forms)))
     for j, name in enumerate(names):
@@ -168,9 +168,9 @@ def scores(probs: np.ndarray, names: list[str], labels: list[str], confusion: bo
     """Headline metrics of one network (probabilities over ``names``) on curves with the
     true ``labels`` (model or ``form@structure``); see the module docstring."""
     labels = [str(x) for x in labels]
-    ranks = _ranks(probs, names, labels)
-    form_probs, forms = _form_probabilities(probs, names)
-    form_ranks = _ranks(form_probs, forms, [products.split(x)[0] for x in labels])
+    ranks = true_ranks(probs, names, labels)
+    form_probs, forms = form_probabilities(probs, names)
+    form_ranks = true_ranks(form_probs, forms, [products.split(x)[0] for x in labels])
     listed = ranks <= len(names)
     is_product = np.array(["@" in x for x in labels])
     out = {

@@ -48,8 +48,8 @@ curve's own point-to-point scatter (:func:`.invariants.relative_noise`) and clip
 Budget: **work**, not time, so that a busy machine gives the same answer, later. Every
 model evaluation costs a fixed estimate (:class:`EvalCost`): :data:`EVAL_OVERHEAD_US`,
 plus for smeared data the resolution product (:data:`RESOLUTION_NS_PER_ENTRY` times theory
-points times data points), plus the model's kernel cost per theory point (:mod:`.costs`, measured once offline)
-times the theory points (resolution grid included) times the polydispersity points, times
+points times data points), plus the model's kernel cost per theory point (:mod:`.costs`,
+measured once offline) times the theory points (resolution grid included) times the polydispersity points, times
 the growth of sasmodels' adaptive orientation quadrature with q·size for the models that
 use it (:func:`quadrature_growth`); a fit may spend ``work``
 (default :data:`DEFAULT_WORK`) of those estimated microseconds, and every share above
