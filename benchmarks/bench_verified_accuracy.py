@@ -1,7 +1,7 @@
 """Accuracy and time of the model suggestion with and without fit verification, in one run.
 
     .venv/bin/python benchmarks/bench_verified_accuracy.py --max-minutes 60   # full run
-    .venv/bin/python benchmarks/bench_verified_accuracy.py --per-class 1 --products 8 ...
+    .venv/bin/python benchmarks/bench_verified_accuracy.py --classes sphere,sphere@hardsphere
     .venv/bin/python benchmarks/bench_verified_accuracy.py --rescore FILE   # re-score only
 
 One run, every set scored from the same network output twice: the network's own ranking,
@@ -10,25 +10,26 @@ network's top ``--top`` (5) plus the rest of its ranking as the rescue's reserve
 settings: work budget, worker pool, 60 s safety cap, seed 0). Files are verified one at a
 time, as a user verifies one file.
 
-1. **Validation curves** (calibration): ``--per-class`` curves of every network class
+1. **Validation curves** (calibration): ``--per-class`` curves of every entry of the
+   network's ranked list (v3: the 71 models and the 100 products ``form@structure``)
    simulated with :mod:`training.simulate` (its instrument, priors, noise; seed stream
-   ``[seed, 1, class]``), each passed with its pinhole resolution. The re-ranking's
+   ``[seed, 1, index]``), each passed with its pinhole resolution. The re-ranking's
    constants, the failure rate ``EPS`` and the prior floor, are chosen here by re-scoring
    the recorded fits over :data:`FAILURE_GRID` x :data:`PRIOR_FLOOR_GRID` (fits do not
    depend on them; neither does the rescue). The earlier rules (:data:`FLOOR_RULES`) are
    scored beside the shipped one.
-2. **Test curves**: the same on a separate seed stream (``[seed, 2, class]``) plus
-   ``--products`` curves of products ``form@structure`` (:data:`PRODUCT_FORMS` x
-   every structure factor; the network knows no product, so they measure the rescue).
-   Scored with the constants chosen on the validation curves (never tuned here).
+2. **Test curves**: the same on a separate seed stream (``[seed, 2, index]``), scored
+   apart for single models and products, with the constants chosen on the validation
+   curves (never tuned here).
 3. **Real files** with a known model: ``benchmarks/real_data/labels.json``.
 4. **Busy machine**: ``--busy-files`` of the files above verified again while every core
    runs a spinning process: the answer (verified order and every fit's chi2) must be
    identical; the time per file is reported for both.
 
-Rows whose true model the network does not know (products) count for the verified
-ranking only. The verified rank of the true model is its place in the verified order
-(rescue candidates included), or none when it was not fitted.
+Rows whose true model the network does not rank (a network without products, e.g. v2,
+given product classes) count for the verified ranking only. The verified rank of the
+true model is its place in the verified order (rescue candidates included), or none when
+it was not fitted.
 
 Writes ``benchmarks/results/verified_accuracy.json`` (every candidate fit recorded, so the
 rule can be re-scored offline: ``--rescore``).
@@ -61,8 +62,6 @@ LABELS = ROOT / "benchmarks" / "real_data" / "labels.json"
 KS = (1, 3, 5)
 #: Seed-stream codes of the simulated sets.
 SPLITS = {"val": 1, "test": 2}
-#: Forms of the simulated product curves (each times every structure factor).
-PRODUCT_FORMS = ("sphere", "ellipsoid", "core_shell_sphere", "cylinder")
 #: Re-scoring grids of the calibration (1: the network order; 0: plain BIC evidence).
 FAILURE_GRID = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 PRIOR_FLOOR_GRID = (0.0, 1e-6, 1e-4, 1e-3, 1e-2)
@@ -234,33 +233,37 @@ def score_one(raw, ranking, true_models: list[str], top: int) -> dict:
 
 
 # --- simulated curves -------------------------------------------------------------------------
-def simulated_set(classes, split: str, per_class: int, seed: int, products: int = 0) -> list:
+def simulated_set(classes, split: str, per_class: int, seed: int) -> list:
     """``(true model, RawCurve, parameters)`` of every curve of one split: ``per_class``
-    per class, then ``products`` product curves (test split only).
+    per class (a product class ``form@structure`` gives product curves).
 
     Curves are the training generator's (v3: any window, per-point pinhole dQ or slit,
     broad priors, products), so the true model is the curve's *label*: a class's curve may
     be a product ``form@structure`` or, at an exact nested limit, the simpler model."""
-    from sasnets_plugin.loading import RawCurve
-    from sasnets_plugin.models.products import STRUCTURES
-    from training.simulate import simulate_curves
-
     names = [(m, i) for i in range(per_class) for m in classes]
-    names += [(f"{f}@{s}", i) for i, (f, s) in
-              enumerate((f, s) for f in PRODUCT_FORMS for s in STRUCTURES)][:products]
     out = []
     for k, (model, i) in enumerate(names):
-        rng = np.random.default_rng([seed, SPLITS[split], k])
-        curve = simulate_curves(model, rng, 1)[0]
-        slit = None if curve.dq is not None else np.full_like(curve.q, curve.slit_length)
-        raw = RawCurve(f"{split}[{k}] {curve.label}", curve.q, curve.I, curve.dI,
-                       dQ=curve.dq, dQl=slit)
+        curve, raw = simulated_curve(model, split, k, seed)
         out.append((curve.label, raw, {
-            "title": raw.title, "drawn_as": curve.params["drawn_as"],
+            "title": raw.title, "class": model, "drawn_as": curve.params["drawn_as"],
             "broad_prior": curve.params["broad"], "true_parameters": curve.params["model"],
             "instrument": curve.params["instrument"],
             "truth_chi2r": truth_chi2r(curve.params["drawn_as"], raw, curve.params["model"])}))
     return out
+
+
+def simulated_curve(model: str, split: str, k: int, seed: int):
+    """Curve ``k`` of ``split``, drawn for class ``model`` from the seed stream
+    ``[seed, split, k]``: the training simulator's ``Curve`` and the ``RawCurve`` a user's
+    file would give (titled ``split[k] label``)."""
+    from sasnets_plugin.loading import RawCurve
+    from training.simulate import simulate_curves
+
+    curve = simulate_curves(model, np.random.default_rng([seed, SPLITS[split], k]), 1)[0]
+    slit = None if curve.dq is not None else np.full_like(curve.q, curve.slit_length)
+    raw = RawCurve(f"{split}[{k}] {curve.label}", curve.q, curve.I, curve.dI,
+                   dQ=curve.dq, dQl=slit)
+    return curve, raw
 
 
 def truth_chi2r(model: str, raw, parameters: dict) -> float | None:
@@ -501,9 +504,8 @@ def print_rescore(path: Path) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-class", type=int, default=1,
-                        help="simulated curves per class and split (default 1: 71 + 71)")
-    parser.add_argument("--products", type=int, default=8,
-                        help="simulated product curves in the test set (default 8)")
+                        help="simulated curves per class and split (default 1: one per entry of "
+                             "the network's ranked list)")
     parser.add_argument("--busy-files", type=int, default=16,
                         help="files verified again with every core busy (default 16)")
     parser.add_argument("--seed", type=int, default=0, help="simulation seed (default 0)")
@@ -546,7 +548,7 @@ def main(argv=None) -> int:
         "date_utc": started.isoformat(timespec="seconds"),
         "machine": machine_info(), "load_average_at_start": load_avg(),
         "weights": {k: classifier.metadata.get(k) for k in ("architecture", "n_classes")},
-        "settings": {"top": args.top, "per_class": args.per_class, "products": args.products,
+        "settings": {"top": args.top, "per_class": args.per_class,
                      "seed": args.seed, "work_per_fit": DEFAULT_WORK,
                      "rescue_work_share": RESCUE_WORK_SHARE, "noise_chi2r": NOISE_CHI2R,
                      "safety_cap_seconds": DEFAULT_MAX_SECONDS,
@@ -561,8 +563,8 @@ def main(argv=None) -> int:
                                          simulated_set(classes, "val", args.per_class, args.seed)],
                             args.top, time.time() + share, "val")
 
-    print(f"--- test curves ({args.per_class}/class + {args.products} products)")
-    test_items = simulated_set(classes, "test", args.per_class, args.seed, args.products)
+    print(f"--- test curves ({args.per_class}/class)")
+    test_items = simulated_set(classes, "test", args.per_class, args.seed)
     test, stop_test = run_set(classifier, [([m], raw, extra) for m, raw, extra in test_items],
                               args.top, time.time() + share, "test")
     print("--- real files")
