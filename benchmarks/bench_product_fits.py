@@ -34,10 +34,9 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from benchmarks.bench_verified_accuracy import RESULTS as VERIFIED  # noqa: E402
 from benchmarks.bench_verified_accuracy import machine_info, simulated_curve  # noqa: E402
 from sasnets_plugin.verification.fitting import DEFAULT_WORK, NOISE_CHI2R  # noqa: E402
+from sasnets_plugin.verification.verify import DEFAULT_N_STARTS  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "product_fits.json"
-#: ``fit_model``'s default number of refined starts (the verification's too).
-DEFAULT_STARTS = 6
 #: The result file's parts that hold simulated curves, and their seed-stream split.
 PARTS = {"validation": "val", "test": "test"}
 
@@ -97,16 +96,21 @@ def main(argv=None) -> int:
                         help="bench_verified_accuracy.py result to take the curves from")
     parser.add_argument("--variant", type=parse_variant, action="append", default=[],
                         metavar="N_STARTS:WORK", help="fit settings besides the default "
-                        f"({DEFAULT_STARTS}:{DEFAULT_WORK:g}); repeatable")
+                        f"({DEFAULT_N_STARTS}:{DEFAULT_WORK:g}); repeatable")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, not {args.workers}")
+    if not args.verified.is_file():
+        parser.error(f"no verified-accuracy result at {args.verified} (run "
+                     "benchmarks/bench_verified_accuracy.py first)")
 
     from sasnets_plugin.suggestion import get_classifier
 
     report = json.loads(args.verified.read_text())
     items = product_curves(report, list(get_classifier().classes))
-    variants = [(DEFAULT_STARTS, DEFAULT_WORK), *args.variant]
+    variants = [(DEFAULT_N_STARTS, DEFAULT_WORK), *args.variant]
     result = {"benchmark": "product_fits",
               "command": " ".join([Path(sys.executable).name, *sys.argv]),
               "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
