@@ -25,6 +25,7 @@ import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from itertools import repeat
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,16 +79,17 @@ def fit_one(item: dict, n_starts: int, work: float) -> dict:
             "cut": fit.cut, "cpu_seconds": round(time.process_time() - cpu, 3)}
 
 
-def _fit_star(args):
-    return fit_one(*args)
-
-
 def parse_variant(text: str) -> tuple[int, float]:
+    """``"12:3e6"`` -> ``(12, 3e6)``: refined starts (at least 1) and work (positive)."""
     starts, _, work = text.partition(":")
     try:
-        return int(starts), float(work)
+        n_starts, budget = int(starts), float(work)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected n_starts:work (e.g. 12:3e6), not {text!r}")
+        n_starts, budget = 0, 0.0
+    if n_starts < 1 or not budget > 0:
+        raise argparse.ArgumentTypeError(
+            f"expected n_starts:work with n_starts >= 1 and work > 0 (e.g. 12:3e6), not {text!r}")
+    return n_starts, budget
 
 
 def main(argv=None) -> int:
@@ -122,7 +124,7 @@ def main(argv=None) -> int:
     with ProcessPoolExecutor(args.workers) as pool:
         for n_starts, work in variants:
             t0 = time.perf_counter()
-            fits = list(pool.map(_fit_star, [(item, n_starts, work) for item in items]))
+            fits = list(pool.map(fit_one, items, repeat(n_starts), repeat(work)))
             within = sum(f["within_noise"] for f in fits)
             cpu = round(sum(f["cpu_seconds"] for f in fits), 1)
             result["variants"].append({"n_starts": n_starts, "work": work,
