@@ -178,12 +178,14 @@ def test_instruments_cover_the_stated_windows_resolutions_and_sizes():
 def test_shifted_split_uses_the_held_out_instrument_and_prior_family():
     rng = np.random.default_rng(2)
     curves = simulate.simulate_curves("sphere", rng, 40, shifted=True)
-    assert {c.params["instrument"]["archetype"] for c in curves} == {"sans_merged"}
+    assert {c.params["instrument"]["archetype"] for c in curves} == {"sans_merged", "saxs_slit"}
+    assert all(c.slit_length > 0 for c in curves
+               if c.params["instrument"]["archetype"] == "saxs_slit")
     pd_types = {v for c in curves for k, v in c.params["model"].items()
                 if k.endswith("_pd_type")}
     assert pd_types == {"schulz"}
     train = simulate.simulate_curves("sphere", np.random.default_rng(2), 200)
-    assert "sans_merged" not in {c.params["instrument"]["archetype"] for c in train}
+    assert not {"sans_merged", "saxs_slit"} & {c.params["instrument"]["archetype"] for c in train}
     assert {v for c in train for k, v in c.params["model"].items()
             if k.endswith("_pd_type")} == {"gaussian"}
 

@@ -1,6 +1,6 @@
 """Read a dataset written by :mod:`training.generate`.
 
-    split = load_split("build/dataset", "train")
+    split = load_split(dataset_folder, "train")
     q, I, dI, dQ, slit_length = split.curve(0)     # one curve (dQ None for slit data)
     for q, I, dI in iter_curves(split): ...
     split.forms(), split.structures()             # the two parts of each label

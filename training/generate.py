@@ -1,7 +1,7 @@
 """Resumable generation of the simulated SASNets dataset, on a Dask cluster.
 
     python -m training.generate --models sphere,cylinder --per-model 40 --out DIR
-    python -m training.generate --out build/dataset            # the default dataset
+    python -m training.generate                # the default dataset, in the data directory
     python -m training.generate --scheduler tcp://host:8786 ...  # on a running cluster
 
 Layout of ``DIR``::
@@ -52,12 +52,12 @@ import numpy as np
 
 from sasnets_plugin import cluster, models
 
-from . import atomic, simulate
+from . import atomic, simulate, storage
 from .classes import MODELS_HELP, resolve_models
 
 log = logging.getLogger("training.generate")
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 FORMAT = "sasnets-simulated-curves"
 SPLITS = ("train", "val", "test", "shifted")
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2, "shifted": 3}
@@ -607,9 +607,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, metavar="N",
                         help="curves per chunk file, the unit of work and of resuming "
                         f"(default: {DEFAULT_CHUNK_SIZE})")
-    parser.add_argument("--out", type=Path, default=Path("build/dataset"), metavar="DIR",
-                        help="dataset folder; an interrupted run resumes there "
-                        "(default: build/dataset)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="dataset folder; an interrupted run resumes there (default: "
+                        f"<data>/datasets/<version and settings>, where <data> is "
+                        f"${storage.ENVIRONMENT} or the user cache directory, now "
+                        f"{storage.data_root()})")
     return parser
 
 
@@ -637,7 +639,10 @@ def main(argv=None) -> int:
         logging.getLogger("sasmodels").setLevel(logging.WARNING)
     try:
         models = resolve_models(args.models)
-        generate_dataset(args.out, models, args.per_model, seed=args.seed,
+        out = args.out or storage.default_dataset(models, args.per_model,
+                                                  args.shifted_per_model, args.seed)
+        log.info("dataset folder: %s", out)
+        generate_dataset(out, models, args.per_model, seed=args.seed,
                          workers=args.workers, chunk_size=args.chunk_size,
                          progress=not args.no_progress, serial_sample=args.serial_sample,
                          shifted_per_model=args.shifted_per_model,

@@ -24,10 +24,13 @@ profile ``weight = (q/q_max)**gamma / (1 + (q/q_edge)**k)``: the solid angle of 
 bin grows with q (``gamma``: about 2 for log bins on an area detector, 1 for linear
 bins, less for slit instruments) until the detector edge cuts it (``q_edge``, ``k``).
 
-The *shifted* split uses an archetype held out of training: ``sans_merged``, a curve
-merged from 2-3 detector configurations (overlapping sub-windows, each with its own
-resolution profile and its own flux, so dQ/Q and the noise level jump between them), as
-reduction software writes them for multi-distance SANS.
+The *shifted* split uses archetypes held out of training, half of its curves each:
+``sans_merged``, a curve merged from 2-3 detector configurations (overlapping
+sub-windows, each with its own resolution profile and its own flux, so dQ/Q and the noise
+level jump between them), as reduction software writes them for multi-distance SANS;
+and (generator v4) ``saxs_slit``, a laboratory SAXS camera with line collimation
+(Kratky-type): SAXS windows, slit-smeared with a slit length of 0.02-0.3 1/Å (training
+sees slit smearing only on ultra-small-angle windows).
 """
 from __future__ import annotations
 
@@ -56,12 +59,14 @@ ARCHETYPES: dict[str, dict] = {
               "n_points": [30, 500], "log_spacing": 0.9, "slit_length": [0.005, 0.05],
               "gamma": [-0.5, 1.0]},
 }
-#: The held-out archetype of the shifted split.
+#: The held-out archetypes of the shifted split (equal shares).
 SHIFTED_ARCHETYPE = {
     "sans_merged": {"configurations": [2, 3], "q_min": [3e-4, 5e-3], "decades": [1.8, 3.2],
                     "points_per_configuration": [20, 150], "overlap": [0.05, 0.3],
                     "spread": [0.05, 0.25], "geometric": [0.02, 0.2], "gamma": [1.0, 2.0],
                     "flux_step": [0.1, 10.0]},
+    "saxs_slit": {"q_min": [3e-3, 3e-2], "decades": [1.0, 2.0], "n_points": [100, 1000],
+                  "log_spacing": 0.2, "slit_length": [0.02, 0.3], "gamma": [0.0, 1.0]},
 }
 #: Detector edge of the count profile: q_edge / q_max, and the steepness k.
 EDGE = {"q_edge": [0.6, 2.0], "k": [2.0, 8.0]}
@@ -132,11 +137,15 @@ def draw_archetype(rng: np.random.Generator) -> str:
 
 def draw_instrument(rng: np.random.Generator, shifted: bool = False) -> Instrument:
     """A training instrument (an archetype of :data:`ARCHETYPES`), or with ``shifted``
-    the held-out multi-configuration SANS of the shifted split."""
+    one of the held-out archetypes of the shifted split (:data:`SHIFTED_ARCHETYPE`)."""
     if shifted:
-        return _merged(rng, SHIFTED_ARCHETYPE["sans_merged"])
-    name = draw_archetype(rng)
-    spec = ARCHETYPES[name]
+        name = list(SHIFTED_ARCHETYPE)[int(rng.integers(len(SHIFTED_ARCHETYPE)))]
+        if name == "sans_merged":
+            return _merged(rng, SHIFTED_ARCHETYPE[name])
+        spec = SHIFTED_ARCHETYPE[name]
+    else:
+        name = draw_archetype(rng)
+        spec = ARCHETYPES[name]
     q_min, q_max = _window(rng, spec)
     n = int(round(_logu(rng, spec["n_points"][0], spec["n_points"][1] + 0.499)))
     q = _points(rng, q_min, q_max, n, spec["log_spacing"])

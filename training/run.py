@@ -1,9 +1,13 @@
 """Rebuild the SASNets network: generate → train → evaluate → export.
 
-    python -m training.run --dataset build/dataset --out build/network-v3   # the v3 network
+    python -m training.run                     # the network, from nothing (data directory)
     python -m training.run --models sphere,cylinder,lamellar --per-model 60 --epochs 2 --out /tmp/t
     python -m training.run evaluate --out DIR    # one stage on an existing run
     python -m training.run export --out DIR --export-to model_weights   # ship it
+
+Without ``--out`` and ``--dataset`` everything goes to the data directory outside the work
+tree (:mod:`training.storage`: ``$SASNETS_DATA`` or the user cache directory), one folder
+per generator version and data settings, where a later checkout finds it again.
 
 Layout of ``--out DIR``: ``dataset/`` (simulated curves, unless ``--dataset`` points
 elsewhere), ``cache/`` (network inputs, per preprocessing version), ``runs/<architecture>/``
@@ -32,6 +36,7 @@ from pathlib import Path
 
 from sasnets_plugin import environment
 
+from . import storage
 from .architectures import ARCHITECTURES, BASELINE_ARCHITECTURE, DEFAULT_ARCHITECTURE, hyperparameters
 from .classes import MODELS_HELP, resolve_models
 from .ensemble import SEPARATOR, members
@@ -42,7 +47,6 @@ from .train import TrainingError, TrainSettings
 log = logging.getLogger("training")
 
 STAGES = ("generate", "train", "evaluate", "export", "all")
-DEFAULT_OUT = Path("build/training")
 #: The shipped network, evaluated beside the new one with its own preprocessing.
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "model_weights"
 EXIT_USAGE = 2
@@ -58,11 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("stage", nargs="?", choices=STAGES, default="all",
                    help="stage to run (default: all, in order; finished work is reused)")
-    p.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
-                   help=f"working folder for inputs, checkpoints, reports (default {DEFAULT_OUT})")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="working folder for inputs, checkpoints, reports (default: "
+                   "<data>/runs/<version and settings>, where <data> is "
+                   f"${storage.ENVIRONMENT} or the user cache directory, now {storage.data_root()})")
     data = p.add_argument_group("data (default: as the existing dataset has them)")
     data.add_argument("--dataset", type=Path, default=None, metavar="DIR",
-                      help="dataset folder (default: OUT/dataset); generated there if missing")
+                      help="dataset folder (default: OUT/dataset with --out, else "
+                      "<data>/datasets/<version and settings>); generated there if missing")
     data.add_argument("--models", default=None, metavar="LIST", help=MODELS_HELP)
     data.add_argument("--per-model", type=int, default=None, metavar="N",
                       help=f"curves per model, split 80/10/10 train/val/test (new dataset: "
@@ -128,6 +135,26 @@ def check_arguments(args) -> list[str]:
         except ValueError as exc:
             raise UsageError(f"--models: {exc}") from None
     return architectures
+
+
+def default_folders(args) -> None:
+    """Without --out: the run folder in the data directory, named by the data settings
+    given on the command line (or the defaults of a new dataset), and so is the dataset's
+    unless --dataset names one."""
+    if args.out is not None:
+        return
+    if args.dataset is not None:  # runs on a dataset elsewhere: named after its folder
+        args.out = storage.data_root() / "runs" / args.dataset.resolve().name
+        log.info("run folder: %s", args.out)
+        return
+    settings = (args.models or resolve_models("default"),
+                DEFAULT_PER_MODEL if args.per_model is None else args.per_model,
+                DEFAULT_SHIFTED_PER_MODEL if args.shifted_per_model is None
+                else args.shifted_per_model,
+                DEFAULT_SEED if args.seed is None else args.seed)
+    args.dataset = storage.default_dataset(*settings)
+    args.out = storage.default_run(*settings)
+    log.info("data directory: dataset %s, run %s", args.dataset, args.out)
 
 
 def dataset_dir(args) -> Path:
@@ -485,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         architectures = check_arguments(args)
+        default_folders(args)
         manifest = read_dataset_manifest(args, args.stage)
         settle_dataset_options(args, manifest)
         if args.stage in ("generate", "all"):

@@ -39,8 +39,27 @@ Speed remedies for expensive kernels
   ``I(q; s*L) = s**p I(s*q; L)``. One kernel evaluation of a shape on a wide, dense
   reduced grid is reused for several curves of the same chunk that differ in absolute
   size, instrument (any archetype: the same shape appears at any size in any window),
-  scale, background and noise. Products and curves at a nested limit are simulated one
-  by one.
+  scale, background, upturn and noise. Curves at a nested limit are simulated one by one.
+* **Product families** (generator v4): a product ``form@structure`` of a form with a
+  family is ``<F^2>(q) S(q; R_eff, ...)`` (sasmodels' P(q) S(q) mode, effective radius
+  from the form). The form's ``<F^2>`` and effective radius come from one reference
+  evaluation (:func:`form_factor`) scaled as the form's family; each member multiplies it
+  by its own structure factor (its own volume fraction, charge, stickiness or well,
+  radius ``s R_eff``), a cheap kernel evaluated on the member's own grid. This is exact
+  for every structure factor, the scale-free ones (hardsphere, stickyhardsphere,
+  squarewell) and hayter_msa (absolute Debye length) alike.
+
+Low-q upturn
+------------
+A share of the curves of every model (drawn for :data:`UPTURN`'s 30 %, kept where the
+particle's curve falls more slowly than the power law: 10-15 % of all curves; the dataset
+report counts them) carries a power law ``A q**-p``
+(aggregates, large-scale structure: what SasView users fit as ``model + power_law``),
+``p`` in 2-4, added to the theory before smearing so that it crosses the particle's
+curve at a point ``q_x`` in the lower part of the window (log position 0-40 %); the
+label is unchanged. A draw where the power law would not fall below the particle's
+curve at the high-q end of the window (the particle decays as steeply) is left without
+one. The curve's record has ``upturn: {exponent, q_cross}``.
 """
 from __future__ import annotations
 
@@ -70,8 +89,14 @@ MEASUREMENT = {
     "counts_min": [10.0, 1e4],       # log-uniform, expected counts of the weakest point
     "pinhole_nsigma": [2.5, 3.0],    # resolution truncation, as sasmodels
 }
-#: Share of curves of a combinable form factor multiplied by a structure factor.
-PRODUCT_FRACTION = 0.25
+#: Share of curves of a combinable form factor multiplied by a structure factor
+#: (v3: 0.25; concentrated samples are common among real files).
+PRODUCT_FRACTION = 0.4
+#: Low-q power-law upturn (module docstring): share of curves, exponent range, and the
+#: crossing point's log position in the window.
+UPTURN = {"fraction": 0.3, "exponent": [2.0, 4.0], "cross": [0.0, 0.4]}
+#: The upturn must stay below this fraction of the particle's curve at q_max.
+UPTURN_HIGH_Q_MAX = 0.3
 #: Share of curves whose parameters come from the broad prior (shifted split: more).
 BROAD_FRACTION = 0.25
 SHIFTED_BROAD_FRACTION = 0.5
@@ -81,6 +106,8 @@ LIMIT_FRACTION = 0.25
 SMEAR_STEPS = 4.0
 #: Slit smearing grid: log step.
 SLIT_STEP = 0.01
+#: Points of the auxiliary grid on which the pinhole grid's local step is integrated.
+GRID_AUXILIARY_POINTS = 4096
 #: Kernel time budget per curve (microseconds) of the cost model.
 CURVE_BUDGET_US = 8000.0
 #: Never evaluate fewer q points than this (coarse grid + interpolation).
@@ -89,8 +116,12 @@ MIN_EVAL_POINTS = 100
 MAX_CALC_POINTS = 6000
 #: Reference range of a family = first member's window widened by this factor.
 FAMILY_SLACK = 2.0
+#: Finest log step of a family's reference grid (v4; v3 followed the finest smearing
+#: grid, down to 0.1 %): 0.3 % resolves Bragg peaks (which need ~0.6 %) and monodisperse
+#: oscillations, and features narrower are smeared out by any dQ/Q of 0.5 % or more.
+REFERENCE_STEP = 0.003
 
-SIMULATOR_VERSION = 3
+SIMULATOR_VERSION = 4
 
 
 def _simulations() -> dict:
@@ -109,6 +140,8 @@ def simulator_settings() -> dict:
         "q_cap": instruments.Q_CAP,
         "measurement": MEASUREMENT,
         "product_fraction": PRODUCT_FRACTION,
+        "upturn": UPTURN,
+        "upturn_high_q_max": UPTURN_HIGH_Q_MAX,
         "structures": products.STRUCTURES,
         "broad_fraction": BROAD_FRACTION,
         "shifted_broad_fraction": SHIFTED_BROAD_FRACTION,
@@ -118,6 +151,7 @@ def simulator_settings() -> dict:
         "curve_budget_us": CURVE_BUDGET_US,
         "min_eval_points": MIN_EVAL_POINTS,
         "max_calc_points": MAX_CALC_POINTS,
+        "reference_step": REFERENCE_STEP,
         "families": {name: dataclasses.asdict(sim.family)
                      for name, sim in _simulations().items() if sim.family is not None},
         "kernel_cost_us": {name: sim.cost_us for name, sim in _simulations().items()},
@@ -197,17 +231,26 @@ def evaluate(name: str, q: np.ndarray, pars: dict) -> np.ndarray:
 # ---------------------------------------------------------------------------
 
 def calc_grid(inst: Instrument) -> np.ndarray:
-    """Log grid on which the theory is computed before smearing (module docstring)."""
+    """Log grid on which the theory is computed before smearing (module docstring).
+
+    For pinhole data the local log step is the local dQ/Q over :data:`SMEAR_STEPS`
+    (generator v4; v3 used the finest dQ/Q of the curve everywhere, so a curve whose
+    dQ/Q spans 1-20 % had 20x too many points, and smearing bands that wide, where the
+    resolution is broad): every resolution function spans the same number of grid
+    points, as it did at the curve's finest resolution before."""
     if inst.kind == "slit":
         lo, hi = inst.q[0], math.hypot(inst.q[-1], inst.slit_length)
-        step = SLIT_STEP
-    else:
-        lo_sigma, hi_sigma = MEASUREMENT["pinhole_nsigma"]
-        lo = max(inst.q[0] - lo_sigma * inst.dq[0], 0.5 * inst.q[0])
-        hi = inst.q[-1] + hi_sigma * inst.dq[-1]
-        step = float(np.min(inst.dq / inst.q)) / SMEAR_STEPS
-    n = int(math.ceil(math.log(hi / lo) / step)) + 1
-    return np.geomspace(lo, hi, min(max(n, inst.q.size), MAX_CALC_POINTS))
+        n = int(math.ceil(math.log(hi / lo) / SLIT_STEP)) + 1
+        return np.geomspace(lo, hi, min(max(n, inst.q.size), MAX_CALC_POINTS))
+    lo_sigma, hi_sigma = MEASUREMENT["pinhole_nsigma"]
+    lo = max(inst.q[0] - lo_sigma * inst.dq[0], 0.5 * inst.q[0])
+    hi = inst.q[-1] + hi_sigma * inst.dq[-1]
+    x = np.linspace(math.log(lo), math.log(hi), GRID_AUXILIARY_POINTS)
+    steps = np.interp(x, np.log(inst.q), inst.dq / inst.q) / SMEAR_STEPS
+    # number of grid steps from lo to each x: the integral of 1 / step(x)
+    count = np.concatenate([[0.0], np.cumsum(np.diff(x) * 0.5 * (1 / steps[1:] + 1 / steps[:-1]))])
+    n = min(max(int(math.ceil(count[-1])) + 1, inst.q.size), MAX_CALC_POINTS)
+    return np.exp(np.interp(np.linspace(0.0, count[-1], n), count, x))
 
 
 def pinhole_smear(q_calc: np.ndarray, I_calc: np.ndarray, q: np.ndarray,
@@ -233,9 +276,10 @@ def pinhole_smear(q_calc: np.ndarray, I_calc: np.ndarray, q: np.ndarray,
     valid = idx < hi[:, None]
     idx = np.minimum(idx, q_calc.size - 1)
     scale = 1.0 / (math.sqrt(2.0) * dq[:, None])
-    cdf_hi = erf((edges[idx + 1] - q[:, None]) * scale)
-    cdf_lo = erf((edges[idx] - q[:, None]) * scale)
-    weights = np.where(valid, cdf_hi - cdf_lo, 0.0)
+    # the cdf at the band's width + 1 bin edges, differenced: one erf per edge
+    edge_idx = np.minimum(lo[:, None] + np.arange(width + 1)[None, :], q_calc.size)
+    cdf = erf((edges[edge_idx] - q[:, None]) * scale)
+    weights = np.where(valid, np.diff(cdf, axis=1), 0.0)
     total = weights.sum(axis=1)
     bad = ~(total > 0)
     if np.any(bad):  # resolution much narrower than the grid: nearest point
@@ -368,12 +412,16 @@ def _jsonable(pars: dict) -> dict:
     return out
 
 
-def _record(pars: dict, inst: Instrument, noise: dict, d: Draft, n_eval: int) -> dict:
+def _record(pars: dict, inst: Instrument, noise: dict, d: Draft, n_eval: int,
+            upturn: dict | None, stats: Counter) -> dict:
     record = {"model": _jsonable(pars), "drawn_as": d.model, "label": d.label,
               "broad": d.broad, "instrument": inst.describe(), "measurement": noise,
               "eval_points": int(n_eval)}
     if d.nested is not None:
         record["nested_limit"] = d.nested.simpler
+    if upturn is not None:
+        record["upturn"] = upturn
+        stats["upturns"] += 1
     return record
 
 
@@ -393,8 +441,9 @@ def simulate_group(name: str, rng: np.random.Generator, n: int,
                    stats: Counter | None = None, shifted: bool = False) -> list[Curve]:
     """Simulate between 1 and *n* curves of class *name*.
 
-    A draft (:func:`draft`) of a plain single model with a size family gives up to
-    ``family.size`` curves sharing one shape; any other draft one curve. Rejected draws
+    A draft (:func:`draft`) of a model with a size family, or of a product of such a
+    form, gives up to ``family.size`` curves sharing one shape; any other draft one
+    curve. Rejected draws
     are counted in *rejections* by reason and redrawn (a new draft each time); after
     *max_attempts* rejections in a row a RuntimeError is raised.
     """
@@ -404,9 +453,9 @@ def simulate_group(name: str, rng: np.random.Generator, n: int,
     while True:
         d = draft(name, rng, shifted)
         info, _ = load_model(d.model)
-        family = models.get(name).simulation.family
+        family = models.get(products.split(d.model)[0]).simulation.family
         try:
-            if family is None or d.model != name or d.nested is not None:
+            if family is None or d.nested is not None:
                 return [_simulate_single(d, info, rng, stats)]
             return _simulate_family(d, info, rng, min(n, family.size), family,
                                     rejections, stats)
@@ -440,24 +489,57 @@ def _simulate_single(d: Draft, info, rng, stats) -> Curve:
     else:
         I_calc = _evaluate_checked(d.model, q_calc, pars)
     stats["kernel_points"] += n_eval * n_pd_points(pars)
+    I_calc, turn = add_upturn(rng, inst, q_calc, I_calc)
     I, dI, noise = measure(rng, inst, smear(inst, q_calc, I_calc))
-    return _curve(inst, I, dI, d, _record(pars, inst, noise, d, n_eval))
+    return _curve(inst, I, dI, d, _record(pars, inst, noise, d, n_eval, turn, stats))
 
 
-def _simulate_family(d: Draft, info, rng, n, family: Family, rejections, stats) -> list[Curve]:
-    insts = [instruments.draw_instrument(rng, shifted=d.shifted) for _ in range(n)]
-    grids = [calc_grid(inst) for inst in insts]
-    # the shared shape, drawn for the first window
-    pd_probability = priors.PD_PROBABILITY if family.pd_probability is None \
-        else family.pd_probability
-    ref = _draw_pars(d, info, rng, insts[0], pd_n=family.pd_n,
-                     max_pd_params=family.max_pd_params, pd_probability=pd_probability)
-    # Size factor s of each member.  I(q; s L) is proportional to I(s q; L):
-    # member j needs the reference on s_j * q_calc_j.  The reference range is
-    # the first window widened by FAMILY_SLACK on both sides; each member's
-    # size is drawn log-uniformly among those that put its whole window inside
-    # that range (the features seen by the first window, which the prior put
-    # there, are then seen by every member at a random place of its window).
+def form_factor(name: str, q: np.ndarray, pars: dict) -> tuple[np.ndarray, float, float]:
+    """``(<F^2>(q), R_eff, V_form / V_shell)`` of form *name*: what sasmodels' product
+    kernel combines with S(q) (effective radius mode 1, the form's own)."""
+    from sasmodels.direct_model import call_Fq
+
+    info, model = load_model(name)
+    own = {p.id for p in info.parameters.call_parameters}
+    values = {k: v for k, v in pars.items() if k.split("_pd")[0] in own}
+    values["radius_effective_mode"] = products.PRODUCT_SETTINGS["radius_effective_mode"]
+    kernel = model.make_kernel([np.ascontiguousarray(q, dtype=np.float64)])
+    try:
+        _, f2, r_eff, _, ratio = call_Fq(kernel, values, cutoff=0.0)
+        return np.asarray(f2, dtype=np.float64).copy(), float(r_eff), float(ratio)
+    finally:
+        kernel.release()
+
+
+def add_upturn(rng: np.random.Generator, inst: Instrument, q_calc: np.ndarray,
+               I_calc: np.ndarray) -> tuple[np.ndarray, dict | None]:  # noqa: N803
+    """*I_calc* with a low-q power-law upturn on a share :data:`UPTURN` of the draws
+    (module docstring), and its record (None without one)."""
+    if rng.random() >= UPTURN["fraction"]:
+        return I_calc, None
+    exponent = rng.uniform(*UPTURN["exponent"])
+    lo, hi = math.log(inst.q[0]), math.log(inst.q[-1])
+    log_cross = lo + rng.uniform(*UPTURN["cross"]) * (hi - lo)
+    log_q = np.log(q_calc)
+    amplitude = math.exp(float(np.interp(log_cross, log_q, np.log(np.maximum(I_calc, 1e-300))))
+                         + exponent * log_cross)
+    turn = amplitude * q_calc ** -exponent
+    at_max = np.searchsorted(q_calc, inst.q[-1])
+    at_max = min(int(at_max), q_calc.size - 1)
+    if not turn[at_max] < UPTURN_HIGH_Q_MAX * I_calc[at_max]:
+        return I_calc, None
+    return I_calc + turn, {"exponent": float(exponent), "q_cross": math.exp(log_cross)}
+
+
+def _member_factors(rng, grids: list[np.ndarray]) -> tuple[list[float], float, float]:
+    """Size factor of each family member and the reference range ``(lo, hi)``.
+
+    ``I(q; s L)`` is proportional to ``I(s q; L)``: member j needs the reference on
+    ``s_j * q_calc_j``. The reference range is the first window widened by
+    :data:`FAMILY_SLACK` on both sides; each member's size is drawn log-uniformly among
+    those that put its whole window inside that range (the features seen by the first
+    window, which the prior put there, are then seen by every member at a random place
+    of its window)."""
     lo = grids[0][0] / FAMILY_SLACK
     hi = grids[0][-1] * FAMILY_SLACK
     factors = [1.0]
@@ -469,33 +551,100 @@ def _simulate_family(d: Draft, info, rng, n, family: Family, rejections, stats) 
             factors.append(math.sqrt(s_lo * s_hi))
     lo = min(lo, min(f * g[0] for f, g in zip(factors, grids)))
     hi = max(hi, max(f * g[-1] for f, g in zip(factors, grids)))
-    step = min(float(np.log(g[1] / g[0])) for g in grids)
+    return factors, lo, hi
+
+
+def _simulate_family(d: Draft, info, rng, n, family: Family, rejections, stats) -> list[Curve]:
+    form, structure = products.split(d.model)
+    insts = [instruments.draw_instrument(rng, shifted=d.shifted) for _ in range(n)]
+    grids = [calc_grid(inst) for inst in insts]
+    # the shared shape, drawn for the first window
+    pd_probability = priors.PD_PROBABILITY if family.pd_probability is None \
+        else family.pd_probability
+    ref = _draw_pars(d, info, rng, insts[0], pd_n=family.pd_n,
+                     max_pd_params=family.max_pd_params, pd_probability=pd_probability)
+    factors, lo, hi = _member_factors(rng, grids)
+    step = max(min(float(np.log(g[1] / g[0])) for g in grids), REFERENCE_STEP)
     n_dense = int(math.ceil(math.log(hi / lo) / step)) + 1
-    affordable = int(family.budget_us * n / (kernel_cost(d.model) * n_pd_points(ref)))
+    affordable = int(family.budget_us / (kernel_cost(form) * n_pd_points(ref)))
     n_eval = int(min(n_dense, MAX_CALC_POINTS, max(family.min_eval, affordable)))
-    q_ref = np.geomspace(lo, hi, n_eval)
-    I_ref = _evaluate_checked(d.model, q_ref, ref)
+    reference = Reference.evaluate(d.model, np.geomspace(lo, hi, n_eval), ref)
+    structure_info = load_model(structure)[0] if structure else None
     stats["kernel_points"] += n_eval * n_pd_points(ref)
     stats["families"] += 1
     curves = []
     for inst, q_calc, s in zip(insts, grids, factors):
-        try:
-            I_calc = loglog_interp(q_ref, I_ref, s * q_calc)
-            I, dI, noise = measure(rng, inst, smear(inst, q_calc, I_calc))
-        except RejectedCurve as exc:
-            rejections[exc.reason] += 1
-            continue
         pars = dict(ref)
         for key in family.up:
             pars[key] = ref[key] * s
         for key in family.down:
             pars[key] = ref[key] / s
-        record = {**_record(pars, inst, noise, d, n_eval), "family_size": n,
+        try:
+            interaction = None
+            if structure_info is not None:
+                interaction = _draw_interaction(d, structure_info, rng, inst)
+                pars.update(interaction)
+            I_calc = reference.member(s, q_calc, interaction)
+            I_calc, turn = add_upturn(rng, inst, q_calc, I_calc)
+            I, dI, noise = measure(rng, inst, smear(inst, q_calc, I_calc))
+        except RejectedCurve as exc:
+            rejections[exc.reason] += 1
+            continue
+        record = {**_record(pars, inst, noise, d, n_eval, turn, stats), "family_size": n,
                   "family_factor": float(s)}
         curves.append(_curve(inst, I, dI, d, record))
     if not curves:
         raise RejectedCurve("family_empty")
     return curves
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One kernel evaluation that serves every member of a family: the model's I(q), or
+    for a product the form's ``<F^2>`` with its effective radius and volume ratio."""
+    model: str
+    q: np.ndarray
+    intensity: np.ndarray
+    r_eff: float = 0.0
+    volume_ratio: float = 1.0
+
+    @classmethod
+    def evaluate(cls, model: str, q: np.ndarray, pars: dict) -> "Reference":
+        form, structure = products.split(model)
+        if structure is None:
+            return cls(model, q, _evaluate_checked(model, q, pars))
+        try:
+            f2, r_eff, ratio = form_factor(form, q, pars)
+        except Exception as exc:  # the kernel refused the parameters
+            raise RejectedCurve("kernel_error", repr(exc)) from exc
+        _check_model(f2)
+        if not (math.isfinite(r_eff) and r_eff > 0 and math.isfinite(ratio) and ratio > 0):
+            raise RejectedCurve("effective_radius")
+        return cls(model, q, f2, r_eff, ratio)
+
+    def member(self, s: float, q_calc: np.ndarray, interaction: dict | None = None
+               ) -> np.ndarray:
+        """Theory (up to a constant factor) of the member with lengths scaled by *s* on
+        its grid *q_calc*; a product member's structure factor has the parameters
+        *interaction* (its radius is the form's, scaled)."""
+        theory = loglog_interp(self.q, self.intensity, s * q_calc)
+        structure = products.split(self.model)[1]
+        if structure is None:
+            return theory
+        return theory * _evaluate_checked(
+            structure, q_calc, {**interaction, "radius_effective": s * self.r_eff,
+                                "volfraction": interaction["volfraction"] * self.volume_ratio})
+
+
+def _draw_interaction(d: Draft, structure_info, rng, inst: Instrument) -> dict:
+    """A family member's own structure-factor parameters (its radius comes from the
+    form)."""
+    drawn = priors.draw_parameters(structure_info, rng, q_range=(inst.q[0], inst.q[-1]),
+                                   broad=d.broad, shifted=d.shifted, pd_probability=0.0)
+    drawn.pop("radius_effective", None)
+    for key in ("scale", "background"):
+        drawn.pop(key, None)
+    return drawn
 
 
 def simulate_curves(name: str, rng: np.random.Generator, count: int,

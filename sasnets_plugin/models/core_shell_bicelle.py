@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .draw import Draw
 from .guess import thicknesses
-from .spec import SIZE, Contrasts, FitSpec, Simulation
+from .spec import MEDIUM, SIZE, Contrasts, Family, FitSpec, Simulation
 
 
 def prior(d: Draw) -> dict:
@@ -33,6 +33,7 @@ FIT = FitSpec(
                      for T in thicknesses(v)[:2] for f in (0.03, 0.2)],
     contrasts=Contrasts("sld_solvent", "sld_core", ("sld_face", "sld_rim")))
 
-SIMULATION = Simulation(cost_us=7.5)
+SIMULATION = Simulation(cost_us=7.5, family=Family(
+    up=("radius", "thick_rim", "thick_face", "length"), **MEDIUM))
 
 POLYDISPERSE = ("radius", "thick_rim", "thick_face", "length")

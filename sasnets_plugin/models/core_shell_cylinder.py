@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .draw import Draw
 from .guess import rods
-from .spec import LONG, SIZE, Contrasts, FitSpec, Nested, Simulation
+from .spec import LONG, MEDIUM, SIZE, Contrasts, Family, FitSpec, Nested, Simulation
 
 
 def prior(d: Draw) -> dict:
@@ -26,7 +26,8 @@ FIT = FitSpec(
                      for s, L in rods(v, 3, 5, 9) for f in (0.05, 0.3, 0.9)],
     contrasts=Contrasts("sld_solvent", "sld_core", ("sld_shell",)))
 
-SIMULATION = Simulation(cost_us=5.61)
+SIMULATION = Simulation(cost_us=5.61, family=Family(
+    up=("radius", "thickness", "length"), **MEDIUM))
 
 POLYDISPERSE = ("radius", "thickness", "length")
 

@@ -7,7 +7,7 @@ outside 1/1.4..1.4, since a spherical core is the core-shell sphere.
 from __future__ import annotations
 
 from .draw import Draw
-from .spec import RATIO, SIZE, Contrasts, FitSpec, Simulation
+from .spec import MEDIUM, RATIO, SIZE, Contrasts, Family, FitSpec, Simulation
 
 
 def prior(d: Draw) -> dict:
@@ -27,6 +27,7 @@ FIT = FitSpec(
                      for r in v.radii()[:2] for x in (0.3, 1.0, 3.0) for f in (0.03, 0.2)],
     contrasts=Contrasts("sld_solvent", "sld_core", ("sld_shell",)))
 
-SIMULATION = Simulation(cost_us=2.82)
+SIMULATION = Simulation(cost_us=2.82, family=Family(
+    up=("radius_equat_core", "thick_shell"), **MEDIUM))
 
 POLYDISPERSE = ("radius_equat_core", "thick_shell")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .draw import Draw
 from .guess import rods
-from .spec import LONG, SIZE, FitSpec, Simulation
+from .spec import LONG, MEDIUM, SIZE, Family, FitSpec, Simulation
 
 
 def prior(d: Draw) -> dict:
@@ -26,6 +26,7 @@ FIT = FitSpec(
     {"radius": SIZE, "length": LONG},
     guess=lambda v: [{"radius": s, "length": L} for s, L in rods(v, 3, 5, 15)])
 
-SIMULATION = Simulation(cost_us=7.08)
+SIMULATION = Simulation(cost_us=7.08, family=Family(
+    up=("radius", "length"), **MEDIUM))
 
 POLYDISPERSE = ("radius", "length")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .draw import Draw
 from .guess import rods
-from .spec import LONG, FitSpec, Nested, Simulation
+from .spec import LONG, MEDIUM, Family, FitSpec, Nested, Simulation
 
 
 def prior(d: Draw) -> dict:
@@ -22,7 +22,8 @@ FIT = FitSpec(
                      for r in v.radii()[:3] for p, e in ((1, 1), (3, 0.6), (0.3, 1.5))]
     + [{"radius_equatorial": s, "radius_polar": max(L / 2, s)} for s, L in rods(v, 2)])
 
-SIMULATION = Simulation(cost_us=3.96)
+SIMULATION = Simulation(cost_us=3.96, family=Family(
+    up=("radius_equatorial", "radius_polar"), **MEDIUM))
 
 POLYDISPERSE = ("radius_polar", "radius_equatorial")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .draw import Draw
 from .guess import rods
-from .spec import FAR, RATIO, SIZE, FitSpec, Simulation
+from .spec import FAR, MEDIUM, RATIO, SIZE, Family, FitSpec, Simulation
 
 
 def prior(d: Draw) -> dict:
@@ -27,6 +27,7 @@ FIT = FitSpec(
     guess=lambda v: [{"radius": s, "length": 2 * L, "kuhn_length": 0.5 * L,
                       "axis_ratio": 1.5} for s, L in rods(v, 2)])
 
-SIMULATION = Simulation(cost_us=2.22)
+SIMULATION = Simulation(cost_us=2.22, family=Family(
+    up=("radius", "kuhn_length", "length"), **MEDIUM))
 
 POLYDISPERSE = ("length", "kuhn_length", "radius")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .draw import Draw
 from .guess import rods
-from .spec import LONG, SIZE, FitSpec, Simulation
+from .spec import LONG, MEDIUM, SIZE, Family, FitSpec, Simulation
 
 
 def prior(d: Draw) -> dict:
@@ -22,6 +22,7 @@ FIT = FitSpec(
     guess=lambda v: [{"radius": (1 - f) * s, "thickness": f * s, "length": L}
                      for s, L in rods(v, 3, 5, 9) for f in (0.1, 0.4, 0.9)])
 
-SIMULATION = Simulation(cost_us=6.08)
+SIMULATION = Simulation(cost_us=6.08, family=Family(
+    up=("radius", "thickness", "length"), **MEDIUM))
 
 POLYDISPERSE = ("radius", "thickness", "length")
