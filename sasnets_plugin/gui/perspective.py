@@ -925,9 +925,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             if dataset is None or dataset.ranking is None:
                 continue
             ranking = dataset.ranking
-            probabilities = tuple(float(ranking.probabilities[ranking.models.index(m)])
-                                  for m in models)
-            job = VerifyJob(key, dataset.raw, tuple(models), probabilities,
+            job = VerifyJob(key, ranking, tuple(models),
                             max_seconds=self.settings.verify_seconds)
             self.verify_job = job
             generation = self._generation
@@ -1094,7 +1092,8 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         if target == model:
             self._say(f"Preparing the fit with {display_name(target)} (start values)…",
                       dataset=dataset)
-        run_in_background(functools.partial(fitting_bridge.plan_fit, target, dataset.raw),
+        run_in_background(functools.partial(fitting_bridge.plan_fit, target,
+                                            dataset.ranking.prepared.data),
                           lambda plan, key=dataset.key: self._hand_off(key, record, plan),
                           lambda error, key=dataset.key: self._fit_failed(key, record, error),
                           self, f"planning the fit with {target}")
