@@ -736,10 +736,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         def number(value, fmt):
             return (format(value, fmt) if math.isfinite(value) else "—"), value
 
-        if fit.ok:
-            status = "ok" if fit.converged else "ok (not converged)"
-        else:
-            status = fit.status
+        status = fit.verdict  # "fits within the noise", "poor fit (...); may have failed: ..."
         return {COL_VERIFIED: (str(fit.verified_rank), fit.verified_rank),
                 COL_POSTERIOR: ((f"{100 * fit.posterior:.1f} %", fit.posterior) if fit.ok
                                 else ("—", None)),
@@ -1010,8 +1007,9 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         best = verification.best
         if best is None:
             return text + " No fit succeeded; the network ranking stands."
+        group = f" {verification.equally_good}" if verification.equally_good else ""
         return text + (f" Best fit: {display_name(best.model)} (χ²ᵣ = {best.chi2r:.3g}, "
-                       f"combined score {100 * best.posterior:.0f} %), now selected.")
+                       f"combined score {100 * best.posterior:.0f} %), now selected.{group}")
 
     def _verify_failed(self, job, auto_fit, generation, error):
         from ..verification import VerificationCancelled
