@@ -167,9 +167,11 @@ def verification_request(ranking: Ranking, top: int = 5, also: Sequence[str] = (
     probability = dict(zip(ranking.models, (float(p) for p in ranking.probabilities)))
     models = list(ranking.models[:top]) + [m for m in also if m not in ranking.models[:top]]
     reserve = tuple((m, probability[m]) for m in ranking.models if m not in models)
+    rank_of = {m: i + 1 for i, m in enumerate(ranking.models)}
     return Request(ranking.prepared.data, tuple(models),
                    tuple(probability.get(m, 0.0) for m in models), reserve,
-                   n_classes=len(ranking.models), title=ranking.prepared.raw.title)
+                   n_classes=len(ranking.models), title=ranking.prepared.raw.title,
+                   network_ranks=tuple(rank_of.get(m, 0) for m in models))
 
 
 def verify_rankings(rankings: Sequence[Ranking], top: int = 5, **options) -> list[Verification]:
@@ -181,9 +183,10 @@ def verify_rankings(rankings: Sequence[Ranking], top: int = 5, **options) -> lis
 
 def verify(ranking: Ranking, top: int = 5, *, also: Sequence[str] = (),
            **options) -> Verification:
-    """Fit the ``top`` candidates of ``ranking`` (and ``also``) to its prepared data and
-    re-rank them; when none fits within the noise, the rescue fits more, starting with
-    the rest of the ranking. ``options`` go to
+    """Fit the ``top`` candidates of ``ranking`` (and ``also``; ``top=0``: exactly
+    ``also``, as the GUI's job passes its list) to its prepared data and re-rank them;
+    when none fits within the noise, the rescue fits more, starting with the rest of the
+    ranking. ``options`` go to
     :func:`sasnets_plugin.verification.verify_many` (``workers``, ``max_seconds``,
     ``cancel``, ``client``, ``progress``...).
     """

@@ -107,3 +107,21 @@ def test_the_slit_reaches_the_fits_and_the_sasview_start_values(example_1d):
     unsmeared = fit_model("sphere", replace(data, slit_length=None), n_starts=1,
                           work=fitting_bridge.PLAN_WORK)
     assert unsmeared.parameters["radius"] != pytest.approx(5000, rel=0.05)
+
+
+def test_a_model_picked_further_down_keeps_its_network_rank_and_prior(example_1d):
+    """The GUI verifies the top k plus the model the user selected: its rank and prior
+    are the network's, and the rescue's reserve ranks follow the ranking."""
+    from sasnets_plugin.verification.rescue import Priors, rescue_singles
+    from sasnets_plugin.verification.rescue import Candidate as Fitted
+
+    ranking = rank(get_classifier(), [prepare(load_1d(example_1d / "sphere_80.txt")[0])])[0]
+    request = verification_request(ranking, 2, also=(ranking.models[9],))
+    assert request.network_ranks == (1, 2, 10)
+    tried = [Fitted(m, p, r) for m, p, r in zip(request.models, request.probabilities,
+                                                 request.network_ranks)]
+    priors = Priors.of(tried, request.reserve, request.n_classes)
+    assert priors.rank_of[ranking.models[2]] == 3 and priors.rank_of[ranking.models[10]] == 11
+    (first, *_) = rescue_singles(tried, request.reserve, request.n_classes)
+    assert (first.model, first.network_rank) == (ranking.models[2], 3)
+    assert first.probability == pytest.approx(ranking.probabilities[2])

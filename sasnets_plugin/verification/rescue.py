@@ -69,9 +69,10 @@ class Priors:
         known = {c.model: c.probability for c in tried if c.network_rank}
         known.update((m, p) for m, p in reserve)
         rank_of = {c.model: c.network_rank for c in tried if c.network_rank}
-        n_top = sum(1 for c in tried if not c.rescue)
-        rank_of.update((m, n_top + 1 + i) for i, (m, _) in enumerate(reserve)
-                       if m not in rank_of)
+        taken = set(rank_of.values())
+        free = (r for r in range(1, len(known) + len(tried) + 2) if r not in taken)
+        # the reserve is the ranking without the candidates: it fills the other ranks
+        rank_of.update((m, next(free)) for m, _ in reserve if m not in rank_of)
         return cls(known, rank_of, len(DEFAULT_MODELS) if n_classes is None else n_classes)
 
     def probability(self, model: str) -> float:

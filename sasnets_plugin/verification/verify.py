@@ -87,9 +87,10 @@ _OVERRUN = "safety cap (one model evaluation outlasted it; worker stopped)"
 class Request:
     """One file to verify: its prepared data, the candidates in network order with their
     probabilities, the rest of the network's ranking (``reserve``: rescue candidates
-    and their priors come from it) and how many classes the network ranks
-    (``n_classes``, for the priors of models it was not asked about; None: the
-    project's single models)."""
+    and their priors come from it), how many classes the network ranks (``n_classes``,
+    for the priors of models it was not asked about; None: the project's single models)
+    and the candidates' ranks in the network's ranking (``network_ranks``; None: their
+    order)."""
 
     data: FitData
     models: tuple[str, ...]
@@ -97,6 +98,7 @@ class Request:
     reserve: tuple[tuple[str, float], ...] = ()
     n_classes: int | None = None
     title: str = "data"
+    network_ranks: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -165,8 +167,9 @@ class _Run:
         started = time.time()
         probabilities = (request.probabilities if request.probabilities is not None
                          else [1.0 / max(1, len(request.models))] * len(request.models))
-        candidates = [Candidate(m, float(p), i + 1)
-                      for i, (m, p) in enumerate(zip(request.models, probabilities))]
+        ranks = request.network_ranks or range(1, len(request.models) + 1)
+        candidates = [Candidate(m, float(p), int(r))
+                      for m, p, r in zip(request.models, probabilities, ranks)]
         data = request.data
         invariants = curve_invariants(data.q, data.I,
                                       None if data.sigma_estimated else data.sigma)
