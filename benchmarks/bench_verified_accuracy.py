@@ -469,12 +469,19 @@ def resolve(path: str) -> Path:
 
 
 def real_items(labels: Path) -> list:
+    """The labelled files that can be read; each one that cannot is named and skipped
+    (e.g. the ILL series outside this checkout, ``../shared/real_data``)."""
+    from sasnets_plugin.errors import SasnetsError
     from sasnets_plugin.loading import load_1d
 
     items = []
     for e in json.loads(labels.read_text())["files"]:
         path = resolve(e["path"])
-        raw = load_1d(path)[e.get("dataset", 0)]
+        try:
+            raw = load_1d(path)[e.get("dataset", 0)]
+        except (SasnetsError, IndexError) as exc:
+            print(f"  real file skipped: {exc}")
+            continue
         items.append(([e["model"], *e.get("also_accept", ())], raw,
                       {"file": path.name, "dataset": e.get("dataset", 0),
                        "model_generated": e.get("model_generated", False)}))

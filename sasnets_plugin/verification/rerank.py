@@ -39,7 +39,8 @@ Models the data cannot tell apart
 The posterior alone picks the flexible model among equivalent ones: with errors
 underestimated (most real files) every chi² difference is inflated, and a model with
 more parameters always fits a little better. So the answer is chosen as a person
-checking the fits would choose it. Let ``b`` be the fit with the smallest BIC. Fit ``i``
+checking the fits would choose it. Let ``b`` be the fit with the smallest BIC (among
+the fits within the noise, when some are: those explain the data). Fit ``i``
 *fits equally well* (:func:`fits_equally_well`) when
 
 * its tempered evidence is not worse by more than a bare mention,
@@ -201,7 +202,8 @@ def rerank(fits: list[CandidateFit], probabilities, failure_rate: float | None =
               for i, f in enumerate(fits)]
     group: list[int] = []
     if ok:
-        best = min(ok, key=lambda i: (scored[i].bic, i))
+        pool = [i for i in ok if scored[i].within_noise] or ok
+        best = min(pool, key=lambda i: (scored[i].bic, i))
         members = [i for i in ok if fits_equally_well(scored[i], scored[best], temperature)]
         by_fit = {id(scored[i]): i for i in members}
         group = [by_fit[id(f)] for f in parsimony_order([scored[i] for i in members])]
