@@ -265,7 +265,7 @@ def test_the_order_never_contradicts_the_numbers_without_saying_why():
 def test_a_fit_within_the_noise_is_never_equal_to_one_that_is_not():
     """The smallest BIC can belong to a fit just outside the noise (fewer parameters):
     the answer is still among the fits that explain the data."""
-    outside, inside = _scored("sphere", 2.1, 3, n=400), _scored("ellipsoid", 1.9, 12, n=400)
+    outside, inside = _scored("sphere", 2.02, 3, n=400), _scored("ellipsoid", 1.98, 12, n=400)
     assert outside.bic < inside.bic and inside.within_noise and not outside.within_noise
     result = rerank([outside, inside], [0.9, 0.1])
     assert result.indistinguishable == ("ellipsoid",)
