@@ -438,9 +438,10 @@ def answer_rules(rows: list[dict]) -> dict:
 
 
 def print_answer_rules(label: str, rules: dict) -> None:
-    parts = [f"{name} {v['exact']}/{v['exact_or_equivalent']}"
+    parts = [f"{name} {v['exact']} ({v['exact_or_equivalent']})"
              for name, v in rules.items() if name != "n"]
-    print(f"{label:18s} top-1 exact/equivalent of {rules['n']}: " + ", ".join(parts))
+    print(f"{label:18s} top-1 of {rules['n']}, exact (exact or indistinguishable): "
+          + ", ".join(parts))
 
 
 # --- busy machine -------------------------------------------------------------------------
