@@ -420,12 +420,17 @@ def autosas_choice(row: dict, cutoff: float) -> str | None:
 def answer_rules(rows: list[dict]) -> dict:
     """Top-1 answers of ``rows`` under each rule, exact (the true model, or one the
     labels accept) and exact-or-indistinguishable (:func:`equivalent`), re-scored from
-    the recorded fits: the network, the shipped rule (models that fit equally well
+    the recorded fits: the network, the library's rule (models that fit equally well
     answered by parsimony), the posterior alone, AutoSAS at each cutoff."""
+    from sasnets_plugin.verification.rerank import FIT_FAILURE_RATE, FLOOR_RULES, PRIOR_FLOOR
+
+    def shipped(r):  # the library's rule now, from the recorded fits
+        order = rescored(r, FIT_FAILURE_RATE, PRIOR_FLOOR, FLOOR_RULES[0])[1]
+        return order[0] if order else None
+
     known = [r for r in rows if r.get("network_rank") is not None and r.get("fits")]
     rules = {"network": lambda r: (r.get("network_top") or [[None]])[0][0],
-             "shipped": lambda r: (r.get("verified_top") or [None])[0],
-             "posterior_only": posterior_choice}
+             "shipped": shipped, "posterior_only": posterior_choice}
     rules |= {f"autosas_chi2r_{c:g}": (lambda r, c=c: autosas_choice(r, c))
               for c in AUTOSAS_CUTOFFS}
     out = {"n": len(known)}
