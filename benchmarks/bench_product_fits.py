@@ -63,7 +63,7 @@ def fit_one(item: dict, n_starts: int, work: float) -> dict:
     """Regenerate one curve and fit its true product (in a worker process)."""
     from sasnets_plugin.verification import prepare_data
     from sasnets_plugin.verification.fitting import fit_model
-    from sasnets_plugin.verification.verify import single_threaded_blas
+    from sasnets_plugin.verification.engines import single_threaded_blas
 
     single_threaded_blas()
     curve, raw = simulated_curve(item["class"], item["split"], item["k"], item["seed"])

@@ -77,11 +77,11 @@ def _load(name: str, folder: Path):
 
 
 def _verify(raw, models, workers):
-    from sasnets_plugin.verification import verify_candidates
+    from sasnets_plugin.verification import prepare_data, verify_candidates
 
     load = os.getloadavg()[0]
     t = time.perf_counter()
-    v = verify_candidates(raw, models, PRIORS, workers=workers)
+    v = verify_candidates(prepare_data(raw)[0], models, PRIORS, workers=workers)
     return time.perf_counter() - t, load, v
 
 

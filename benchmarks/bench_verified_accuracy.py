@@ -5,10 +5,16 @@
     .venv/bin/python benchmarks/bench_verified_accuracy.py --rescore FILE   # re-score only
 
 One run, every set scored from the same network output twice: the network's own ranking,
-and the verified ranking of :func:`sasnets_plugin.verification.verify_candidates` (the
-network's top ``--top`` (5) plus the rest of its ranking as the rescue's reserve, default
-settings: work budget, worker pool, 60 s safety cap, seed 0). Files are verified one at a
-time, as a user verifies one file.
+and the verified ranking of the plugin's pipeline, :func:`sasnets_plugin.suggestion.verify`
+(what the CLI, the API and the GUI run: the network's top ``--top`` (5) plus the rest of
+its ranking as the rescue's reserve, default settings: work budget, worker pool, 60 s
+safety cap, seed 0). Files are verified one at a time, as a user verifies one file.
+
+The verified answer is re-scored from the recorded fits (no refitting) under other rules
+too (:func:`answer_rules`): the posterior alone (the v2 rule, before the models that fit
+equally well were answered by parsimony) and NIST AutoSAS's rule (the fewest parameters
+among the fits with chi2r under a cutoff, :data:`AUTOSAS_CUTOFFS`; the smallest chi2r when
+none is under it), each as exact and as exact-or-indistinguishable top-1 answers.
 
 1. **Validation curves** (calibration): ``--per-class`` curves of every entry of the
    network's ranked list (v3: the 71 models and the 100 products ``form@structure``)
@@ -65,6 +71,8 @@ SPLITS = {"val": 1, "test": 2}
 #: Re-scoring grids of the calibration (1: the network order; 0: plain BIC evidence).
 FAILURE_GRID = (0.0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)
 PRIOR_FLOOR_GRID = (0.0, 1e-6, 1e-4, 1e-3, 1e-2)
+#: AutoSAS's chi2r cutoffs scored: its default (1.0) and the verification's noise level.
+AUTOSAS_CUTOFFS = (1.0, NOISE_CHI2R)
 
 
 # --- small statistics helpers ---------------------------------------------------------------
@@ -197,9 +205,10 @@ def signature(row: dict) -> list:
             sorted(row.get("fits", []), key=lambda f: f["verified_rank"])]
 
 
-def score_one(raw, ranking, true_models: list[str], top: int) -> dict:
-    """Network rank, verification and verified rank of one curve (never raises)."""
-    from sasnets_plugin.verification import verify_candidates
+def score_one(ranking, true_models: list[str], top: int) -> dict:
+    """Network rank, verification (the pipeline) and verified rank of one curve (never
+    raises)."""
+    from sasnets_plugin.suggestion import verify
 
     row: dict = {"true_model": true_models[0]}
     if len(true_models) > 1:
@@ -207,11 +216,10 @@ def score_one(raw, ranking, true_models: list[str], top: int) -> dict:
     ranks = [ranking.models.index(m) + 1 for m in true_models if m in ranking.models]
     row["network_rank"] = min(ranks) if ranks else None
     row["network_top"] = [[m, round(p, 4)] for m, p in ranking.top(top)]
-    models, probabilities = zip(*ranking.top(top))
     row["load_average"] = load_avg()
     t = time.perf_counter()
     try:
-        v = verify_candidates(raw, models, probabilities, reserve=ranking.top(None)[top:])
+        v = verify(ranking, top)
     except Exception as exc:  # noqa: BLE001 - a benchmark records, it does not stop
         row.update(verify_seconds=round(time.perf_counter() - t, 3),
                    error=f"{type(exc).__name__}: {exc}", verified_rank=None)
@@ -228,6 +236,7 @@ def score_one(raw, ranking, true_models: list[str], top: int) -> dict:
     own = [f for f in row["fits"] if f["model"] in true_models and f["status"] == "ok"]
     row["true_fit"] = min(own, key=lambda f: f["chi2r"]) if own else None
     row.update(rescued=v.rescued, no_fit=v.no_fit, best_chi2r=v.to_json()["best_chi2r"],
+               indistinguishable=list(v.indistinguishable),
                temperature=round(v.temperature, 3), resolution=v.resolution)
     return row
 
@@ -308,7 +317,7 @@ def run_set(classifier, items, top: int, deadline: float, label: str) -> tuple[l
             rows.append({"true_model": true_models[0], "error": f"{type(exc).__name__}: {exc}",
                          "verified_rank": None, **extra})
             continue
-        row = score_one(raw, ranking, true_models, top)
+        row = score_one(ranking, true_models, top)
         row.update(extra)
         rows.append(row)
         print(f"  {label} {i + 1:4d}/{len(items)} {time.perf_counter() - t0:6.0f} s  "
@@ -334,12 +343,14 @@ def rescored(row: dict, failure_rate: float, prior_floor: float,
     if not fits:
         return row.get("verified_rank"), list(row.get("verified_top") or [])
     nan = (lambda x: math.nan if x is None else float(x))
-    candidates = [CandidateFit(model=f["model"], status=f["status"], chi2r=nan(f["chi2r"]),
-                               bic=nan(f["bic"]), converged=f["converged"],
-                               at_bounds=tuple(f["at_bounds"]), cut=f["cut"])
+    candidates = [CandidateFit(model=f["model"], status=f["status"], chi2=nan(f.get("chi2")),
+                               chi2r=nan(f["chi2r"]), bic=nan(f["bic"]),
+                               n_points=f.get("n_points", 0), n_free=f.get("n_free", 0),
+                               converged=f["converged"], at_bounds=tuple(f["at_bounds"]),
+                               cut=f["cut"])
                   for f in fits]
-    ranked, _ = rerank(candidates, [f["probability"] or 0.0 for f in fits], failure_rate,
-                       floor_rule=rule, prior_floor=prior_floor)
+    ranked = rerank(candidates, [f["probability"] or 0.0 for f in fits], failure_rate,
+                    floor_rule=rule, prior_floor=prior_floor).fits
     order = [c.model for c in sorted(ranked, key=lambda c: c.verified_rank)]
     correct = [row["true_model"], *row.get("also_accepted", [])]
     ranks = [order.index(m) + 1 for m in correct if m in order]
@@ -350,7 +361,7 @@ def rescore(rows: list[dict]) -> dict:
     """Top-1/top-3 hits of every rule and constant pair; the chosen pair has the most
     top-1 hits under the shipped rule (ties: the shipped constants if they are among the
     best, else the larger failure rate, then the larger prior floor)."""
-    from sasnets_plugin.verification.verify import (
+    from sasnets_plugin.verification.rerank import (
         FIT_FAILURE_RATE,
         FLOOR_RULES,
         PRIOR_FLOOR,
@@ -386,6 +397,58 @@ def at(rows: list[dict], eps: float, floor: float, rule: str) -> dict:
     return summarise(ranked)
 
 
+def posterior_choice(row: dict) -> str | None:
+    """The v2 rule's answer: the largest posterior (recorded), before the models that fit
+    equally well were answered by parsimony."""
+    fits = [f for f in row.get("fits", []) if f["status"] == "ok" and f["posterior"] is not None]
+    return max(fits, key=lambda f: f["posterior"])["model"] if fits else None
+
+
+def autosas_choice(row: dict, cutoff: float) -> str | None:
+    """NIST AutoSAS's rule on the recorded fits: among the fits with chi2r under
+    ``cutoff`` the one with the fewest free parameters (then the smaller chi2r); the
+    smallest chi2r when none is under it."""
+    fits = [f for f in row.get("fits", []) if f["status"] == "ok" and f["chi2r"] is not None]
+    if not fits:
+        return None
+    under = [f for f in fits if f["chi2r"] <= cutoff]
+    pick = (min(under, key=lambda f: (f["n_free"], f["chi2r"])) if under
+            else min(fits, key=lambda f: f["chi2r"]))
+    return pick["model"]
+
+
+def answer_rules(rows: list[dict]) -> dict:
+    """Top-1 answers of ``rows`` under each rule, exact (the true model, or one the
+    labels accept) and exact-or-indistinguishable (:func:`equivalent`), re-scored from
+    the recorded fits: the network, the library's rule (models that fit equally well
+    answered by parsimony), the posterior alone, AutoSAS at each cutoff."""
+    from sasnets_plugin.verification.rerank import FIT_FAILURE_RATE, FLOOR_RULES, PRIOR_FLOOR
+
+    def shipped(r):  # the library's rule now, from the recorded fits
+        order = rescored(r, FIT_FAILURE_RATE, PRIOR_FLOOR, FLOOR_RULES[0])[1]
+        return order[0] if order else None
+
+    known = [r for r in rows if r.get("network_rank") is not None and r.get("fits")]
+    rules = {"network": lambda r: (r.get("network_top") or [[None]])[0][0],
+             "shipped": shipped, "posterior_only": posterior_choice}
+    rules |= {f"autosas_chi2r_{c:g}": (lambda r, c=c: autosas_choice(r, c))
+              for c in AUTOSAS_CUTOFFS}
+    out = {"n": len(known)}
+    for name, choose in rules.items():
+        answers = [(r, choose(r)) for r in known]
+        out[name] = {
+            "exact": sum(a in (r["true_model"], *r.get("also_accepted", [])) for r, a in answers),
+            "exact_or_equivalent": sum(equivalent(r, a) for r, a in answers)}
+    return out
+
+
+def print_answer_rules(label: str, rules: dict) -> None:
+    parts = [f"{name} {v['exact']} ({v['exact_or_equivalent']})"
+             for name, v in rules.items() if name != "n"]
+    print(f"{label:18s} top-1 of {rules['n']}, exact (exact or indistinguishable): "
+          + ", ".join(parts))
+
+
 # --- busy machine -------------------------------------------------------------------------
 @contextlib.contextmanager
 def busy_cpu():
@@ -412,12 +475,19 @@ def resolve(path: str) -> Path:
 
 
 def real_items(labels: Path) -> list:
+    """The labelled files that can be read; each one that cannot is named and skipped
+    (e.g. the ILL series outside this checkout, ``../shared/real_data``)."""
+    from sasnets_plugin.errors import SasnetsError
     from sasnets_plugin.loading import load_1d
 
     items = []
     for e in json.loads(labels.read_text())["files"]:
         path = resolve(e["path"])
-        raw = load_1d(path)[e.get("dataset", 0)]
+        try:
+            raw = load_1d(path)[e.get("dataset", 0)]
+        except (SasnetsError, IndexError) as exc:
+            print(f"  real file skipped: {exc}")
+            continue
         items.append(([e["model"], *e.get("also_accept", ())], raw,
                       {"file": path.name, "dataset": e.get("dataset", 0),
                        "model_generated": e.get("model_generated", False)}))
@@ -457,7 +527,7 @@ def score_rules(report: dict) -> None:
     every set scored under every rule at that rule's best constants on the validation
     curves (and the shipped rule at the shipped constants), so that ``--rescore`` brings
     a result file up to the library's rules."""
-    from sasnets_plugin.verification.verify import (
+    from sasnets_plugin.verification.rerank import (
         FIT_FAILURE_RATE,
         FLOOR_RULES,
         PRIOR_FLOOR,
@@ -480,6 +550,11 @@ def score_rules(report: dict) -> None:
     report["test"]["at_chosen_constants"] = rules(singles)
     report["real"]["at_chosen_constants"] = rules(report["real"]["files"])
     report["validation"]["at_chosen_constants"] = rules(report["validation"]["curves"])
+    products = [r for r in report["test"]["curves"] if "@" in r["true_model"]]
+    report["answer_rules"] = {"validation": answer_rules(report["validation"]["curves"]),
+                              "test": answer_rules(singles),
+                              "test_products": answer_rules(products),
+                              "real": answer_rules(report["real"]["files"])}
 
 
 def print_rules(report: dict) -> None:
@@ -490,6 +565,8 @@ def print_rules(report: dict) -> None:
     for part in ("validation", "test", "real"):
         for rule, s in report[part]["at_chosen_constants"].items():
             print_summary(f"{part}, {rule}", s)
+    for part, rules in report["answer_rules"].items():
+        print_answer_rules(part, rules)
 
 
 def print_rescore(path: Path) -> int:
@@ -529,12 +606,9 @@ def main(argv=None) -> int:
         DEFAULT_WORK,
         warm_up,
     )
-    from sasnets_plugin.verification.verify import (
-        FIT_FAILURE_RATE,
-        PRIOR_FLOOR,
-        RESCUE_WORK_SHARE,
-        shutdown_pool,
-    )
+    from sasnets_plugin.verification import shutdown_pool
+    from sasnets_plugin.verification.rerank import FIT_FAILURE_RATE, PRIOR_FLOOR
+    from sasnets_plugin.verification.rescue import RESCUE_WORK_SHARE
 
     started = _dt.datetime.now(_dt.UTC)
     t0 = time.time()
@@ -603,7 +677,7 @@ def main(argv=None) -> int:
             raw = (real_raw[row["file"] + str(row["dataset"])] if "file" in row
                    else by_title[row["title"]])
             ranking = rank(classifier, [prepare(raw)])[0]
-            busy = score_one(raw, ranking, [row["true_model"], *row.get("also_accepted", [])],
+            busy = score_one(ranking, [row["true_model"], *row.get("also_accepted", [])],
                              args.top)
             busy["identical"] = signature(busy) == signature(row)
             busy["idle_seconds"] = row["verify_seconds"]

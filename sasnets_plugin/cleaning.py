@@ -23,8 +23,10 @@ class Curve:
     """A cleaned 1D curve: q strictly increasing and > 0, I > 0, dI > 0 or None.
 
     The resolution the file states, if any: ``dQ`` the pinhole sigma per point (> 0),
-    or ``slit_length`` (1/Å, one value; 0 when not slit smeared). The network input
-    carries both (:mod:`sasnets_plugin.preprocessing`).
+    or ``slit_length`` (1/Å, one value; 0 when not slit smeared) with its
+    ``slit_width`` (usually 0). The network input carries both kinds
+    (:mod:`sasnets_plugin.preprocessing`), the fits smear with them
+    (:mod:`sasnets_plugin.verification.data`).
     """
 
     q: np.ndarray
@@ -32,6 +34,7 @@ class Curve:
     dI: np.ndarray | None = None
     dQ: np.ndarray | None = None
     slit_length: float = 0.0
+    slit_width: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -122,16 +125,24 @@ def _slit(slit_length) -> float:
     return float(np.median(values)) if values.size else 0.0
 
 
+def clean_raw(raw) -> tuple[Curve, CleaningReport]:
+    """Clean a ``loading.RawCurve`` with the resolution its file states: the one cleaning
+    every consumer of a user's curve shares (network, fits, SasView hand-off)."""
+    return clean_curve(raw.q, raw.I, raw.dI, dQ=raw.dQ, slit_length=raw.dQl,
+                       slit_width=raw.dQw, read_notes=raw.notes)
+
+
 def clean_curve(q, I, dI=None, *, dQ=None, slit_length=None,  # noqa: E741
-                read_notes: Sequence[str] = ()) -> tuple[Curve, CleaningReport]:
+                slit_width=None, read_notes: Sequence[str] = ()) -> tuple[Curve, CleaningReport]:
     """Drop unusable points, sort by q and merge duplicate q values.
 
     Rows with a non-finite q or I, q <= 0 or I <= 0 are dropped (a log-scale model
     cannot use them). dI is kept only when every remaining value is finite and > 0;
     files without uncertainties arrive with dI all zero and are treated as "no dI".
     The pinhole ``dQ`` follows the same rule. ``slit_length`` (a scalar or per-point
-    values, e.g. USANS ``dQl``) becomes one value, the median of those > 0; when a
-    file states both, the slit is what its instrument did and ``dQ`` is dropped.
+    values, e.g. USANS ``dQl``) becomes one value, the median of those > 0, and so does
+    ``slit_width`` (kept only with a slit length); when a file states both a slit and
+    ``dQ``, the slit is what its instrument did and ``dQ`` is dropped.
     Points sharing a q are merged into their (inverse-variance) weighted mean.
 
     ``read_notes`` (what the file reader skipped) are passed on to the report.
@@ -146,6 +157,7 @@ def clean_curve(q, I, dI=None, *, dQ=None, slit_length=None,  # noqa: E741
         if dI.shape != q.shape:
             raise DataError(f"dI has {dI.size} values but q has {q.size}.")
     slit = _slit(slit_length)
+    width = _slit(slit_width) if slit else 0.0
     if dQ is not None and not slit:
         dQ = numbers_1d("dQ", dQ)
         if dQ.shape != q.shape:
@@ -208,7 +220,7 @@ def clean_curve(q, I, dI=None, *, dQ=None, slit_length=None,  # noqa: E741
     )
     if q.size < MIN_POINTS:
         raise DataError(_too_few_message(report))
-    return Curve(q=q, I=I, dI=dI, dQ=dQ, slit_length=slit), report
+    return Curve(q=q, I=I, dI=dI, dQ=dQ, slit_length=slit, slit_width=width), report
 
 
 def _too_few_message(report: CleaningReport) -> str:

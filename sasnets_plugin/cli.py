@@ -81,16 +81,27 @@ def build_parser() -> argparse.ArgumentParser:
 # --- verification (--verify, --scheduler) ----------------------------------------------
 def _verification_json(verification) -> dict:
     """What ``--verify`` adds to a file's result: a ``fit`` per suggestion (set by the
-    caller), the verified order of every model fitted (rescue candidates included),
-    ``no_fit`` with ``best_chi2r`` and the ``message``."""
+    caller), the verified order of every model fitted (rescue candidates included; each
+    with ``may_have_failed`` and, where its rank goes against its numbers,
+    ``rank_reason``), ``indistinguishable`` (the models that fit equally well, the
+    chosen one first), ``no_fit`` with ``best_chi2r`` and the ``message``."""
+    from .verification.fitting import json_float
+
+    summary = verification.to_json()
+    entries = {c["model"]: c for c in summary["candidates"]}
     return {
         "verified": [
             {"model": c.model, "posterior": c.posterior, "probability": c.probability,
              "network_rank": c.network_rank or None, "rescue": c.rescue,
-             "chi2r": c.chi2r if c.ok else None, "status": c.status, "verdict": c.verdict}
+             "chi2r": json_float(c.chi2r) if c.ok else None,
+             "bic": json_float(c.bic) if c.ok else None,
+             "n_free": c.n_free if c.ok else None, "status": c.status, "verdict": c.verdict,
+             "may_have_failed": entries[c.model]["may_have_failed"],
+             "rank_reason": entries[c.model]["rank_reason"]}
             for c in verification.ranked],
+        "indistinguishable": list(verification.indistinguishable),
         "no_fit": verification.no_fit,
-        "best_chi2r": verification.to_json()["best_chi2r"],
+        "best_chi2r": summary["best_chi2r"],
         "message": verification.message,
         "verification": {"weighting": verification.weighting,
                          "resolution": verification.resolution,
@@ -102,26 +113,25 @@ def _verification_json(verification) -> dict:
 
 def _verify_all(results: list[dict], slots: list[int], rankings, top: int,
                 scheduler: str | None) -> None:
-    """Fit every ranked file's top candidates, spread over the worker pool (or the Dask
-    cluster at ``scheduler``), and add the outcome to its result."""
-    from .verification import Request, shutdown_pool, verify_many
+    """Verify every ranked file (the pipeline, ``suggestion.verify_rankings``), spread
+    over the worker pool (or the Dask cluster at ``scheduler``), and add the outcome to
+    its result."""
+    from .suggestion import verify_rankings
+    from .verification import shutdown_pool
 
-    requests = [Request(r.prepared.raw, tuple(m for m, _ in r.top(top)),
-                        tuple(p for _, p in r.top(top)), tuple(r.top(None)[top:]))
-                for r in rankings]
     try:
         if scheduler:
             from .cluster import connect
 
             with connect(scheduler) as client:
-                outcomes = verify_many(requests, client=client)
+                outcomes = verify_rankings(rankings, top, client=client)
         else:
-            outcomes = verify_many(requests)
+            outcomes = verify_rankings(rankings, top)
     except SasnetsError as exc:
-        outcomes = [exc] * len(requests)
+        outcomes = [exc] * len(rankings)
     except OSError as exc:  # the scheduler cannot be reached
         outcomes = [SasnetsError(f"cannot use the Dask scheduler at {scheduler}: {exc}")] * len(
-            requests)
+            rankings)
     finally:
         shutdown_pool()  # workers stop now, not in the interpreter's exit handlers
     for slot, outcome in zip(slots, outcomes):
@@ -192,40 +202,59 @@ def _print_table(result: dict) -> None:
         for i, s in enumerate(result["suggestions"], 1):
             print(f"  {i:>4}  {display_name(s['model']):<36} {100 * s['probability']:9.1f} %")
     else:
-        verified = {v["model"]: (i, v) for i, v in enumerate(result["verified"], 1)}
-        print(f"  {'rank':>4}  {'model':<36} probability     chi2r        BIC   verified")
-        for i, s in enumerate(result["suggestions"], 1):
-            fit = s["fit"]
-            v_rank, v = verified[s["model"]]
-            if isinstance(fit, dict):
-                numbers = f"{fit['chi2r']:9.3g}  {fit['bic']:9.4g}"
-            else:
-                numbers = f"{'-':>9}  {'-':>9}"
-            print(f"  {i:>4}  {display_name(s['model']):<36} {100 * s['probability']:9.1f} %"
-                  f"  {numbers}"
-                  f"   #{v_rank} ({100 * (v['posterior'] or 0):.1f} %)")
-        for i, s in enumerate(result["suggestions"], 1):
-            if not isinstance(s["fit"], dict):
-                print(f"  note: {display_name(s['model'])}: {s['fit']}")
-            elif not s["fit"]["within_noise"]:
-                print(f"  note: {display_name(s['model'])}: {s['fit']['verdict']}")
-        rescue = [(i, v) for i, v in enumerate(result["verified"], 1) if v["rescue"]]
-        if rescue:
-            print(f"  none of these fits within the noise: {len(rescue)} more models fitted; "
-                  "the best of them:")
-            for i, v in rescue[:RESCUE_SHOWN]:
-                chi2r = "-" if v["chi2r"] is None else f"{v['chi2r']:.3g}"
-                rank = f"network #{v['network_rank']}" if v["network_rank"] else "product"
-                print(f"        {display_name(v['model']):<36} {rank:>13}  chi2r {chi2r:>9}"
-                      f"   #{i} ({100 * (v['posterior'] or 0):.1f} %)")
-        shown = result["verified"][:len(result["suggestions"])]
-        print("  verified order: " + ", ".join(display_name(v["model"]) for v in shown))
-        print(f"  {'NO FIT: ' if result['no_fit'] else ''}{result['message']}")
-        print(f"  fit weighting: {result['verification']['weighting']}; "
-              f"resolution: {result['verification']['resolution']}")
+        _print_verified(result)
     if "verification_error" in result:
         print(f"  verification failed: {result['verification_error']}")
     print()
+
+
+def _verified_rank(i: int, v: dict) -> str:
+    """``#2 (31.0 %)``, marked when the fit may have failed."""
+    mark = f" may have failed ({v['may_have_failed']})" if v["may_have_failed"] else ""
+    return f"#{i} ({100 * (v['posterior'] or 0):.1f} %){mark}"
+
+
+def _print_verified(result: dict) -> None:
+    """The verified part of a file's table: the network's candidates with their fits and
+    verified ranks, the rescue's best, the models that fit equally well, and why a rank
+    goes against the numbers beside it."""
+    verified = {v["model"]: (i, v) for i, v in enumerate(result["verified"], 1)}
+    print(f"  {'rank':>4}  {'model':<36} probability     chi2r        BIC   verified")
+    for i, s in enumerate(result["suggestions"], 1):
+        fit = s["fit"]
+        v_rank, v = verified[s["model"]]
+        if isinstance(fit, dict):
+            numbers = f"{fit['chi2r']:9.3g}  {fit['bic']:9.4g}"
+        else:
+            numbers = f"{'-':>9}  {'-':>9}"
+        print(f"  {i:>4}  {display_name(s['model']):<36} {100 * s['probability']:9.1f} %"
+              f"  {numbers}   {_verified_rank(v_rank, v)}")
+    for s in result["suggestions"]:
+        if not isinstance(s["fit"], dict):
+            print(f"  note: {display_name(s['model'])}: {s['fit']}")
+        elif not s["fit"]["within_noise"]:
+            print(f"  note: {display_name(s['model'])}: {s['fit']['verdict']}")
+    rescue = [(i, v) for i, v in enumerate(result["verified"], 1) if v["rescue"]]
+    if rescue:
+        print(f"  none of these fits within the noise: {len(rescue)} more models fitted; "
+              "the best of them:")
+        for i, v in rescue[:RESCUE_SHOWN]:
+            chi2r = "-" if v["chi2r"] is None else f"{v['chi2r']:.3g}"
+            rank = f"network #{v['network_rank']}" if v["network_rank"] else "product"
+            print(f"        {display_name(v['model']):<36} {rank:>13}  chi2r {chi2r:>9}"
+                  f"   {_verified_rank(i, v)}")
+    shown = result["verified"][:len(result["suggestions"])]
+    print("  verified order: " + ", ".join(display_name(v["model"]) for v in shown))
+    group = result["indistinguishable"]
+    if len(group) > 1:
+        print(f"  these fit the data equally well: {', '.join(display_name(m) for m in group)}; "
+              f"the simplest is {display_name(group[0])}")
+    for i, v in enumerate(shown, 1):
+        if v["rank_reason"]:
+            print(f"  why #{i} {display_name(v['model'])}: {v['rank_reason']}")
+    print(f"  {'NO FIT: ' if result['no_fit'] else ''}{result['message']}")
+    print(f"  fit weighting: {result['verification']['weighting']}; "
+          f"resolution: {result['verification']['resolution']}")
 
 
 def main(argv: list[str] | None = None) -> int:

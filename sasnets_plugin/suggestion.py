@@ -1,4 +1,14 @@
-"""Rank sasmodels models for 1D curves: clean → resample → network → sorted probabilities.
+"""Rank sasmodels models for 1D curves and verify them: the one pipeline.
+
+clean (once) → network → sorted probabilities → (optionally) fit verification. Every entry
+point runs this: the Python API (:func:`suggest`, :func:`suggest_file`, :func:`verify`),
+the command line, the GUI and the benchmarks. A curve is cleaned once
+(:func:`prepare`): the same :class:`Prepared` (its resolution, pinhole dQ or slit,
+included) is what the network reads (``inputs``), what the fits are made on (``data``)
+and what the SasView hand-off plans from. A verification (:func:`verify`,
+:func:`verify_rankings`) fits the ranking's top candidates and passes the rest of the
+ranking as the rescue's reserve, with the network's own number of classes for the
+priors of models outside it.
 
 The ranked list holds single models and products ``form@structure`` (a suggestion whose
 model contains ``@``) when the network ranks them; every :class:`Ranking` also carries
@@ -11,6 +21,7 @@ import dataclasses
 import logging
 import operator
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,14 +29,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .classifier import Classifier
-from .cleaning import CleaningReport, Curve, clean_curve, numbers_1d
+from .cleaning import CleaningReport, Curve, clean_raw, numbers_1d
 from .errors import DataError
 from .loading import RawCurve, load_1d
 from .novelty import Assessment
 from .preprocessing import Transform, get_transform
 
+from .verification.data import FitData, fit_data
+
 if TYPE_CHECKING:
-    from .verification import Verification
+    from .verification import Request, Verification
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +47,16 @@ log = logging.getLogger(__name__)
 class Prepared:
     """A cleaned curve (with the resolution its file states) and what cleaning did.
 
-    ``inputs`` is its network input in the transform ``version``; :func:`rank` makes it
-    for the network it runs (each network names its own transform).
+    ``data`` is the same curve as the fits use it (weights, resolution: what the
+    verification and the SasView hand-off read); ``inputs`` is its network input in the
+    transform ``version``; :func:`rank` makes it for the network it runs (each network
+    names its own transform).
     """
 
     raw: RawCurve
     curve: Curve
     report: CleaningReport
+    data: FitData
     inputs: np.ndarray | None = None
     version: str | None = None
 
@@ -76,13 +92,13 @@ class Ranking:
 
 
 def prepare(raw: RawCurve, transform: Transform | None = None) -> Prepared:
-    """Clean ``raw`` (keeping its pinhole dQ or slit length) and, given a ``transform``,
-    build its network input; raises :class:`DataError`."""
-    curve, report = clean_curve(raw.q, raw.I, raw.dI, dQ=raw.dQ, slit_length=raw.dQl,
-                                read_notes=raw.notes)
+    """Clean ``raw`` once (keeping its pinhole dQ or slit), make its fit data and, given a
+    ``transform``, its network input; raises :class:`DataError`."""
+    curve, report = clean_raw(raw)
+    data = fit_data(curve)
     if transform is None:
-        return Prepared(raw, curve, report)
-    return Prepared(raw, curve, report, transform.encode(curve), transform.version)
+        return Prepared(raw, curve, report, data)
+    return Prepared(raw, curve, report, data, transform.encode(curve), transform.version)
 
 
 def _encoded(item: Prepared, transform: Transform) -> Prepared:
@@ -142,16 +158,42 @@ class _Classifiers:
 get_classifier = _Classifiers()
 
 
-def verify(ranking: Ranking, top: int = 5, **options) -> Verification:
-    """Fit the ``top`` candidates of ``ranking`` to its data and re-rank them.
+def verification_request(ranking: Ranking, top: int = 5, also: Sequence[str] = ()) -> Request:
+    """What :func:`verify` fits for ``ranking``: its ``top`` models (plus ``also``, e.g.
+    a model the user picked further down) with their probabilities, the rest of the
+    ranking as the rescue's reserve, the network's number of classes, the prepared data."""
+    from .verification import Request
 
-    ``options`` go to :func:`sasnets_plugin.verification.verify_candidates`
-    (``workers``, ``max_seconds``, ``cancel``...).
+    probability = dict(zip(ranking.models, (float(p) for p in ranking.probabilities)))
+    models = list(ranking.models[:top]) + [m for m in also if m not in ranking.models[:top]]
+    reserve = tuple((m, probability[m]) for m in ranking.models if m not in models)
+    rank_of = {m: i + 1 for i, m in enumerate(ranking.models)}
+    return Request(ranking.prepared.data, tuple(models),
+                   tuple(probability.get(m, 0.0) for m in models), reserve,
+                   n_classes=len(ranking.models), title=ranking.prepared.raw.title,
+                   network_ranks=tuple(rank_of.get(m, 0) for m in models))
+
+
+def verify_rankings(rankings: Sequence[Ranking], top: int = 5, **options) -> list[Verification]:
+    """Verify several rankings on one set of workers (:func:`verify`), in order."""
+    from .verification import verify_many
+
+    return verify_many([verification_request(r, top) for r in rankings], **options)
+
+
+def verify(ranking: Ranking, top: int = 5, *, also: Sequence[str] = (),
+           **options) -> Verification:
+    """Fit the ``top`` candidates of ``ranking`` (and ``also``; ``top=0``: exactly
+    ``also``, as the GUI's job passes its list) to its prepared data and re-rank them;
+    when none fits within the noise, the rescue fits more, starting with the rest of the
+    ranking. ``options`` go to
+    :func:`sasnets_plugin.verification.verify_many` (``workers``, ``max_seconds``,
+    ``cancel``, ``client``, ``progress``...).
     """
-    from .verification import verify_candidates
+    from .verification import verify_many
 
-    models, probabilities = zip(*ranking.top(top))
-    return verify_candidates(ranking.prepared.raw, list(models), list(probabilities), **options)
+    (result,) = verify_many([verification_request(ranking, top, also)], **options)
+    return result
 
 
 def _count(name: str, value, smallest: int) -> int:

@@ -161,8 +161,11 @@ def test_suggest_file_with_verification_keeps_both_orders(example_1d):
     result = suggest_file(path, top=3, verify=True)
     assert [c.model for c in result.candidates] == [m for m, _ in network]
     assert sorted(result.verified_order) == sorted(m for m, _ in network)
+    # the models that fit equally well first (simplest first), then by posterior
+    group = len(result.indistinguishable)
+    assert result.verified_order[:group] == result.indistinguishable
     posteriors = [c.posterior for c in result.ranked]
-    assert posteriors == sorted(posteriors, reverse=True)
+    assert posteriors[group:] == sorted(posteriors[group:], reverse=True)
     assert sum(posteriors) == pytest.approx(1.0)
     for c in result.candidates:
         assert c.ok and np.isfinite(c.chi2r) and c.bic > c.chi2 - 1e-9
@@ -179,7 +182,9 @@ def test_cli_verify_json_adds_fits_and_the_verified_order(example_1d):
         assert isinstance(fit, str) and fit.startswith("fit failed") or \
             {"chi2r", "aic", "bic", "parameters"} <= set(fit)
     assert sorted(v["model"] for v in r["verified"]) == sorted(s["model"] for s in r["suggestions"])
-    post = [v["posterior"] for v in r["verified"]]
+    group = r["indistinguishable"]
+    assert group and [v["model"] for v in r["verified"][:len(group)]] == group
+    post = [v["posterior"] for v in r["verified"][len(group):]]
     assert post == sorted(post, reverse=True)
     assert r["verification"]["resolution"]
 

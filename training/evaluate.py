@@ -219,7 +219,7 @@ def sets_with_equivalents(probs: np.ndarray, names: list[str], labels: list[str]
     row where a set misses the label, the label and the missing sets' models are fitted
     once by the verification engine (no rescue). ``raw_curve(row)`` gives a row's curve
     as a ``loading.RawCurve``. A row whose true model's fit fails counts as a miss."""
-    from sasnets_plugin.verification import verify_candidates
+    from sasnets_plugin.verification import prepare_data, verify_candidates
 
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(labels), min(sample, len(labels)), replace=False))
@@ -238,7 +238,7 @@ def sets_with_equivalents(probs: np.ndarray, names: list[str], labels: list[str]
         if not missing:
             continue
         fitted = list(dict.fromkeys(m for kind in missing for m in sets[kind]))
-        result = verify_candidates(raw_curve(row), [label, *fitted], workers=workers,
+        result = verify_candidates(prepare_data(raw_curve(row))[0], [label, *fitted], workers=workers,
                                    rescue=False)
         fits += len(result.candidates)
         by_model = {c.model: c for c in result.candidates}

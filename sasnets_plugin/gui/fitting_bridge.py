@@ -14,8 +14,8 @@ Two halves:
     volume fractions stay fixed; integer counts get the verified value, unticked);
   - *start values*: a verified candidate's fitted values
     (:meth:`~sasnets_plugin.verification.CandidateFit.start_values`) when the model
-    was verified (:func:`plan_from_fit`), else the verification's screened starts
-    (:func:`sasnets_plugin.verification.start_values`, :func:`plan_fit`);
+    was verified (:func:`plan_from_fit`), else those of a short verification fit on the
+    same prepared data, resolution (slit included) and all (:func:`plan_fit`);
   - *products* ``form@structure`` (:func:`plan_fit`): the form's plan, plus the
     structure factor's own defaults with what the verification fits of it ticked (its
     volume fraction and interaction parameters, from ``sasnets_plugin.models``); its
@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 FROM_VERIFIED_FIT = "verified fit"
 #: :attr:`FitPlan.source` of a plan started from quick start values.
 FROM_START_VALUES = "start values"
+#: Work budget of the quick plan's fit (estimated kernel microseconds, see
+#: ``verification.fitting``): a fifth of a verification fit, about a second of
+#: model evaluations.
+PLAN_WORK = 3e5
 
 
 class FitHandOffError(SasnetsError):
@@ -112,26 +116,26 @@ def plan_from_fit(candidate) -> FitPlan:
                    _ticked(candidate.model, candidate.parameters), FROM_VERIFIED_FIT)
 
 
-def plan_fit(model_name: str, raw) -> FitPlan:
-    """Quick plan for ``model_name`` on ``raw`` (a ``loading.RawCurve``) without a fit:
-    the verification's screened start values, its free parameters ticked; for a
-    product ``form@structure``, the form's plan and the structure factor's defaults.
+def plan_fit(model_name: str, data) -> FitPlan:
+    """Quick plan for ``model_name`` on ``data`` (the prepared curve,
+    ``suggestion.Prepared.data``: cleaned once, with its pinhole dQ or slit) without a
+    full verification: a short verification fit (:data:`PLAN_WORK`, one LM run) on those
+    data, its free parameters ticked; for a product ``form@structure``, the form's plan
+    and the structure factor's defaults.
 
-    Takes about a second (one model evaluation per screened start): call it off the
-    GUI thread. Raises :class:`PlanningError` or ``DataError`` with a user message.
+    Takes about a second: call it off the GUI thread. Raises :class:`PlanningError` with
+    a user message.
     """
-    from ..cleaning import clean_curve
-    from ..verification import start_values
+    from ..verification import fit_model
 
     form, structure = products.split(model_name)
     if structure is not None:
-        return _plan_product(plan_fit(form, raw), structure)
-    curve, _ = clean_curve(raw.q, raw.I, raw.dI)
-    fit = free_parameters(model_name, curve.q[0], curve.q[-1])
-    try:
-        values = start_values(model_name, raw.q, raw.I, raw.dI, dQ=raw.dQ)
-    except ValueError as exc:  # unknown model
-        raise PlanningError(f"No start values for '{model_name}': {exc}.") from exc
+        return _plan_product(plan_fit(form, data), structure)
+    fit = free_parameters(model_name, data.q[0], data.q[-1])
+    result = fit_model(model_name, data, n_starts=1, work=PLAN_WORK)
+    if not result.ok:
+        raise PlanningError(f"No start values for '{model_name}': {result.status}.")
+    values = result.start_values()
     return FitPlan(model_name, {k: values[k] for k in _main_table(values)}, fit,
                    FROM_START_VALUES)
 

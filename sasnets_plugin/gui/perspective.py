@@ -736,10 +736,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         def number(value, fmt):
             return (format(value, fmt) if math.isfinite(value) else "—"), value
 
-        if fit.ok:
-            status = "ok" if fit.converged else "ok (not converged)"
-        else:
-            status = fit.status
+        status = fit.verdict  # "fits within the noise", "poor fit (...); may have failed: ..."
         return {COL_VERIFIED: (str(fit.verified_rank), fit.verified_rank),
                 COL_POSTERIOR: ((f"{100 * fit.posterior:.1f} %", fit.posterior) if fit.ok
                                 else ("—", None)),
@@ -925,9 +922,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             if dataset is None or dataset.ranking is None:
                 continue
             ranking = dataset.ranking
-            probabilities = tuple(float(ranking.probabilities[ranking.models.index(m)])
-                                  for m in models)
-            job = VerifyJob(key, dataset.raw, tuple(models), probabilities,
+            job = VerifyJob(key, ranking, tuple(models),
                             max_seconds=self.settings.verify_seconds)
             self.verify_job = job
             generation = self._generation
@@ -1012,8 +1007,9 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         best = verification.best
         if best is None:
             return text + " No fit succeeded; the network ranking stands."
+        group = f" {verification.equally_good}" if verification.equally_good else ""
         return text + (f" Best fit: {display_name(best.model)} (χ²ᵣ = {best.chi2r:.3g}, "
-                       f"combined score {100 * best.posterior:.0f} %), now selected.")
+                       f"combined score {100 * best.posterior:.0f} %), now selected.{group}")
 
     def _verify_failed(self, job, auto_fit, generation, error):
         from ..verification import VerificationCancelled
@@ -1094,7 +1090,8 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         if target == model:
             self._say(f"Preparing the fit with {display_name(target)} (start values)…",
                       dataset=dataset)
-        run_in_background(functools.partial(fitting_bridge.plan_fit, target, dataset.raw),
+        run_in_background(functools.partial(fitting_bridge.plan_fit, target,
+                                            dataset.ranking.prepared.data),
                           lambda plan, key=dataset.key: self._hand_off(key, record, plan),
                           lambda error, key=dataset.key: self._fit_failed(key, record, error),
                           self, f"planning the fit with {target}")

@@ -7,8 +7,8 @@ order; results come back to the GUI thread through Qt signals (queued connection
 * the **network** thread (:data:`NETWORK`): the network (load, prediction), and the
   quick start values of a fit (about a second of sasmodels evaluations), so an
   auto-fit follows its ranking;
-* the **verification** thread (:data:`VERIFY`): :func:`verify`, i.e.
-  :func:`sasnets_plugin.verification.verify_candidates` (no network; the fits run in
+* the **verification** thread (:data:`VERIFY`): :func:`verify`, i.e. the pipeline's
+  :func:`sasnets_plugin.suggestion.verify` (no network; the fits run in
   the verification's own process pool, started lazily by the first verification), so
   that a verification, which may take tens of seconds, never holds up ranking.
 
@@ -81,16 +81,16 @@ def suggest_all(curves: list[tuple[int, RawCurve]]) -> list[Outcome]:
 
 @dataclass(eq=False)
 class VerifyJob:
-    """One fit verification: the candidates of one data set, and its cancel switch.
+    """One fit verification: the ranking of one data set, the candidates fitted from it
+    (its top ones, plus the one the user selected), and its cancel switch.
 
     ``phase`` ("queued", "starting", "fitting", "done") and ``fitting_since`` are
     written by the verification thread and read by the GUI (progress bar).
     """
 
     key: int
-    raw: RawCurve
+    ranking: Ranking
     models: tuple[str, ...]
-    probabilities: tuple[float, ...]
     max_seconds: float = Settings.verify_seconds
     cancel: threading.Event = field(default_factory=threading.Event)
     phase: str = "queued"
@@ -111,7 +111,8 @@ def verify(job: VerifyJob):
     :class:`~sasnets_plugin.verification.VerificationCancelled` when ``job.cancel`` is
     set, ``DataError`` for unusable data.
     """
-    from ..verification import VerificationCancelled, verify_candidates, warm_up
+    from ..suggestion import verify as verify_ranking
+    from ..verification import VerificationCancelled, warm_up
 
     job.phase = "starting"
     try:
@@ -119,15 +120,14 @@ def verify(job: VerifyJob):
             raise VerificationCancelled([])
         try:
             warm_up(workers=job.workers, models=job.models)
-        except Exception:  # no worker processes: verify_candidates then fits in-process
+        except Exception:  # no worker processes: the verification then fits in-process
             log.warning("Model Suggestion: could not start the fit workers", exc_info=True)
         if job.cancel.is_set():
             raise VerificationCancelled([])
         job.fitting_since = time.monotonic()
         job.phase = "fitting"
-        return verify_candidates(job.raw, list(job.models), list(job.probabilities),
-                                 workers=job.workers, max_seconds=job.max_seconds,
-                                 cancel=job.cancel)
+        return verify_ranking(job.ranking, 0, also=job.models, workers=job.workers,
+                              max_seconds=job.max_seconds, cancel=job.cancel)
     finally:
         job.phase = "done"
 

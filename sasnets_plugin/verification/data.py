@@ -1,16 +1,18 @@
 """The user's curve as the fits see it: cleaned, with weights and resolution.
 
-:func:`prepare_data` turns a raw curve (``loading.RawCurve``) into :class:`FitData`:
-cleaned like everywhere else in the plugin (``cleaning.clean_curve``), per-point
-resolution carried over onto the cleaned points, and the weighting chosen (the file's dI
-when every point has one, otherwise one relative error estimated from the curve's
-scatter, see :mod:`.fitting`).
+:func:`fit_data` turns a cleaned curve (``cleaning.Curve``, the one ``suggestion.prepare``
+gives the network too) into :class:`FitData`: its resolution (the pinhole dQ, or the slit
+length and width, as cleaning kept them) and the weighting chosen (the file's dI when
+every point has one, otherwise one relative error estimated from the curve's scatter, see
+:mod:`.fitting`). :func:`prepare_data` is the same from a raw curve. The network, the
+fits and the SasView hand-off thus read one cleaned curve under one rule (a dQ missing at
+some points is dropped with a note, as the network drops it).
 
 Long curves (more than :data:`.invariants.MAX_POINTS` points, e.g. a 10^6-point
 reduction) are averaged into that many log-q bins first, so that one model evaluation
 costs the same whatever the file holds: intensities inverse-variance weighted (plain
 means without dI), the spread of q within a bin added to its pinhole resolution
-(``dQ^2 = <dQ^2> + var(q)``, the box of q a bin averages over), slit sizes averaged.
+(``dQ^2 = <dQ^2> + var(q)``, the box of q a bin averages over).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..cleaning import CleaningReport, clean_curve
+from ..cleaning import CleaningReport, Curve, clean_raw
 from .invariants import MAX_POINTS, bin_average, log_bins, relative_noise
 
 #: Relative error assumed for data without dI: the estimated scatter, clipped to this.
@@ -158,55 +160,29 @@ def make_fit_data(q, I, dI=None, dQ=None, slit_length=None,  # noqa: E741
     return FitData(q, I, sigma, dq, sl, sw, rel, tuple(notes))
 
 
-def carry_over(raw_q, kept, values, clean_q) -> np.ndarray:
-    """Per-point ``values`` of the raw curve, following ``clean_curve`` onto ``clean_q``.
-
-    Cleaning drops rows (``kept``: its report's mask of the rows used), sorts and merges
-    equal q; a cleaned point gets the mean of the values of the raw rows that share its q.
-    """
-    raw_q = np.asarray(raw_q, float)
-    values = np.asarray(values, float)
-    q, v = raw_q[kept], values[kept]
-    uq, inverse = np.unique(q, return_inverse=True)
-    finite = np.isfinite(v)
-    sums = np.bincount(inverse, np.where(finite, v, 0.0), minlength=uq.size)
-    counts = np.bincount(inverse, finite.astype(float), minlength=uq.size)
-    means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    idx = np.clip(np.searchsorted(uq, clean_q), 0, uq.size - 1)
-    out = means[idx]
-    out[uq[idx] != clean_q] = np.nan
-    return out
-
-
-def prepare_data(raw, *, slit_length=None, slit_width=None) -> tuple[FitData, CleaningReport]:
-    """Clean ``raw`` (a ``loading.RawCurve``) and attach weights and resolution.
-
-    Slit lengths/widths come from the arguments or, when absent, from ``raw.dQl`` /
-    ``raw.dQw`` if the curve carries them (scalars or per raw point).
-    """
-    curve, report = clean_curve(raw.q, raw.I, raw.dI)
-    n_raw = np.size(raw.q)
-
-    def follow(values):
-        if values is None:
-            return None
-        arr = np.asarray(values, float)
-        if arr.ndim == 0:
-            return np.full(curve.q.size, float(arr))
-        if arr.size != n_raw:
-            raise ValueError(f"resolution array has {arr.size} values for {n_raw} points")
-        return carry_over(raw.q, report.kept, arr, curve.q)
-
-    sl = slit_length if slit_length is not None else getattr(raw, "dQl", None)
-    sw = slit_width if slit_width is not None else getattr(raw, "dQw", None)
-    columns = (curve.q, curve.I, curve.dI, follow(raw.dQ), follow(sl), follow(sw))
+def fit_data(curve: Curve) -> FitData:
+    """:class:`FitData` of a cleaned curve (``cleaning.clean_raw``): its dI or estimated
+    errors, its pinhole dQ or slit, averaged into log-q bins when it is long (module
+    docstring). The network read the same curve: nothing is cleaned a second time."""
+    n = curve.q.size
+    slit = (None if not curve.slit_length else np.full(n, curve.slit_length),
+            None if not curve.slit_width else np.full(n, curve.slit_width))
+    columns = (curve.q, curve.I, curve.dI, curve.dQ, *slit)
     note = ()
-    if curve.q.size > MAX_POINTS:
+    if n > MAX_POINTS:
         columns = _binned(*columns)
-        note = (f"{curve.q.size} points averaged into {columns[0].size} log-q bins for the fits",)
+        note = (f"{n} points averaged into {columns[0].size} log-q bins for the fits",)
     q, I, dI, dQ, sl, sw = columns  # noqa: E741
     data = make_fit_data(q, I, dI, dQ=dQ, slit_length=sl, slit_width=sw)
-    return replace(data, notes=data.notes + note), report
+    return replace(data, notes=data.notes + note)
+
+
+def prepare_data(raw) -> tuple[FitData, CleaningReport]:
+    """Clean ``raw`` (a ``loading.RawCurve``, its resolution included) the one way the
+    plugin cleans (``cleaning.clean_raw``) and make its :class:`FitData`; what
+    ``suggestion.prepare`` holds as ``Prepared.data``."""
+    curve, report = clean_raw(raw)
+    return fit_data(curve), report
 
 
 def _binned(q, I, dI, dQ, slit_length, slit_width):  # noqa: E741
@@ -223,8 +199,7 @@ def _binned(q, I, dI, dQ, slit_length, slit_width):  # noqa: E741
         with np.errstate(invalid="ignore"):  # a bin without any value: NaN
             return bin_average(index, n, np.where(good, values, 0.0), good.astype(float))
 
-    # dQ <= 0 means "none given" for that point; such bins stay NaN (make_fit_data fills them)
-    dQ_bin = None if dQ is None else np.sqrt(mean(np.where(dQ > 0, dQ, np.nan) ** 2) + spread)
+    dQ_bin = None if dQ is None else np.sqrt(mean(dQ ** 2) + spread)
     return (q_bin, bin_average(index, n, I, w),
             None if dI is None else np.bincount(index, w, n) ** -0.5,
             dQ_bin, mean(slit_length), mean(slit_width))

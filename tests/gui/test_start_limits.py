@@ -10,6 +10,7 @@ from sasview_helpers import load_files
 from sasnets_plugin.gui import fitting_bridge, state
 from sasnets_plugin.loading import from_data1d
 from sasnets_plugin.models import products
+from sasnets_plugin.verification import prepare_data
 from sasnets_plugin.verification.parameters import count_names
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
@@ -22,10 +23,11 @@ def test_every_model_starts_strictly_inside_sasview_limits(gui, qtbot, example_d
     (item,) = load_files(gui, qtbot, [example_data / "1d_data" / "hSDS_D2O_2p0_percent.xml"])
     raw = from_data1d(GuiUtils.dataFromItem(item), title=item.text())
     assert len({products.split(c)[0] for c in network_classes}) == 71
+    data = prepare_data(raw)[0]
     page, problems, checked = None, [], 0
     for model in network_classes:
         target = state.fit_target(model)
-        plan = fitting_bridge.plan_fit(target, raw)
+        plan = fitting_bridge.plan_fit(target, data)
         page = fitting_bridge.open_fit_page(gui, item, plan, page)
         details = page.logic.kernel_module.details
         counts = count_names(products.split(target)[0])

@@ -11,9 +11,8 @@ import pytest
 
 from sasnets_plugin.gui import fitting_bridge as fb
 from sasnets_plugin.loading import load_1d
-from sasnets_plugin.verification import CandidateFit, VerificationCancelled, fit_model
+from sasnets_plugin.verification import CandidateFit, VerificationCancelled, fit_model, prepare_data
 from sasnets_plugin.verification.parameters import count_names, setup_for
-from sasnets_plugin.verification.verify import prepare_data
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +20,14 @@ def cylinder_raw(example_1d):
     return load_1d(example_1d / "cyl_400_20.txt")[0]
 
 
-def test_quick_plan_uses_the_verification_start_values(cylinder_raw):
-    plan = fb.plan_fit("cylinder", cylinder_raw)
+@pytest.fixture(scope="module")
+def cylinder_data(cylinder_raw):
+    """The curve as the plugin prepares it once (what plan_fit is given)."""
+    return prepare_data(cylinder_raw)[0]
+
+
+def test_quick_plan_uses_the_verification_start_values(cylinder_data):
+    plan = fb.plan_fit("cylinder", cylinder_data)
     assert plan.model == "cylinder" and plan.source == fb.FROM_START_VALUES
     # The screened starts find the right basin (a length of 300 is a local minimum).
     assert plan.values["length"] == pytest.approx(400, rel=0.05)
@@ -33,20 +38,20 @@ def test_quick_plan_uses_the_verification_start_values(cylinder_raw):
 
 @pytest.mark.parametrize("model", ["cylinder", "vesicle", "broad_peak", "multilayer_vesicle",
                                    "hardsphere", "power_law"])
-def test_ticked_parameters_are_the_verification_free_parameters(cylinder_raw, model):
-    data, _ = prepare_data(cylinder_raw)
+def test_ticked_parameters_are_the_verification_free_parameters(cylinder_data, model):
+    data = cylinder_data
     # SasView's polydispersity tab is not planned; integer counts keep their value, unticked
     expected = [name for name in setup_for(model, data.q[0], data.q[-1]).free_names()
                 if not name.endswith("_pd") and name not in count_names(model)]
     assert list(fb.free_parameters(model, data.q[0], data.q[-1])) == expected
-    plan = fb.plan_fit(model, cylinder_raw)
+    plan = fb.plan_fit(model, cylinder_data)
     assert list(plan.fit) == expected
     assert set(plan.fit) <= set(plan.values)
     assert not {"sld", "sld_solvent", "theta", "phi", "n_shells"} & set(plan.fit)
 
 
-def test_models_with_own_amplitudes_hold_scale(cylinder_raw):
-    plan = fb.plan_fit("broad_peak", cylinder_raw)
+def test_models_with_own_amplitudes_hold_scale(cylinder_data):
+    plan = fb.plan_fit("broad_peak", cylinder_data)
     assert {"porod_scale", "peak_scale"} <= set(plan.fit)
     assert "scale" not in plan.fit and plan.values["scale"] == 1.0
 
@@ -66,9 +71,9 @@ def test_verified_plan_starts_from_the_fitted_values(cylinder_raw):
         fb.plan_from_fit(CandidateFit(model="cylinder", status="fit failed: cancelled"))
 
 
-def test_unknown_model_is_a_planning_error(cylinder_raw):
+def test_unknown_model_is_a_planning_error(cylinder_data):
     with pytest.raises(fb.PlanningError, match="no_such_model"):
-        fb.plan_fit("no_such_model", cylinder_raw)
+        fb.plan_fit("no_such_model", cylinder_data)
 
 
 @pytest.mark.parametrize("value, lo, hi, inside", [
@@ -91,9 +96,9 @@ def test_start_text_open_range_uses_the_model_default():
     assert float(fb.start_text(0.0, -math.inf, 0.0, default=2.0)) == pytest.approx(-2e-3)
 
 
-def test_product_plan_has_form_and_structure_factor(cylinder_raw):
-    plan = fb.plan_fit("cylinder@hayter_msa", cylinder_raw)
-    form = fb.plan_fit("cylinder", cylinder_raw)
+def test_product_plan_has_form_and_structure_factor(cylinder_data):
+    plan = fb.plan_fit("cylinder@hayter_msa", cylinder_data)
+    form = fb.plan_fit("cylinder", cylinder_data)
     assert plan.model == "cylinder@hayter_msa" and plan.source == fb.FROM_START_VALUES
     # the form's start values and ticks, the S(q)'s volume fraction and charge ticked too
     assert {k: plan.values[k] for k in form.values} == form.values
@@ -101,7 +106,7 @@ def test_product_plan_has_form_and_structure_factor(cylinder_raw):
     assert plan.values["volfraction"] == pytest.approx(0.0192)  # sasmodels' default
     assert "radius_effective" not in plan.values  # follows the form in SasView
     with pytest.raises(fb.PlanningError, match="not a structure factor"):
-        fb.plan_fit("cylinder@sphere", cylinder_raw)
+        fb.plan_fit("cylinder@sphere", cylinder_data)
 
 
 def test_bad_curves_get_messages_without_the_network():
@@ -118,8 +123,10 @@ def test_bad_curves_get_messages_without_the_network():
 
 def test_cancelled_verification_job_stops_before_fitting(cylinder_raw):
     from sasnets_plugin.gui.worker import VerifyJob, verify
+    from sasnets_plugin.suggestion import Ranking, prepare
 
-    job = VerifyJob(0, cylinder_raw, ("sphere", "cylinder"), (0.5, 0.5))
+    ranking = Ranking(prepare(cylinder_raw), ("sphere", "cylinder"), np.array([0.5, 0.5]))
+    job = VerifyJob(0, ranking, ("sphere", "cylinder"))
     job.cancel.set()
     with pytest.raises(VerificationCancelled):
         verify(job)

@@ -19,7 +19,7 @@ from sasnets_plugin.gui.worker import Outcome
 from sasnets_plugin.loading import load_1d
 from sasnets_plugin.preprocessing import get_transform
 from sasnets_plugin.suggestion import Ranking, prepare
-from sasnets_plugin.verification import verify_candidates
+from sasnets_plugin.suggestion import verify as verify_ranking
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +45,7 @@ def ranking(sphere_raw, network_classes):
 
 @pytest.fixture(scope="module")
 def verification(sphere_raw, ranking):
-    models, probabilities = zip(*ranking.top(2))
-    return verify_candidates(sphere_raw, list(models), list(probabilities), workers=1,
-                             max_seconds=60)
+    return verify_ranking(ranking, 2, workers=1, max_seconds=60)
 
 
 def dataset(key, raw, ranking=None) -> state.DataSet:
