@@ -286,7 +286,8 @@ def _text_rows(path: Path, datasets: list) -> tuple[tuple[str, ...], np.ndarray]
                and _key(*r.values[:2]) not in read]
     block = {r.number for r in _block(lines, rows, width[0][0], read)}
     restored = [r for r in skipped if r.number in block and not r.line.startswith("\ufeff")
-                and np.all(np.isfinite(r.values[:2])) and r.values[0] != 0]
+                and np.all(np.isfinite(r.values[:2])) and r.values[0] != 0
+                and not np.all(np.isfinite(r.values[2:4]))]  # sasdata's dy, dx columns
     skipped = [r for r in skipped if r not in restored]
     extra = np.array([r.values for r in restored]).reshape(-1, width[0][0])
     if not skipped:
