@@ -236,7 +236,7 @@ def test_row15_ctrl_c_during_verify_prints_the_rankings_and_exits_130(example_1d
     for line in proc.stderr:  # the network is loaded: ranking is done in a moment
         if "Loaded" in line:
             break
-    time.sleep(2.0)
+    time.sleep(1.0)  # the fits have started (they take several seconds in all)
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the workers get it too
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
