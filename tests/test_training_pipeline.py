@@ -192,7 +192,7 @@ def test_unknown_or_repeated_ensemble_members_are_refused():
 
 def test_export_to_swaps_in_a_whole_network_and_keeps_other_files(tiny_run, tmp_path):
     """--export-to fills a folder beside the target and swaps it in (issue 24, row 9; the
-    kill -9 case is tests/test_reliability_sweep.py::test_row09_...)."""
+    kill -9 case is tests/test_reliability_sweep_training.py::test_row09_...)."""
     target = tmp_path / "shipped"
     target.mkdir()
     (target / "README.md").write_text("kept")

@@ -13,7 +13,7 @@ are kept in ``state.json`` after every epoch and restored: the counters of the d
 layers' random generators and Python's ``random`` state, with which Keras shuffles the
 order of the batches. Without them a resumed run diverged from the first resumed epoch
 (its weights ended 0.04 away from the uninterrupted run's after 5 epochs of a tiny run);
-with them it ends with the same weights (``tests/test_reliability_sweep.py``).
+with them it ends with the same weights (``tests/test_reliability_sweep_training.py``).
 A run whose loss stops being finite is stopped with a :class:`TrainingError` before that
 epoch is saved.
 
