@@ -120,6 +120,14 @@ def check_files(weights_dir: Path, metadata: dict) -> None:
             f"{LIGHT_MODEL_FILE} and {CLASSES_FILE} (an export by an older SASNets?); "
             f"derive them with `{EXPORT_COMMAND} {weights_dir}` (needs the training extra).")
     for name in (CLASSES_FILE, MODEL_FILE, LIGHT_MODEL_FILE):
+        record = records[name]
+        if not (isinstance(record.get("sha256"), str) and type(record.get("bytes")) is int):
+            raise WeightsError(
+                f"{weights_dir / METADATA_FILE} was edited: its record of {name} must be "
+                f'{{"sha256": "<hex digest>", "bytes": <whole number>}}, not {record!r:.80}. '
+                f"Restore the exported file, or derive it again with `{EXPORT_COMMAND} "
+                f"{weights_dir}` (needs the training extra).")
+    for name in (CLASSES_FILE, MODEL_FILE, LIGHT_MODEL_FILE):
         path = weights_dir / name
         if not path.is_file():
             raise WeightsError(f"The network file is missing: {path} does not exist.")
@@ -235,6 +243,12 @@ def _import_tensorflow(device: str):
             "Running the Keras network (--device gpu, --runtime keras) needs TensorFlow, "
             "which is not installed: pip install 'sasnets-plugin[training]'. Without it, "
             "leave --device at auto or cpu (the light runtime).") from exc
+    except Exception as exc:  # a broken install fails in its own ways (AttributeError...)
+        raise SasnetsError(
+            "Running the Keras network (--device gpu, --runtime keras) needs TensorFlow, "
+            f"which is installed but fails to import ({type(exc).__name__}: {exc}): "
+            "reinstall it with pip install --force-reinstall 'sasnets-plugin[training]'. "
+            "Without it, leave --device at auto or cpu (the light runtime).") from exc
     if device == "gpu" and not gpus:
         raise SasnetsError("--device gpu was asked for, but TensorFlow sees no GPU.")
     if device == "cpu" and gpus:

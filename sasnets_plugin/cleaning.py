@@ -95,7 +95,14 @@ class CleaningReport:
 
 
 def numbers_1d(name: str, values) -> np.ndarray:
-    """``values`` as a 1D float array, or a :class:`DataError` naming ``name``."""
+    """``values`` as a 1D float array, or a :class:`DataError` naming ``name``.
+
+    Complex values are refused: NumPy would keep their real part only, with a warning
+    the user may never see.
+    """
+    if _complex(values):
+        raise DataError(f"{name} holds complex numbers; SAS data are real (pass the real "
+                        "values, e.g. the modulus or the real part, explicitly).")
     try:
         arr = np.asarray(values, dtype=float)
     except (TypeError, ValueError):
@@ -104,6 +111,14 @@ def numbers_1d(name: str, values) -> np.ndarray:
     if arr.ndim != 1:
         raise DataError(f"{name} must be a 1D array of numbers, got shape {arr.shape}.")
     return arr
+
+
+def _complex(values) -> bool:
+    """Whether ``values`` (any array-like) holds complex numbers."""
+    try:
+        return bool(np.iscomplexobj(values))
+    except (TypeError, ValueError):  # ragged or odd input: numbers_1d explains it
+        return False
 
 
 def _first_non_number(values):

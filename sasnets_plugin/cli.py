@@ -6,15 +6,18 @@ out-of-distribution assessment (``"ood"`` in ``--json``: score, threshold, warni
 for a network without one), a warning line in the table when the curve is unusual.
 
 Exit status: 0 when every file was ranked, 2 when any file could not be ranked (its
-error is reported in place of its ranking) or the command line was wrong. Output cut
-short by its reader (``sasnets-suggest ... | head``) ends the command quietly, with the
-same status.
+error is reported in place of its ranking), the command line was wrong or the results
+could not be written (a full disk, a closed standard output), 130 when interrupted
+(Ctrl-C: what was done is printed first). Output cut short by its reader
+(``sasnets-suggest ... | head``) ends the command quietly, with the same status.
+``--json`` is strict JSON: a number that is not finite is written as ``null``.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -26,6 +29,8 @@ from .models.products import display_name
 
 EXIT_OK = 0
 EXIT_FAILED = 2
+#: What shells report for a command stopped by Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 #: Rescue candidates listed per file in the text output (all are in --json).
 RESCUE_SHOWN = 5
 
@@ -47,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Suggest which sasmodels model describes small-angle scattering data. "
         "Reads every 1D format SasView reads; ranks the first 1D data set of each file.",
         epilog="Exit status: 0 when every file was ranked, 2 when any file failed "
-        "(its error is printed in its place).",
+        "(its error is printed in its place) or the results could not be written, "
+        "130 when interrupted (Ctrl-C).",
     )
     parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="data file(s)")
     parser.add_argument("--top", type=int, default=5, metavar="K",
@@ -144,6 +150,14 @@ def _verify_all(results: list[dict], slots: list[int], rankings, top: int,
         results[slot].update(_verification_json(outcome))
 
 
+class _Interrupted(Exception):
+    """Ctrl-C during the fits: ``results`` holds what was ranked."""
+
+    def __init__(self, results: list[dict]):
+        super().__init__("interrupted")
+        self.results = results
+
+
 def _results(paths: list[Path], weights: Path | None, device: str, top: int,
              verify_fits: bool = False, runtime: str | None = None,
              scheduler: str | None = None) -> list[dict]:
@@ -180,8 +194,51 @@ def _results(paths: list[Path], weights: Path | None, device: str, top: int,
         ]
         results[slot]["ood"] = None if ranking.assessment is None else ranking.assessment.as_dict()
     if verify_fits:
-        _verify_all(results, slots, rankings, top, scheduler)
+        try:
+            _verify_all(results, slots, rankings, top, scheduler)
+        except KeyboardInterrupt:
+            for slot in slots:
+                results[slot].setdefault("verification_error", "interrupted before the fits "
+                                         "finished")
+            raise _Interrupted(results) from None
     return results
+
+
+def _strict(value):
+    """``value`` with every float that is not finite replaced by None: JSON has no NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
+def _write(results: list[dict], as_json: bool) -> int:
+    """Print the results; EXIT_FAILED when they cannot be written, else EXIT_OK."""
+    try:
+        if as_json:
+            json.dump(_strict(results), sys.stdout, indent=1, allow_nan=False)
+            print()
+        else:
+            for result in results:
+                _print_table(result)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped reading (e.g. `| head`): nothing left to tell it.
+        _detach_stdout()
+    except OSError as exc:  # a full disk, /dev/full, an I/O error
+        _detach_stdout()
+        print(f"error: cannot write the results to the standard output "
+              f"({exc.strerror or exc}).", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _detach_stdout() -> None:
+    """Point stdout at /dev/null so that Python's own flush at exit does not fail again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _print_table(result: dict) -> None:
@@ -269,21 +326,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--top must be at least 1")
     if args.scheduler and not args.verify:
         parser.error("--scheduler needs --verify (the ranking itself runs here)")
-    results = _results(paths, args.weights, args.device, args.top, args.verify, args.runtime,
-                       args.scheduler)
-    status = EXIT_FAILED if any("error" in r for r in results) else EXIT_OK
+    if sys.stdout is None:  # started with stdout closed (`sasnets-suggest ... >&-`)
+        print("error: the standard output is closed: the results could not be written.",
+              file=sys.stderr)
+        return EXIT_FAILED
+    interrupted = False
     try:
-        if args.json:
-            json.dump(results, sys.stdout, indent=1)
-            print()
-        else:
-            for result in results:
-                _print_table(result)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader stopped reading (e.g. `| head`): nothing left to tell it. Point
-        # stdout at /dev/null so that Python's own flush at exit does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        results = _results(paths, args.weights, args.device, args.top, args.verify,
+                           args.runtime, args.scheduler)
+    except _Interrupted as stop:
+        results, interrupted = stop.results, True
+    except KeyboardInterrupt:  # before any file was ranked: nothing to print
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    status = EXIT_FAILED if any("error" in r for r in results) else EXIT_OK
+    status = max(status, _write(results, args.json))
+    if interrupted:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return status
 
 

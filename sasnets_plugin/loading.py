@@ -13,6 +13,10 @@ Three things sasdata does not do for us are done here:
   behind a byte-order mark, a value such as ``1e400`` that overflows to infinity, NaN,
   q = 0, everything after a line that is not numbers. They become a note in
   :attr:`RawCurve.notes`, which the cleaning report shows with its own notes.
+* **Rows with a usable q and I are kept.** The text reader also drops a row whose dI or
+  dQ is NaN, so a NaN dI column lost the whole file and every second dI NaN half the
+  points. Such rows are put back with their NaN: cleaning then ignores that column
+  for the whole curve and says so, as it does for any unusable dI or dQ.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .cleaning import MIN_POINTS
 from .errors import DataError
 
 log = logging.getLogger(__name__)
@@ -40,6 +45,8 @@ TEXT_LOADERS = ("ASCII", "CSV")
 _SNIFF_BYTES = 1 << 16
 #: Skipped rows named in a note (the count covers them all).
 _EXAMPLES = 3
+#: Consecutive rows of numbers sasdata's text reader needs to take them as data.
+_MIN_TEXT_ROWS = 5
 
 _read_lock = threading.Lock()
 _DECIMAL_COMMA = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")
@@ -69,6 +76,12 @@ def _is_2d(data) -> bool:
     return type(data).__name__ == "Data2D" or getattr(data, "qx_data", None) is not None
 
 
+def _stated(resolution: np.ndarray) -> bool:
+    """Whether a resolution column says anything: a value > 0, or NaN (a column that is
+    there but unusable, which cleaning reports); all zeros is sasdata's "none"."""
+    return bool(np.any(resolution > 0) or np.any(np.isnan(resolution)))
+
+
 def from_data1d(data, title: str | None = None, notes: tuple[str, ...] = ()) -> RawCurve:
     """Wrap a sasdata/SasView ``Data1D``; refuses 2D data with a clear message."""
     if _is_2d(data):
@@ -90,7 +103,7 @@ def from_data1d(data, title: str | None = None, notes: tuple[str, ...] = ()) -> 
 
     def resolution(name: str) -> np.ndarray | None:
         values = column(name)  # sasdata fills absent resolutions with zeros
-        return values if values is not None and np.any(values > 0) else None
+        return values if values is not None and _stated(values) else None
 
     return RawCurve(
         title=title or getattr(data, "title", "") or getattr(data, "filename", "") or "data",
@@ -133,12 +146,14 @@ def _check_file(path: Path) -> None:
         raise DataError(f"{path.name}: {info.st_size / 2**20:,.0f} MiB is far more than a 1D "
                         f"SAS data file holds; files over {MAX_FILE_BYTES // 2**20} MiB are "
                         "not read.")
+    try:  # no permission (chmod 000, a write-only /sys file), an I/O error...
+        with open(path, "rb") as handle:
+            empty = not handle.read(1)
+    except OSError as exc:
+        if info.st_size or isinstance(exc, PermissionError):
+            raise DataError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+        empty = False  # /proc/self/mem refuses reads at offset 0
     if info.st_size == 0:  # empty, or a /proc-style file whose size is not known
-        try:
-            with open(path, "rb") as handle:
-                empty = not handle.read(1)
-        except OSError:
-            empty = False
         if empty:
             raise DataError(f"{path.name}: the file is empty.")
         raise DataError(f"{path}: a special file of unknown size (such as those in /proc), "
@@ -166,9 +181,13 @@ def _decimal_comma_line(text: str) -> str | None:
 
 def _diagnosis(path: Path) -> str | None:
     """Why ``path`` holds no data SasView can read, when its first bytes tell (empty,
-    binary, decimal commas); else None."""
-    with open(path, "rb") as handle:
-        raw = handle.read(_SNIFF_BYTES)
+    binary, decimal commas, too few rows of numbers, none with a finite q and I); else
+    None."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(_SNIFF_BYTES)
+    except OSError as exc:
+        return f"{path}: cannot be read ({exc.strerror or exc})."
     if not raw.strip():
         return f"{path.name}: the file is empty."
     head = raw[:4096]
@@ -179,6 +198,14 @@ def _diagnosis(path: Path) -> str | None:
         return (f"{path.name}: the numbers are written with a decimal comma (e.g. "
                 f"'{example[:60]}'); SasView reads decimal points only. Save the data with "
                 "decimal points (e.g. export it in an English locale) and load it again.")
+    rows = _rows_of_numbers(raw.decode("utf-8", errors="replace").splitlines())
+    usable = [r for r in rows if np.all(np.isfinite(r.values[:2]))]
+    if rows and not usable:
+        return (f"{path.name}: none of its {len(rows)} row(s) of numbers has a finite q and I "
+                "(NaN or infinite values only).")
+    if 0 < len(usable) < MIN_POINTS:
+        return (f"{path.name}: only {len(usable)} row(s) of numbers; at least {MIN_POINTS} "
+                "points are needed to suggest a model.")
     return None
 
 
@@ -187,22 +214,20 @@ def _key(q: float, intensity: float) -> tuple[str, str]:
     return f"{q:.9e}", f"{intensity:.9e}"
 
 
-def _skipped_rows(path: Path, datasets: list) -> tuple[str, ...]:
-    """A note on the rows of numbers sasdata's text reader skipped in ``path``, if any.
+@dataclass(frozen=True)
+class _Row:
+    """A line of a text file that splits into numbers (sasdata's own splitting)."""
 
-    A line counts as a row of numbers when sasdata's own splitting gives as many
-    numbers as the rows it read have (so numeric header lines of other widths, as in
-    Anton Paar files, are not rows); it was skipped when its (q, I) pair is not among
-    the points read.
-    """
-    from sasdata.dataloader.filereader import FileReader, decode
+    number: int
+    line: str
+    tokens: list[str]
+    values: list[float]
 
-    text = decode(path.read_bytes()) or ""
-    lines = text.splitlines()
-    n_read = sum(np.size(d.x) for d in datasets)
-    if sum(bool(line.strip()) for line in lines) <= n_read:
-        return ()  # every non-empty line was read: nothing to look for
-    read = {_key(x, y) for d in datasets for x, y in zip(d.x, d.y)}
+
+def _rows_of_numbers(lines: list[str]) -> list[_Row]:
+    """Every line of two or more numbers (NaN and inf included)."""
+    from sasdata.dataloader.filereader import FileReader
+
     rows = []
     for number, line in enumerate(lines, 1):
         tokens = FileReader.splitline(line.lstrip("\ufeff").strip())
@@ -211,28 +236,93 @@ def _skipped_rows(path: Path, datasets: list) -> tuple[str, ...]:
         except ValueError:
             continue
         if len(values) >= 2:
-            rows.append((number, line, tokens, values))
-    width = Counter(len(v) for *_, v in rows if _key(*v[:2]) in read).most_common(1)
+            rows.append(_Row(number, line, tokens, values))
+    return rows
+
+
+def _block(lines: list[str], rows: list[_Row], width: int, read: set) -> list[_Row]:
+    """The run of consecutive rows of ``width`` numbers (blank lines allowed) that the
+    text reader took: the one holding most of the points read (the first long enough
+    to be data when none was read)."""
+    by_line = {r.number: r for r in rows if len(r.values) == width}
+    runs: list[list[_Row]] = [[]]
+    for number, line in enumerate(lines, 1):
+        if number in by_line:
+            runs[-1].append(by_line[number])
+        elif line.strip() and runs[-1]:
+            runs.append([])
+    if read:
+        return max(runs, key=lambda run: sum(_key(*r.values[:2]) in read for r in run))
+    return next((run for run in runs if len(run) >= _MIN_TEXT_ROWS), [])
+
+
+def _text_rows(path: Path, datasets: list) -> tuple[tuple[str, ...], np.ndarray]:
+    """What sasdata's text reader skipped in ``path``: a note on the skipped rows of
+    numbers, if any, and the rows it dropped only for a NaN or infinite dI or dQ (q and
+    I usable, inside the block it read), as an ``(n, width)`` array to put back.
+
+    A line counts as a row of numbers when sasdata's own splitting gives as many
+    numbers as the rows it read have (so numeric header lines of other widths, as in
+    Anton Paar files, are not rows); it was skipped when its (q, I) pair is not among
+    the points read.
+    """
+    from sasdata.dataloader.filereader import decode
+
+    nothing = ((), np.empty((0, 2)))
+    text = decode(path.read_bytes()) or ""
+    lines = text.splitlines()
+    n_read = sum(np.size(d.x) for d in datasets)
+    if sum(bool(line.strip()) for line in lines) <= n_read:
+        return nothing  # every non-empty line was read: nothing to look for
+    read = {_key(x, y) for d in datasets for x, y in zip(d.x, d.y)}
+    rows = _rows_of_numbers(lines)
+    width = Counter(len(r.values) for r in rows if _key(*r.values[:2]) in read).most_common(1)
+    if not width:  # nothing read: the width of the rows with a usable q and I
+        width = Counter(len(r.values) for r in rows
+                        if np.all(np.isfinite(r.values[:2]))).most_common(1)
     if not width:
-        return ()
-    skipped = [r for r in rows if len(r[3]) == width[0][0] and _key(*r[3][:2]) not in read]
+        return nothing
+    skipped = [r for r in rows if len(r.values) == width[0][0]
+               and _key(*r.values[:2]) not in read]
+    block = {r.number for r in _block(lines, rows, width[0][0], read)}
+    restored = [r for r in skipped if r.number in block and not r.line.startswith("\ufeff")
+                and np.all(np.isfinite(r.values[:2])) and r.values[0] != 0
+                and not np.all(np.isfinite(r.values[2:4]))]  # sasdata's dy, dx columns
+    skipped = [r for r in skipped if r not in restored]
+    extra = np.array([r.values for r in restored]).reshape(-1, width[0][0])
     if not skipped:
-        return ()
+        return (), extra
     reasons = []
-    for number, line, tokens, values in skipped[:_EXAMPLES]:
-        bad = next((t for t, v in zip(tokens, values) if not np.isfinite(v)), None)
-        if line.startswith("\ufeff"):
+    for row in skipped[:_EXAMPLES]:
+        bad = next((t for t, v in zip(row.tokens, row.values) if not np.isfinite(v)), None)
+        if row.line.startswith("\ufeff"):
             why = "starts with an invisible byte-order mark"
         elif bad is not None:
             why = f"{bad.strip()} is not a finite number"
-        elif values[0] == 0:
+        elif row.values[0] == 0:
             why = "q = 0"
         else:
             why = "outside the block of rows the reader took"
-        reasons.append(f"line {number}: {why}")
+        reasons.append(f"line {row.number}: {why}")
     more = ", ..." if len(skipped) > _EXAMPLES else ""
     return (f"the file reader skipped {len(skipped)} row(s) of numbers "
-            f"({'; '.join(reasons)}{more})",)
+            f"({'; '.join(reasons)}{more})",), extra
+
+
+def _with_rows(curve: RawCurve, extra: np.ndarray) -> RawCurve:
+    """``curve`` with the rows ``extra`` (q, I, dI, dQ columns) added, sorted by q."""
+    if not len(extra):
+        return curve
+
+    def column(values: np.ndarray | None, index: int) -> np.ndarray:
+        added = extra[:, index] if extra.shape[1] > index else np.zeros(len(extra))
+        return np.concatenate([np.zeros(curve.q.size) if values is None else values, added])
+
+    q = np.concatenate([curve.q, extra[:, 0]])
+    order = np.argsort(q, kind="stable")
+    dI, dQ = column(curve.dI, 2)[order], column(curve.dQ, 3)[order]
+    return RawCurve(curve.title, q[order], np.concatenate([curve.I, extra[:, 1]])[order],
+                    dI, dQ if _stated(dQ) else None, curve.dQl, curve.dQw, curve.notes)
 
 
 def load_1d(path: str | Path) -> list[RawCurve]:
@@ -253,12 +343,15 @@ def load_1d(path: str | Path) -> list[RawCurve]:
                         or f"{path.name}: could not be read as SAS data ({exc}).") from exc
 
     one_d = [d for d in datasets if not _is_2d(d)
-             and np.ndim(getattr(d, "x", None)) == 1 and np.size(d.x)]  # empty reads: x = None
+             and np.ndim(getattr(d, "x", None)) == 1]  # empty reads: x = None
     text = [d for d in one_d if getattr(d, "meta_data", {}).get("loader") in TEXT_LOADERS]
-    notes = _skipped_rows(path, text) if text else ()
-    curves = [from_data1d(d, title=getattr(d, "title", "") or f"{path.name} [{i + 1}]",
-                          notes=notes if any(d is t for t in text) else ())
+    notes, extra = _text_rows(path, text) if text else ((), np.empty((0, 2)))
+    curves = [_with_rows(from_data1d(d, title=getattr(d, "title", "") or f"{path.name} [{i + 1}]",
+                                     notes=notes), extra)
+              if text and d is text[0] else from_data1d(d, title=getattr(d, "title", "")
+                                               or f"{path.name} [{i + 1}]")
               for i, d in enumerate(one_d)]
+    curves = [c for c in curves if c.q.size]
     if curves:
         return curves
     if any(_is_2d(d) for d in datasets):

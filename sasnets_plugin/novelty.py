@@ -94,6 +94,13 @@ class Novelty:
                 or not (self.window_scale > 0 and self.shape_scale > 0):
             raise WeightsError(f"The network's OOD reference ({METADATA_KEY!r} in its "
                                "metadata) holds no usable training windows or scales.")
+        numbers = (self.window_median, self.window_scale, self.shape_median, self.shape_scale,
+                   self.threshold)
+        if not (np.all(np.isfinite(numbers)) and np.all(np.isfinite(self.reference))):
+            # a NaN threshold would call every curve "like the training data"
+            raise WeightsError(f"The network's OOD reference ({METADATA_KEY!r} in its "
+                               "metadata) holds NaN or infinite values; restore the "
+                               "exported metadata.json.")
 
     @classmethod
     def from_metadata(cls, metadata: dict) -> Novelty | None:

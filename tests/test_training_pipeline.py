@@ -188,3 +188,21 @@ def test_unknown_or_repeated_ensemble_members_are_refused():
     for bad in ("resnet1d+nosuchnet", "resnet1d+resnet1d"):
         with pytest.raises(ValueError, match="distinct names"):
             members(bad)
+
+
+def test_export_to_swaps_in_a_whole_network_and_keeps_other_files(tiny_run, tmp_path):
+    """--export-to fills a folder beside the target and swaps it in (issue 24, row 9; the
+    kill -9 case is tests/test_reliability_sweep_training.py::test_row09_...)."""
+    target = tmp_path / "shipped"
+    target.mkdir()
+    (target / "README.md").write_text("kept")
+    (target / "model.tflite").write_bytes(b"a stale network")
+    cmd = [sys.executable, "-m", "training.run", "export", "--out", str(tiny_run),
+           "--export-to", str(target)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (target / "README.md").read_text() == "kept"
+    exported = tiny_run / "weights"
+    assert (target / "model.tflite").read_bytes() == (exported / "model.tflite").read_bytes()
+    assert Classifier(target).classes == json.loads((exported / "classes.json").read_text())
+    assert not list(tmp_path.glob(".partial-*"))

@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Iterator
 
 PARTIAL_PREFIX = ".partial-"
+#: Suffix of the previous folder while :func:`replace_folder` swaps a new one in.
+OLD_SUFFIX = ".old"
 
 
 def partial_path(path: Path) -> Path:
@@ -49,10 +52,54 @@ def remove_partials(folder: Path) -> int:
     """Delete temporary files a killed run left in ``folder``; how many."""
     removed = 0
     for tmp in Path(folder).glob(f"{PARTIAL_PREFIX}*"):
+        if tmp.is_dir():  # a folder being swapped in (replace_folder) is not a file's
+            continue
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
             removed += 1
     return removed
+
+
+def replace_folder(target: Path, files: list[Path]) -> None:
+    """Make ``target`` hold ``files`` (plus the files of the old ``target`` that they do
+    not replace), never half of them: they are copied into a temporary folder beside it,
+    which then takes its place by two renames. A kill between the renames leaves no
+    ``target`` but the old one beside it, which the next call puts back first."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _recover_folder(target)
+    new = target.with_name(f"{PARTIAL_PREFIX}{os.getpid()}-{target.name}")
+    old = target.with_name(f"{PARTIAL_PREFIX}{os.getpid()}-{target.name}{OLD_SUFFIX}")
+    names = {Path(f).name for f in files}
+    try:
+        new.mkdir()
+        kept = [p for p in target.iterdir() if p.name not in names] if target.is_dir() else []
+        for source in [*kept, *map(Path, files)]:
+            if source.is_dir():
+                shutil.copytree(source, new / source.name)
+                continue
+            shutil.copy2(source, new / source.name)
+            with open(new / source.name, "rb+") as handle:
+                os.fsync(handle.fileno())
+        if target.exists():
+            os.rename(target, old)
+        os.rename(new, target)
+    finally:
+        shutil.rmtree(new, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover_folder(target: Path) -> None:
+    """Undo what a killed :func:`replace_folder` left: the old folder is put back when the
+    target is missing, and temporary folders are removed."""
+    for leftover in sorted(target.parent.glob(f"{PARTIAL_PREFIX}*-{target.name}{OLD_SUFFIX}")):
+        if not target.exists():
+            os.rename(leftover, target)
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in target.parent.glob(f"{PARTIAL_PREFIX}*-{target.name}"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -29,13 +29,15 @@ def resolve_models(spec: str | None) -> list[str]:
 
     *spec* is a comma separated list whose items are model names, shell
     globs (``core_shell_*``), ``default`` (the 71 default classes, in order)
-    or ``all`` (every model of the installed sasmodels).  ``None`` or an
-    empty string means ``default``; an item written ``+name`` adds to the
+    or ``all`` (every model of the installed sasmodels).  ``None`` means
+    ``default``; an empty string selects no model and is refused (``--models ''``
+    is more likely a shell variable that was not set than a wish for the 71
+    defaults).  An item written ``+name`` adds to the
     default classes (``+superball`` = ``default,superball``).  Items keep the order they are given in;
     a glob expands in sorted order.  Unknown names or globs that match
     nothing raise :class:`ValueError` naming them.
     """
-    if spec is None or not str(spec).strip():
+    if spec is None:
         return list(DEFAULT_MODELS)
     known = available_models()
     known_set = set(known)

@@ -20,6 +20,10 @@ from .generate import SPLITS, plan_chunks
 NO_STRUCTURE = ""
 
 
+class DamagedChunk(ValueError):
+    """A chunk file that exists but cannot be read whole; the message names it."""
+
+
 @dataclass
 class Split:
     """All curves of one split, ragged; row order: class name (sorted), chunk, row."""
@@ -81,7 +85,8 @@ def load_split(dataset_dir, split: str, models=None, allow_partial: bool = False
     """Load every curve of *split* ("train", "val", "test" or "shifted").
 
     *models* restricts to some classes. Missing chunk files raise
-    :class:`FileNotFoundError` unless *allow_partial* (then they are skipped).
+    :class:`FileNotFoundError` unless *allow_partial* (then they are skipped); a chunk
+    file that cannot be read raises :class:`DamagedChunk`.
     """
     import h5py
 
@@ -106,13 +111,23 @@ def load_split(dataset_dir, split: str, models=None, allow_partial: bool = False
         if not path.is_file():
             missing.append(str(chunk.relpath()))
             continue
-        with h5py.File(path, "r") as handle:
-            for key in parts:
-                parts[key].append(handle[key][()])
-            sizes.append(np.diff(handle["offsets"][()]))
-            labels.extend(handle["label"].asstr()[()].tolist())
-            params.extend(json.loads(s) for s in handle["params"].asstr()[()])
-            model_col.extend([chunk.model] * int(handle.attrs["count"]))
+        try:
+            with h5py.File(path, "r") as handle:
+                arrays = {key: handle[key][()] for key in parts}
+                offsets = handle["offsets"][()]
+                chunk_labels = handle["label"].asstr()[()].tolist()
+                chunk_params = [json.loads(s) for s in handle["params"].asstr()[()]]
+                count = int(handle.attrs["count"])
+        except (OSError, KeyError, ValueError) as exc:  # truncated, overwritten, edited
+            raise DamagedChunk(
+                f"{path} is damaged ({exc}): run the generate stage (or all) with the same "
+                "options to generate it again.") from None
+        for key in parts:
+            parts[key].append(arrays[key])
+        sizes.append(np.diff(offsets))
+        labels.extend(chunk_labels)
+        params.extend(chunk_params)
+        model_col.extend([chunk.model] * count)
     if missing and not allow_partial:
         raise FileNotFoundError(
             f"{len(missing)} chunk file(s) of split {split!r} missing in {dataset_dir} "

@@ -10,12 +10,17 @@ for every version, so the shipped network and v3 are scored on the same inputs.
 The cache (``CACHE/<version>/<split>.*``) holds the inputs as a float32 ``.npy`` read
 memory-mapped (the full training split is about 4 GB), the labels and windows, and a
 ``.json`` record written last: an interrupted encoding leaves no record, so it is redone;
-every file is written under a temporary name and renamed (:mod:`training.atomic`).
+every file is written under a temporary name and renamed (:mod:`training.atomic`). A
+damaged cache (a record or array that does not read) is encoded again. The inputs file
+gets all its disk space before it is mapped: writing into a mapped file on a full disk
+kills the process (SIGBUS), where the allocation raises an ``OSError``.
 """
 from __future__ import annotations
 
 import json
 import logging
+import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,13 +82,36 @@ def _load(paths: dict[str, Path], forms: list[str]) -> Encoded:
                    encode_labels(labels.tolist(), forms))
 
 
+def _cached(paths: dict[str, Path], record: dict, forms: list[str]) -> Encoded | None:
+    """The cached split when its record matches ``record`` and every file reads, else
+    None (then it is encoded again)."""
+    if not paths["record"].is_file():
+        return None
+    try:
+        if json.loads(paths["record"].read_text()) != record:
+            return None
+        return _load(paths, forms)
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        log.warning("%s: damaged cache (%s); encoding it again", paths["record"].parent, exc)
+        return None
+
+
+def _allocate(path: Path) -> None:
+    """Reserve the disk space of the whole file (module docstring: SIGBUS)."""
+    with open(path, "rb+") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(handle.fileno(), 0, size)
+
+
 def encode_split(dataset_dir: Path, split: str, forms: list[str], version: str,
                  cache_dir: Path) -> Encoded:
     """The split's inputs in preprocessing ``version`` (cached in ``cache_dir``)."""
     paths = _paths(cache_dir, version, split)
     record = _record(dataset_dir, split, forms, version)
-    if paths["record"].is_file() and json.loads(paths["record"].read_text()) == record:
-        return _load(paths, forms)
+    cached = _cached(paths, record, forms)
+    if cached is not None:
+        return cached
     paths["inputs"].parent.mkdir(parents=True, exist_ok=True)
     atomic.remove_partials(paths["inputs"].parent)
     transform = get_transform(version)
@@ -97,6 +125,7 @@ def encode_split(dataset_dir: Path, split: str, forms: list[str], version: str,
     with atomic.replacing(paths["inputs"]) as tmp:
         inputs = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
                                            shape=(n, *transform.shape))
+        _allocate(tmp)
         row = 0
         with tqdm(total=n, desc=f"encode {split} ({version})", unit="curve",
                   mininterval=5.0, disable=None) as bar:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import logging
 import math
@@ -141,7 +142,10 @@ def estimated_cost(chunk: Chunk) -> float:
     return chunk.count * (per_curve + 600.0)
 
 
-def chunk_is_complete(chunk: Chunk, out_dir) -> bool:
+def chunk_is_complete(chunk: Chunk, out_dir, generator_version: int = GENERATOR_VERSION) -> bool:
+    """Whether *chunk*'s file is there, opens, is marked ``complete`` and holds its
+    curves, written by *generator_version* (a damaged file, a truncated copy say, is not:
+    it is regenerated)."""
     path = chunk.path(out_dir)
     if not path.is_file():
         return False
@@ -150,7 +154,7 @@ def chunk_is_complete(chunk: Chunk, out_dir) -> bool:
 
         with h5py.File(path, "r") as handle:
             return (bool(handle.attrs.get("complete", False)) and
-                    int(handle.attrs["generator_version"]) == GENERATOR_VERSION and
+                    int(handle.attrs["generator_version"]) == generator_version and
                     int(handle.attrs["count"]) == chunk.count and
                     int(handle.attrs["seed"]) == chunk.seed and
                     handle["offsets"].shape == (chunk.count + 1,))
@@ -216,7 +220,12 @@ def compute_chunk(chunk: Chunk) -> dict:
 
 
 def write_chunk(result: dict, out_dir) -> Path:
-    """Write a :func:`compute_chunk` result atomically (temporary name, then rename)."""
+    """Write a :func:`compute_chunk` result atomically (temporary name, then rename).
+
+    The HDF5 file is built in memory and written with plain file I/O: HDF5 writing to a
+    full disk raised in its destructors and crashed the process (segmentation fault),
+    where a plain write raises one ``OSError`` (ENOSPC) that the caller reports.
+    """
     import h5py
 
     chunk: Chunk = result["chunk"]
@@ -224,8 +233,9 @@ def write_chunk(result: dict, out_dir) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     text = h5py.string_dtype("utf-8")
+    buffer = io.BytesIO()
     try:
-        with h5py.File(tmp, "w") as handle:
+        with h5py.File(buffer, "w") as handle:
             opts = dict(compression="gzip", compression_opts=4, shuffle=True)
             for key, values in result["arrays"].items():
                 if values.dtype == object:
@@ -245,6 +255,10 @@ def write_chunk(result: dict, out_dir) -> Path:
             attrs["elapsed_s"] = float(result["elapsed_s"])
             attrs["stats"] = json.dumps(result["stats"])
             attrs["complete"] = True
+        with open(tmp, "wb") as handle:
+            handle.write(buffer.getbuffer())
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -448,6 +462,9 @@ def generate_dataset(out_dir, models=None, per_model: int = DEFAULT_PER_MODEL,
     workers = cluster.default_workers() if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
+    for name, value, smallest in (("seed", seed, 0), ("serial_sample", serial_sample, 0)):
+        if value < smallest:  # refused before the manifest is written
+            raise ValueError(f"{name} must be at least {smallest}, got {value}")
     manifest = build_manifest(models, per_model, seed, chunk_size, shifted_per_model)
     check_or_write_manifest(out_dir, manifest)
     with atomic.exclusive(out_dir / ".generate.lock",
@@ -647,7 +664,7 @@ def main(argv=None) -> int:
                          progress=not args.no_progress, serial_sample=args.serial_sample,
                          shifted_per_model=args.shifted_per_model,
                          scheduler=args.scheduler)
-    except (ValueError, RuntimeError) as exc:
+    except (ValueError, RuntimeError, OSError) as exc:  # OSError: a full disk, say
         log.error("%s", exc)
         return 2
     return 0

@@ -17,16 +17,22 @@ network, the shipped one included), ``weights/`` (the exported network, loadable
 ``--export-to``. An architecture ``a+b`` is an ensemble: ``a`` and ``b`` are trained,
 the average of their log-probabilities is evaluated and exported (``training.ensemble``).
 
-Every stage reuses finished work, so the same command resumes after an interruption.
+Every stage reuses finished work, so the same command resumes after an interruption
+(a chunk file of the dataset that is damaged, a truncated copy say, is generated again).
 The dataset options default to what an existing dataset was generated with; given
-explicitly, they must match it. A wrong command line stops with ``error: ...`` and
-exit status 2.
+explicitly, they must match it. A wrong command line, a damaged file, a full disk or a
+second run on the same ``--out`` (refused: "another run is writing here") stops with
+``error: ...`` and exit status 2; after a full disk, the same command resumes.
+``--export-to`` fills a temporary folder beside the target and swaps it in, so the
+target holds the old network or the new one, whole.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import math
 import platform
 import shlex
 import shutil
@@ -38,7 +44,9 @@ from sasnets_plugin import environment
 
 from . import storage
 from .architectures import ARCHITECTURES, BASELINE_ARCHITECTURE, DEFAULT_ARCHITECTURE, hyperparameters
+from . import atomic
 from .classes import MODELS_HELP, resolve_models
+from .dataset import DamagedChunk
 from .ensemble import SEPARATOR, members
 from .evaluate import EQUIVALENT_SAMPLE, EQUIVALENT_TOP
 from .generate import DEFAULT_PER_MODEL, DEFAULT_SEED, DEFAULT_SHIFTED_PER_MODEL
@@ -51,6 +59,8 @@ STAGES = ("generate", "train", "evaluate", "export", "all")
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "model_weights"
 EXIT_USAGE = 2
 MANIFEST = "manifest.json"
+#: Held in ``--out`` for the whole run: two runs there would delete each other's files.
+RUN_LOCK = ".run.lock"
 
 
 class UsageError(Exception):
@@ -120,8 +130,14 @@ def check_arguments(args) -> list[str]:
         if value is not None and value < smallest:
             extra = " (one curve each for train, val and test)" if name == "--per-model" else ""
             raise UsageError(f"{name} must be at least {smallest}{extra}, not {value}.")
-    if not args.learning_rate > 0:
-        raise UsageError(f"--learning-rate must be positive, not {args.learning_rate}.")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError(f"--seed must be at least 0, not {args.seed}.")
+    if not (math.isfinite(args.learning_rate) and args.learning_rate > 0):
+        raise UsageError(f"--learning-rate must be a positive number, not {args.learning_rate}.")
+    for option, folder in (("--out", args.out), ("--dataset", args.dataset),
+                           ("--export-to", args.export_to)):
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise UsageError(f"{option} {folder} is a file, not a folder.")
     architectures = [a.strip() for a in args.architectures.split(",") if a.strip()]
     if not architectures:
         raise UsageError("--architectures names no network.")
@@ -165,7 +181,14 @@ def read_dataset_manifest(args, stage: str) -> dict | None:
     """The dataset's manifest; for a stage that needs the data, a clear error without one."""
     path = dataset_dir(args) / MANIFEST
     if path.is_file():
-        return json.loads(path.read_text())
+        try:
+            manifest = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"{path} is damaged ({exc}): restore it, or generate the dataset "
+                             "again in another folder.") from None
+        if not isinstance(manifest, dict):
+            raise UsageError(f"{path} is not a dataset manifest (a JSON object).")
+        return manifest
     if stage in ("train", "evaluate", "export"):
         raise UsageError(f"no dataset in {dataset_dir(args)} ({MANIFEST} is missing): run the "
                          "generate stage (or all) first, or point --dataset at a generated dataset.")
@@ -214,21 +237,34 @@ def _encode(args, split: str, forms: list[str], version: str | None = None):
     try:
         return encode_split(dataset_dir(args), split, forms, version or PREPROCESSING_VERSION,
                             args.out / "cache")
-    except FileNotFoundError as exc:  # chunk files missing: generation unfinished
+    except (FileNotFoundError, DamagedChunk) as exc:  # generation unfinished or damaged
         raise UsageError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- stages
 
-def dataset_complete(folder: Path, manifest: dict | None) -> bool:
-    """Every chunk file of the dataset is there (each is renamed into place whole)."""
-    from .generate import plan_chunks
+def unfinished_chunks(folder: Path, manifest: dict) -> list[Path]:
+    """The chunk files of the dataset that are missing or damaged (truncated, not marked
+    complete, not of the dataset's generator version): each is renamed into place whole,
+    so anything else was changed after generation."""
+    from .generate import chunk_is_complete, plan_chunks
 
-    if manifest is None:
-        return False
     chunks = plan_chunks(manifest["models"], manifest["per_model"], manifest["seed"],
                          manifest["chunk_size"], manifest.get("shifted_per_model", 0))
-    return all(c.path(folder).is_file() for c in chunks)
+    version = int(manifest["generator_version"])
+    return [c.path(folder) for c in chunks if not chunk_is_complete(c, folder, version)]
+
+
+def dataset_complete(folder: Path, manifest: dict | None) -> bool:
+    """Every chunk file of the dataset is there and whole (:func:`unfinished_chunks`)."""
+    if manifest is None:
+        return False
+    unfinished = unfinished_chunks(folder, manifest)
+    damaged = [p for p in unfinished if p.is_file()]
+    if damaged:
+        log.warning("%d chunk file(s) of %s are damaged and will be generated again: %s",
+                    len(damaged), folder, ", ".join(str(p.relative_to(folder)) for p in damaged))
+    return not unfinished
 
 
 def stage_generate(args, manifest: dict | None) -> Path:
@@ -245,6 +281,10 @@ def stage_generate(args, manifest: dict | None) -> Path:
                                 scheduler=args.scheduler)
     except (ValueError, RuntimeError) as exc:  # other settings in the folder, a generator
         raise UsageError(str(exc)) from None   # already writing there, a model that fails
+    except OSError as exc:
+        if args.scheduler and exc.errno is None:  # distributed's "Timed out trying to connect"
+            raise UsageError(f"cannot use the Dask scheduler at {args.scheduler}: {exc}") from None
+        raise
 
 
 def stage_train(args, architectures: list[str]) -> dict:
@@ -495,11 +535,22 @@ def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
         shutil.copy2(generation, out / generation.name)
     log.info("exported %s to %s", arch, out)
     if args.export_to:
-        args.export_to.mkdir(parents=True, exist_ok=True)
-        for item in out.iterdir():
-            shutil.copy2(item, args.export_to / item.name)
+        atomic.replace_folder(args.export_to, sorted(out.iterdir()))
         log.info("copied the network to %s", args.export_to)
     return out
+
+
+def system_error(exc: OSError, out: Path) -> str:
+    """A sentence for an OSError in a run writing in ``out``, with what to do when the
+    disk is full or read-only."""
+    text = (f"{exc.filename}: {exc.strerror or exc}" if exc.filename
+            else f"{exc.strerror or exc} (in {out})")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"{text}. Free some space (or point --out elsewhere) and run the same command "
+                "again: finished work is kept.")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{text}. Give an --out (and --dataset) folder this user can write."
+    return f"{text}."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -515,16 +566,23 @@ def main(argv: list[str] | None = None) -> int:
         default_folders(args)
         manifest = read_dataset_manifest(args, args.stage)
         settle_dataset_options(args, manifest)
-        if args.stage in ("generate", "all"):
-            stage_generate(args, manifest)
-        if args.stage in ("train", "all"):
-            stage_train(args, architectures)
-        if args.stage in ("evaluate", "all"):
-            stage_evaluate(args, architectures)
-        if args.stage in ("export", "all"):
-            stage_export(args, architectures, argv)
+        args.out.mkdir(parents=True, exist_ok=True)
+        with atomic.exclusive(args.out / RUN_LOCK, UsageError(
+                f"another run is writing here ({args.out}): wait for it to finish, or use "
+                "another --out.")):
+            if args.stage in ("generate", "all"):
+                stage_generate(args, manifest)
+            if args.stage in ("train", "all"):
+                stage_train(args, architectures)
+            if args.stage in ("evaluate", "all"):
+                stage_evaluate(args, architectures)
+            if args.stage in ("export", "all"):
+                stage_export(args, architectures, argv)
     except (UsageError, TrainingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a full disk, a read-only folder...
+        print(f"error: {system_error(exc, args.out)}", file=sys.stderr)
         return EXIT_USAGE
     log.info("%s finished in %.0f s", args.stage, time.perf_counter() - started)
     return 0

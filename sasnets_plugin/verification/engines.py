@@ -13,9 +13,11 @@ fresh pool takes over.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -109,6 +111,21 @@ def _dask_fit(task: Task) -> CandidateFit:
     return run_task(task)
 
 
+@contextlib.contextmanager
+def _ctrl_c_ignored():
+    """SIGINT ignored while processes are started, in the main thread (where Python
+    handles signals): the terminal sends Ctrl-C to the whole process group, and workers
+    interrupted while importing printed tracebacks over the command's output."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class _Pool:
     """Spawned worker processes plus a shared "cancelled up to run N" counter, so that a
     cancelled run's stragglers stop even after the next run has started."""
@@ -120,6 +137,9 @@ class _Pool:
         self.executor = ProcessPoolExecutor(max_workers=n, mp_context=ctx,
                                             initializer=_init_worker,
                                             initargs=(self.cancelled,))
+        with _ctrl_c_ignored():  # workers inherit it: Ctrl-C stops this process alone
+            for _ in range(n):  # each submit starts one more worker while none is idle
+                self.executor.submit(os.getpid)
         self.run_lock = threading.Lock()
         self.last_run = 0
 
