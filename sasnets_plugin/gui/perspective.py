@@ -126,6 +126,11 @@ class _PageWatch(QtCore.QObject):
         self.finished.emit(self.page, result)
 
 
+def _sentence(text: str) -> str:
+    """``text`` with a lower-case start, to follow a file name and a colon."""
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
 def settings_path() -> Path:
     """The preferences file in SasView's configuration folder."""
     from sas.system import user
@@ -156,6 +161,15 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     @property
     def title(self) -> str:
         return "Model Suggestion"
+
+    @property
+    def optimizer(self) -> str:
+        """The Fitting perspective's optimizer: SasView's ``GuiManager.showFitResults``
+        reads it from the perspective in front when a fit ends, and a fit started here
+        may end while this perspective is in front."""
+        fitting = (None if self._manager is None
+                   else self._manager.loadedPerspectives.get(fitting_bridge.FITTING))
+        return getattr(fitting, "optimizer", "Unknown")
 
     def __init__(self, parent=None):
         super().__init__()
@@ -297,9 +311,10 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.txtSearch.setObjectName("txtSearch")
         self.txtSearch.setPlaceholderText("part of a model name, e.g. sphere")
         self.txtSearch.setClearButtonEnabled(True)
-        self.txtSearch.setToolTip("Show only the rows whose model name contains this text "
-                                  "(the first match is selected).")
+        self.txtSearch.setToolTip("Show only the rows whose model name contains this text; "
+                                  "the chosen model stays (Enter chooses the first match).")
         self.txtSearch.textChanged.connect(self._apply_search)
+        self.txtSearch.returnPressed.connect(self._select_first_match)
         search.addWidget(self.txtSearch, 1)
         self.lblMatches = QtWidgets.QLabel()
         search.addWidget(self.lblMatches)
@@ -460,12 +475,12 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             data = GuiUtils.dataFromItem(item)
             title = item.text() or getattr(data, "title", "") or "data"
             if data is None:
-                refused.append(f"'{title}' holds no data.")
+                refused.append(f"{title}: it holds no data.")
                 continue
             try:
                 raw = from_data1d(data, title=title)
             except DataError as exc:
-                refused.append(str(exc))
+                refused.append(f"{title}: {_sentence(str(exc))}")
                 continue
             dataset = DataSet(self._next_key, item, raw, status=(
                 "Received; click Suggest model to rank the models.", logging.INFO))
@@ -477,7 +492,8 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             self.cbDataSet.setCurrentIndex(self.cbDataSet.findData(added[-1].key))
         self._refresh()
         if refused:
-            self._say(" ".join(refused), logging.WARNING)
+            self._say("Not added (the rest of SasView can still use them): "
+                      + " ".join(dict.fromkeys(refused)), logging.WARNING)
         elif not added:
             self._say("No data was sent.", logging.WARNING)
 
@@ -759,8 +775,11 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         lines.extend(fit.notes)
         return "\n".join(lines)
 
-    def _apply_search(self, *_):
-        """Show only the rows whose model contains the search text; select the first."""
+    def _apply_search(self, *_) -> list[int]:
+        """Show only the rows whose model contains the search text (the rows shown).
+
+        A filter only hides rows: the data set's chosen model stays what it was (Enter
+        in the box selects the first match, as a click would)."""
         text = self.txtSearch.text().strip().lower()
         table = self.tblRanking
         shown = []
@@ -771,13 +790,21 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             table.setRowHidden(row, hide)
             if not hide:
                 shown.append(row)
-        self.lblMatches.setText(f"{len(shown)} of {table.rowCount()}" if text else "")
-        if not text:
-            return
+        matches = f"{len(shown)} of {table.rowCount()}" if text else ""
         rows = table.selectionModel().selectedRows()
-        if shown and not (rows and rows[0].row() in shown):
-            table.selectRow(shown[0])
-            table.scrollToItem(table.item(shown[0], COL_MODEL))
+        if text and rows and rows[0].row() not in shown:
+            matches += (f"; the chosen {table.item(rows[0].row(), COL_MODEL).text()} is "
+                        "hidden")
+        self.lblMatches.setText(matches)
+        return shown
+
+    def _select_first_match(self):
+        """Enter in the search box: choose the first row shown (as a click would)."""
+        shown = self._apply_search()
+        if shown and self.txtSearch.text().strip():
+            self.tblRanking.selectRow(shown[0])
+            self.tblRanking.scrollToItem(self.tblRanking.item(shown[0], COL_MODEL))
+            self._apply_search()
 
     def _fill_notes(self, dataset: DataSet | None):
         if dataset is None or dataset.outcome is None:
@@ -1222,35 +1249,37 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self._refresh()
 
     def _install_project_loader(self):
-        """Let *Open Project* / *Open Analysis* give this perspective its part back.
-
-        SasView 6.2's Data Explorer hands a project's entries only to the perspectives it
-        knows (fit, invariant, corfunc, inversion keys); this wraps its
-        ``updatePerspectiveWithProperties`` once, so that an entry with
-        :data:`PROJECT_KEY` is sent to the Model Suggestion perspective of the moment
-        (``setData`` then ``updateFromParameters``).
-        """
+        """Let *Open Project* / *Open Analysis* give this perspective its part back
+        (:func:`.sasview_fixes.route_project_entries`)."""
         manager = self._manager
-        explorer = getattr(manager, "filesWidget", None)
-        if explorer is None or getattr(explorer, "_sasnets_project_loader", False):
+        if manager is None:
             return
-        original = explorer.updatePerspectiveWithProperties
 
-        def update_perspective_with_properties(key, value):
-            original(key, value)
-            if not isinstance(value, dict) or PROJECT_KEY not in value:
-                return
-            try:
-                perspective = manager.loadedPerspectives.get(PERSPECTIVE_NAME)
-                item = explorer.getItemForID(key)
-                if perspective is not None and item is not None:
-                    perspective.setData([item])
-                    perspective.updateFromParameters(value[PROJECT_KEY])
-            except Exception:  # a damaged entry must not stop SasView's project load
-                log.exception("Model Suggestion: could not restore %s from the project", key)
+        def hook():
+            perspective = manager.loadedPerspectives.get(PERSPECTIVE_NAME)
+            return None if perspective is None else perspective.restore_project_entry
 
-        explorer.updatePerspectiveWithProperties = update_perspective_with_properties
-        explorer._sasnets_project_loader = True
+        sasview_fixes.route_project_entries(manager, PROJECT_KEY, hook)
+
+    def restore_project_entry(self, item, params: dict | None, failure: Exception | None):
+        """One data set of a project being opened: take its ``params`` (this
+        perspective's part) back; when SasView could not restore its fit page
+        (``failure``), say so: the data and ranking are back, the fit page is not."""
+        if item is None:
+            if failure is not None:
+                self._say(f"SasView could not restore a data set of the project: {failure}",
+                          logging.WARNING)
+            return
+        if params is not None:
+            self.setData([item])
+            self.updateFromParameters(params)
+        if failure is None:
+            return
+        dataset = self._find(item=item)
+        title = dataset.title if dataset is not None else (item.text() or "a data set")
+        back = "its data and ranking are back" if dataset is not None else "its data are back"
+        self._say(f"SasView could not restore the fit page of {title} from the project "
+                  f"({failure}); {back}: fit it again.", logging.WARNING, dataset)
 
     # ------------------------------------------------------------------ SasView: report, copy
 

@@ -338,9 +338,10 @@ def same_ranking(old, new) -> bool:
 
 
 def to_rank(datasets: list[DataSet], current: DataSet | None) -> list[DataSet]:
-    """The data sets *Suggest model* ranks: those not ranked yet; when every one is,
-    the one shown (asked again)."""
-    new = [d for d in datasets if d.ranking is None]
+    """The data sets *Suggest model* ranks: those never tried yet; when there are none,
+    the one shown (asked again). A data set that could not be ranked is tried again
+    only when it is the one shown: it must not stand in the way of the others."""
+    new = [d for d in datasets if d.outcome is None]
     if new:
         return new
     return [current] if current is not None else []

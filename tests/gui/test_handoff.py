@@ -129,6 +129,7 @@ def test_product_suggestion_opens_form_and_structure_factor(gui, qtbot, sds):
     assert table.item(row, 1).text() == "ellipsoid × hayter_msa"
     assert "sasmodels: ellipsoid@hayter_msa" in table.item(row, 1).toolTip()
     perspective.txtSearch.setText("hayter")  # found by either name
+    perspective.txtSearch.returnPressed.emit()  # Enter: the first match
     assert "hayter_msa" in perspective.selected_model()
     perspective.txtSearch.clear()
 

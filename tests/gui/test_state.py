@@ -87,6 +87,16 @@ def test_suggest_ranks_new_data_sets_and_keeps_the_others(sphere_raw, ranking):
     assert state.to_rank([], current=None) == []
 
 
+def test_a_data_set_that_failed_to_rank_does_not_block_the_others(sphere_raw, ranking):
+    """Issue 25 defect 9: with one data set that could not be ranked, Suggest retried it
+    on every click and never re-ranked the data set shown."""
+    done = dataset(0, sphere_raw, ranking)
+    failed = dataset(1, sphere_raw)
+    failed.set_outcome(Outcome(1, error="The curve has no positive intensities."))
+    assert state.to_rank([done, failed], current=done) == [done]
+    assert state.to_rank([done, failed], current=failed) == [failed]
+
+
 def test_preselected_is_the_verified_best_else_the_network_first(sphere_raw, ranking,
                                                                 verification):
     ds = dataset(0, sphere_raw, ranking)
