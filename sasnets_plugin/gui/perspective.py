@@ -58,12 +58,18 @@ VISIBLE_ROWS = 5
 #: Widest the model column gets by itself: room for a product such as
 #: "core_shell_ellipsoid × hayter_msa"; longer names are elided, whole in tooltips.
 MODEL_COLUMN_WIDTH = 300
+#: Factor of room below the smallest and above the largest intensity on the plot's
+#: log axis: error bars reaching down to ~0 (dI ≥ I) would otherwise stretch it over
+#: decades and squeeze the data (SDS, apoferritin).
+Y_MARGIN = 3.0
 #: Width of the fit status column (long failure reasons are elided, whole in tooltips).
 STATUS_COLUMN_WIDTH = 100
-COLUMNS = ("Rank", "Model", "Probability", "Verified #", "Posterior", "χ²ᵣ", "BIC",
+COLUMNS = ("Rank", "Model", "Probability", "Verified #", "Combined score", "χ²ᵣ", "BIC",
            "Fit status", "Category")
 (COL_RANK, COL_MODEL, COL_PROBABILITY, COL_VERIFIED, COL_POSTERIOR, COL_CHI2R, COL_BIC,
  COL_STATUS, COL_CATEGORY) = range(len(COLUMNS))
+#: Columns whose first click sorts the largest first (a higher value is better).
+DESCENDING_FIRST = frozenset({COL_PROBABILITY, COL_POSTERIOR})
 #: Columns shown once the data set has been verified.
 VERIFICATION_COLUMNS = (COL_VERIFIED, COL_POSTERIOR, COL_CHI2R, COL_BIC, COL_STATUS)
 _HEADER_TIPS = {
@@ -340,13 +346,17 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         header.resizeSection(COL_STATUS, STATUS_COLUMN_WIDTH)
         header.setStretchLastSection(True)
         # Click a header to sort (e.g. by Verified #); the network rank order at first.
-        # No sort arrow: it would widen every column and push the category out of view.
-        header.setSortIndicator(COL_RANK, QtCore.Qt.AscendingOrder)
-        header.setSortIndicatorShown(False)
+        # The first click puts the best first: the most probable, the lowest χ²ᵣ.
+        self._sort_order = (COL_RANK, QtCore.Qt.AscendingOrder)
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(*self._sort_order)
+        header.sectionClicked.connect(self._sort_clicked)
         self.tblRanking.setTextElideMode(QtCore.Qt.ElideRight)
         for column in VERIFICATION_COLUMNS:
             self.tblRanking.setColumnHidden(column, True)
-        self.tblRanking.itemDoubleClicked.connect(lambda _item: self.onFit())
+        # A double click or Enter on a row fits it (Qt's "activated").
+        self.tblRanking.activated.connect(lambda _index: self.onFit())
         self.tblRanking.itemSelectionChanged.connect(self._selection_changed)
         layout.addWidget(self.tblRanking)
 
@@ -666,10 +676,8 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
     def _fill_table(self, dataset: DataSet | None):
         table = self.tblRanking
-        header = table.horizontalHeader()
         self._filling = True
         try:
-            table.setSortingEnabled(False)  # while filling
             table.setRowCount(0)
             ranking = None if dataset is None else dataset.ranking
             verified = None if dataset is None else dataset.verified
@@ -677,8 +685,8 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
                 table.setColumnHidden(column, verified is None)
             weighting = "" if verified is None else f" ({state.verification_weighting(verified)})"
             table.horizontalHeaderItem(COL_CHI2R).setText(f"χ²ᵣ{weighting}")
-            if table.isColumnHidden(header.sortIndicatorSection()):
-                header.setSortIndicator(COL_RANK, QtCore.Qt.AscendingOrder)
+            if table.isColumnHidden(self._sort_order[0]):
+                self._sort_order = (COL_RANK, QtCore.Qt.AscendingOrder)
             if ranking is None:
                 return
             self._categories = None  # re-read: the user may have edited categories
@@ -697,8 +705,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
                     cell.setData(SORT_ROLE, row + 1)
                     cell.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
                     table.setItem(row, COL_RANK, cell)
-            table.setSortingEnabled(True)  # sorts by the column the user chose (rank at first)
-            header.setSortIndicatorShown(False)  # (turned on by setSortingEnabled; see _build_ui)
+            self._sort(*self._sort_order)  # the column the user chose (rank at first)
             table.resizeColumnToContents(COL_MODEL)
             table.setColumnWidth(COL_MODEL, min(table.columnWidth(COL_MODEL), MODEL_COLUMN_WIDTH))
         finally:
@@ -743,6 +750,20 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
                     cell.setForeground(QtGui.QColor(_COLOURS[logging.ERROR]))
             self.tblRanking.setItem(row, column, cell)
 
+    def _sort_clicked(self, column: int):
+        """A header click: sort by that column, best first; again: the other way."""
+        ascending, descending = QtCore.Qt.AscendingOrder, QtCore.Qt.DescendingOrder
+        if column == self._sort_order[0]:
+            order = descending if self._sort_order[1] == ascending else ascending
+        else:
+            order = descending if column in DESCENDING_FIRST else ascending
+        self._sort(column, order)
+
+    def _sort(self, column: int, order):
+        self._sort_order = (column, order)
+        self.tblRanking.horizontalHeader().setSortIndicator(column, order)
+        self.tblRanking.sortItems(column, order)
+
     @staticmethod
     def _fit_cells(fit) -> dict[int, tuple[str, float | None]]:
         """Verification columns of one row: (text, sort key); blank when not verified."""
@@ -752,10 +773,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         def number(value, fmt):
             return (format(value, fmt) if math.isfinite(value) else "—"), value
 
-        if fit.ok:
-            status = "ok" if fit.converged else "ok (not converged)"
-        else:
-            status = fit.status
+        status = state.fit_status(fit)
         return {COL_VERIFIED: (str(fit.verified_rank), fit.verified_rank),
                 COL_POSTERIOR: ((f"{100 * fit.posterior:.1f} %", fit.posterior) if fit.ok
                                 else ("—", None)),
@@ -880,8 +898,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         q, I = raw.q[keep], raw.I[keep]  # noqa: E741
         dI = None if raw.dI is None else raw.dI[keep]
         if dI is not None and np.all(np.isfinite(dI)) and np.any(dI > 0):
-            ax.errorbar(q, I, yerr=np.where(dI < I, dI, 0.999 * I), fmt="o", ms=3, lw=0.8,
-                        color="C0", label="data")
+            ax.errorbar(q, I, yerr=dI, fmt="o", ms=3, lw=0.8, color="C0", label="data")
         else:
             ax.plot(q, I, "o", ms=3, color="C0", label="data")
         ranking = dataset.ranking
@@ -908,6 +925,9 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         if q.size:
             ax.set_xscale("log")
             ax.set_yscale("log")
+            positive = I[I > 0]
+            if positive.size:  # the data fill the plot; long lower error bars are cut
+                ax.set_ylim(positive.min() / Y_MARGIN, positive.max() * Y_MARGIN)
         ax.set_xlabel("Q (Å$^{-1}$)")
         ax.set_ylabel("I(Q)")
         ax.legend(loc="best", fontsize=8)
@@ -1260,6 +1280,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             return None if perspective is None else perspective.restore_project_entry
 
         sasview_fixes.route_project_entries(manager, PROJECT_KEY, hook)
+        sasview_fixes.offer_analysis_files(manager, f"{self.title} files (*.{self.ext})")
 
     def restore_project_entry(self, item, params: dict | None, failure: Exception | None):
         """One data set of a project being opened: take its ``params`` (this
@@ -1334,8 +1355,13 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         return True
 
     def _copy(self, text: str, what: str):
+        """Put ``text`` on the clipboard; said in SasView's status bar, not in the data
+        set's own status line (which the report and the project keep)."""
         QtWidgets.QApplication.clipboard().setText(text)
-        self._say(f"Ranking copied to the clipboard ({what}).", dataset=self.current_dataset())
+        dataset = self.current_dataset()
+        message = f"Model Suggestion: ranking of {dataset.title} copied to the clipboard ({what})."
+        log.info(message)
+        self.communicator.statusBarUpdateSignal.emit(message)
 
     def clipboard_copy(self):
         """*Edit > Copy*: the data set, its warnings and its ranking as text."""

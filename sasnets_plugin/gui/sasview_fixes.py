@@ -2,7 +2,8 @@
 
 * :func:`guard_calc_threads`: a bug that can freeze the window (below);
 * :func:`route_project_entries`: *Open Project* hands a project's entries only to the
-  perspectives SasView knows, and one fit page it cannot restore stops the whole load.
+  perspectives SasView knows, and one fit page it cannot restore stops the whole load;
+* :func:`offer_analysis_files`: *Open Analysis* lists only SasView's own file types.
 
 SasView 6.2's ``CalcThread._run`` (``sas.sascalc.data_util.calcthread``) leaves the
 loop that empties its work queue with the thread's lock still held. The Fitting
@@ -122,4 +123,33 @@ def route_project_entries(manager, key: str, restore: Callable[[], ProjectRestor
 
     explorer.updatePerspectiveWithProperties = update_perspective_with_properties
     explorer._sasnets_project_loader = True
+    return True
+
+
+def offer_analysis_files(manager, pattern: str) -> bool:
+    """List ``pattern`` (e.g. ``Model Suggestion files (*.sugg)``) in *Open Analysis*'s
+    file filter (once per Data Explorer); whether it was installed now.
+
+    SasView 6.2 builds that filter from its configuration's fixed ``ANALYSIS_TYPES``.
+    The pattern is added only while the dialog is open, so that SasView never saves it
+    into the user's configuration file (it saves every entry that differs from its
+    defaults).
+    """
+    from sas.system import config
+
+    explorer = getattr(manager, "filesWidget", None)
+    if explorer is None or getattr(explorer, "_sasnets_analysis_files", False):
+        return False
+    original = explorer.loadAnalysis
+
+    def load_analysis():
+        types = list(config.ANALYSIS_TYPES)
+        config.ANALYSIS_TYPES = [*types, pattern]
+        try:
+            original()
+        finally:
+            config.ANALYSIS_TYPES = types
+
+    explorer.loadAnalysis = load_analysis
+    explorer._sasnets_analysis_files = True
     return True

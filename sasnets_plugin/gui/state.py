@@ -373,7 +373,7 @@ def table_rows(dataset: DataSet, top: int | None = None) -> tuple[list[str], lis
             else:
                 row += [str(fit.verified_rank),
                         f"{100 * fit.posterior:.1f} %" if fit.ok else "",
-                        _number(fit.chi2r, ".4g"), _number(fit.bic, ".1f"), fit.status]
+                        _number(fit.chi2r, ".4g"), _number(fit.bic, ".1f"), fit_status(fit)]
         rows.append(row)
     return header, rows
 
@@ -396,6 +396,14 @@ def as_latex(header: list[str], rows: list[list[str]]) -> str:
     lines += [" & ".join(cell(c) for c in row) + r" \\" for row in rows]
     lines += [r"\hline", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
+
+
+def fit_status(fit) -> str:
+    """A verification fit's status as the table, the report and the copies all show
+    it: "ok", "ok (not converged)", or why it failed."""
+    if not fit.ok:
+        return fit.status
+    return "ok" if fit.converged else "ok (not converged)"
 
 
 def _number(value: float, fmt: str) -> str:

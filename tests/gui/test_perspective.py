@@ -238,7 +238,7 @@ def test_verify_then_fit_cylinder_from_fitted_values(gui, qtbot, example_data):
             assert cells["Fit status"].startswith("ok")
             assert float(cells["χ²ᵣ"]) == pytest.approx(fit.chi2r, rel=1e-2)
             assert float(cells["BIC"]) == pytest.approx(fit.bic, abs=0.06)
-            assert float(cells["Posterior"].rstrip(" %")) == pytest.approx(
+            assert float(cells["Combined score"].rstrip(" %")) == pytest.approx(
                 100 * fit.posterior, abs=0.06)
         else:
             assert cells["Fit status"] == fit.status and fit.status.startswith("fit failed")

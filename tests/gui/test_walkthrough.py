@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from sasview_helpers import (choose_perspective, connected, fit_in_sasview,
                              load_files, send, suggest, suggestion_perspective)
 
@@ -141,3 +141,105 @@ def test_a_data_set_that_failed_to_rank_does_not_block_suggest(gui, qtbot, examp
         suggest(qtbot, perspective)
     assert ranked == [failed.key]
     assert "Not ranked" in perspective.lblStatus.text()
+
+
+@pytest.fixture
+def verified_sphere(gui, qtbot, example_data):
+    """sphere_80.txt ranked, its top 2 verified."""
+    from sasview_helpers import verify
+
+    from sasnets_plugin.gui.state import Settings
+
+    load_files(gui, qtbot, [example_data / "1d_data" / "sphere_80.txt"])
+    perspective = suggestion_perspective(gui, qtbot)
+    perspective.apply_settings(Settings(top_k=2))
+    send(gui)
+    suggest(qtbot, perspective)
+    assert verify(qtbot, perspective) is not None
+    return perspective
+
+
+def test_copies_leave_the_status_line_alone(gui, qtbot, verified_sphere):
+    """Defect 7: Copy / Excel / LaTeX replaced the data set's status line for good
+    ("Ranking copied to the clipboard (LaTeX)."), which the report then showed as its
+    Status and the project saved."""
+    perspective = verified_sphere
+    dataset = perspective.current_dataset()
+    status, shown = dataset.status, perspective.lblStatus.text()
+    assert shown.startswith("Verified")
+    workspace = gui._workspace
+    for action, what in ((workspace.actionCopy, "text"), (workspace.actionExcel, "Excel"),
+                         (workspace.actionLatex, "LaTeX")):
+        action.trigger()
+        assert dataset.status == status and perspective.lblStatus.text() == shown
+        assert f"copied to the clipboard ({what})" in gui.statusLabel.text()
+    assert dataset.to_dict()["status"][0] == status[0]
+
+
+def test_table_and_copies_say_the_same(gui, qtbot, verified_sphere):
+    """Defect 8: the copies said "ok" where the table said "ok (not converged)", and
+    the column was "Posterior" in the table, "Combined score" in the copies."""
+    from PySide6 import QtWidgets
+
+    perspective = verified_sphere
+    table = perspective.tblRanking
+    gui._workspace.actionExcel.trigger()
+    rows = [line.split("\t") for line in QtWidgets.QApplication.clipboard().text().splitlines()]
+    header = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())
+              if not table.isColumnHidden(c)]
+    assert "Combined score" in header and "Combined score" in rows[0]
+    copied = {row[1]: row for row in rows[1:] if row[3]}
+    status_column = rows[0].index("Fit status")
+    for r in range(table.rowCount()):
+        model = table.item(r, 1).data(0x0100 + 2)
+        if model in copied:
+            assert table.item(r, 7).text() == copied[model][status_column], model
+
+
+def test_error_bars_do_not_squeeze_the_data(gui, qtbot, example_data):
+    """Defect 10: error bars clipped at 0.999·I stretched the log axis down to 1e-6..1e-8
+    (SDS), squeezing the data into a few pixels."""
+    load_files(gui, qtbot, [example_data / "1d_data" / "hSDS_D2O_2p0_percent.xml"])
+    perspective = suggestion_perspective(gui, qtbot)
+    send(gui)
+    suggest(qtbot, perspective)
+    dataset = perspective.current_dataset()
+    I = dataset.raw.I[dataset.ranking.prepared.report.kept]  # noqa: E741
+    low, high = perspective.axes.get_ylim()
+    assert I[I > 0].min() / 10 < low <= I[I > 0].min()
+    assert I.max() <= high < I.max() * 10
+
+
+def test_sorting_enter_and_analysis_files(gui, qtbot, example_data, monkeypatch):
+    """Defect 11: the first click on Probability sorted the least probable first with
+    no sort arrow; Enter on a row did nothing; Open Analysis did not list *.sugg."""
+    from PySide6 import QtWidgets
+    from sas.system import config
+
+    load_files(gui, qtbot, [example_data / "1d_data" / "cyl_400_20.txt"])
+    perspective = suggestion_perspective(gui, qtbot)
+    send(gui)
+    suggest(qtbot, perspective)
+    table = perspective.tblRanking
+    header = table.horizontalHeader()
+    position = header.sectionViewportPosition(2) + header.sectionSize(2) // 2
+    qtbot.mouseClick(header.viewport(), Qt.LeftButton, pos=QPoint(position, 5))
+    probabilities = [table.item(r, 2).data(0x0100) for r in range(table.rowCount())]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert header.isSortIndicatorShown() and header.sortIndicatorSection() == 2
+    assert header.sortIndicatorOrder() == Qt.DescendingOrder
+
+    assert perspective.select_model("cylinder")
+    table.setFocus()
+    with qtbot.waitSignal(perspective.fitFinished, timeout=FIT_TIMEOUT) as finished:
+        qtbot.keyClick(table, Qt.Key_Return)
+    assert finished.args[0] is not None
+    assert perspective.current_dataset().fit.model == "cylinder"
+
+    filters = []
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: filters.append(k.get("filter")) or ("", "")))
+    types = list(config.ANALYSIS_TYPES)
+    gui._workspace.actionOpen_Analysis.trigger()
+    assert filters and "Model Suggestion files (*.sugg)" in filters[0]
+    assert config.ANALYSIS_TYPES == types  # never saved into SasView's configuration
