@@ -39,11 +39,12 @@ from ..errors import DataError, SasnetsError
 from ..loading import from_data1d
 from ..models import products
 from ..models.products import display_name
-from . import PERSPECTIVE_NAME, fitting_bridge, sasview_fixes, state
-from .state import DataSet, SasViewFit, Settings
+from . import PERSPECTIVE_NAME, fitting_bridge, sasview_fixes, state, tables
+from .cells import SORT_ROLE, SortCell
+from .overview import OverviewTable
+from .state import DataSet, Outcome, SasViewFit, Settings
 from .worker import (
     VERIFY,
-    Outcome,
     VerifyJob,
     load_network,
     run_in_background,
@@ -92,28 +93,8 @@ SETTINGS_FILE = "sasnets_model_suggestion.json"
 #: The help page shipped with the package.
 HELP_PAGE = Path(__file__).resolve().parent / "help" / "model_suggestion.html"
 
-#: Item data role holding a cell's numeric sort key.
-SORT_ROLE = QtCore.Qt.UserRole + 1
 #: Item data role holding the model's sasmodels name (the cell shows a readable one).
 MODEL_ROLE = QtCore.Qt.UserRole + 2
-
-
-class _Cell(QtWidgets.QTableWidgetItem):
-    """A ranking cell: sorts by its numeric key (:data:`SORT_ROLE`) when it has one;
-    cells without a key (not verified, failed fit) go last in either order."""
-
-    def __lt__(self, other):
-        mine, theirs = self.data(SORT_ROLE), other.data(SORT_ROLE)
-        if mine is None and theirs is None:
-            return self.text() < other.text()  # (PySide's base __lt__ would call us back)
-        table = self.tableWidget()
-        descending = (table is not None and table.horizontalHeader().sortIndicatorOrder()
-                      == QtCore.Qt.DescendingOrder)
-        if mine is None:
-            return descending
-        if theirs is None:
-            return not descending
-        return mine < theirs
 
 
 class _PageWatch(QtCore.QObject):
@@ -358,7 +339,16 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         # A double click or Enter on a row fits it (Qt's "activated").
         self.tblRanking.activated.connect(lambda _index: self.onFit())
         self.tblRanking.itemSelectionChanged.connect(self._selection_changed)
-        layout.addWidget(self.tblRanking)
+        self.overview = OverviewTable()
+        self.overview.opened.connect(self.open_dataset)
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.setObjectName("tabsTables")
+        self.tabs.addTab(self.tblRanking, "Ranking")
+        self.tabs.addTab(self.overview, "All data sets")
+        self.tabs.setTabToolTip(0, "The ranking of the data set shown.")
+        self.tabs.setTabToolTip(1, "Every data set's chosen model, verification and "
+                                   "SasView fit; double-click one to open its ranking.")
+        layout.addWidget(self.tabs)
 
         self.lblNotes = QtWidgets.QLabel()
         self.lblNotes.setWordWrap(True)
@@ -419,6 +409,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         log.log(level, "Model Suggestion: %s", text)
         if dataset is not None:
             dataset.status = (text, level)
+            self._refresh_overview()
             self.statusChanged.emit(dataset.key, text)
             if dataset is not self.current_dataset():
                 return
@@ -633,7 +624,19 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
     # ------------------------------------------------------------------ display
 
+    def _refresh_overview(self):
+        self.overview.fill([tables.overview_row(d) for d in self._datasets])
+        self.tabs.setTabText(1, f"All data sets ({len(self._datasets)})")
+
+    def open_dataset(self, key: int):
+        """Show the data set ``key`` with its ranking (the overview's double click)."""
+        index = self.cbDataSet.findData(key)
+        if index >= 0:
+            self.cbDataSet.setCurrentIndex(index)
+            self.tabs.setCurrentWidget(self.tblRanking)
+
     def _refresh(self, *_):
+        self._refresh_overview()
         dataset = self.current_dataset()
         self._fill_table(dataset)
         self._fill_notes(dataset)
@@ -650,6 +653,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         dataset = self.current_dataset()
         if dataset is not None:
             dataset.selected = self._selected_row_model()
+            self._refresh_overview()
         self._update_buttons()
         self._plot(dataset)
 
@@ -701,7 +705,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             for row, (model, probability) in enumerate(rows):
                 self._fill_row(dataset, row, model, probability, verified)
                 if row >= len(ranking.models):  # not ranked by the network
-                    cell = _Cell("rescue")
+                    cell = SortCell("rescue")
                     cell.setData(SORT_ROLE, row + 1)
                     cell.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
                     table.setItem(row, COL_RANK, cell)
@@ -724,7 +728,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         if verified is not None:
             cells.update(self._fit_cells(fit))
         for column, (text, key) in cells.items():
-            cell = _Cell(text)
+            cell = SortCell(text)
             if key is not None and math.isfinite(key):
                 cell.setData(SORT_ROLE, key)
             if column not in (COL_MODEL, COL_STATUS, COL_CATEGORY):
@@ -773,7 +777,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         def number(value, fmt):
             return (format(value, fmt) if math.isfinite(value) else "—"), value
 
-        status = state.fit_status(fit)
+        status = tables.fit_status(fit)
         return {COL_VERIFIED: (str(fit.verified_rank), fit.verified_rank),
                 COL_POSTERIOR: ((f"{100 * fit.posterior:.1f} %", fit.posterior) if fit.ok
                                 else ("—", None)),
@@ -1260,7 +1264,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         dataset = self.current_dataset()
         if not isinstance(params, dict) or dataset is None:
             return
-        dataset.restore(params, Outcome)
+        dataset.restore(params)
         if params.get("current"):
             self._project_current = dataset.key
         shown = self._find(key=self._project_current)
@@ -1320,7 +1324,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         data = GuiUtils.dataFromItem(dataset.item)
         if data is not None:
             report.add_data_details(data)
-        header, rows = state.table_rows(dataset, top=self._report_rows(dataset))
+        header, rows = tables.table_rows(dataset, top=self._report_rows(dataset))
         if rows:
             report.add_table([[int(row[0]), *row[1:]] for row in rows], titles=header)
         details = {"Status": dataset.status[0] or "-"}
@@ -1366,29 +1370,29 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     def clipboard_copy(self):
         """*Edit > Copy*: the data set, its warnings and its ranking as text."""
         dataset = self.current_dataset()
-        header, rows = state.table_rows(dataset) if dataset else ([], [])
+        header, rows = tables.table_rows(dataset) if dataset else ([], [])
         if not rows:
             return
         lines = [f"Model suggestion for {dataset.title}"]
         lines += [f"Warning: {w}" for w in dataset.warnings()]
         if dataset.verified is not None:
             lines.append(state.weighting_note(dataset.verified))
-        self._copy("\n".join(lines) + "\n" + state.as_tsv(header, rows), "text")
+        self._copy("\n".join(lines) + "\n" + tables.as_tsv(header, rows), "text")
 
     def excel_clipboard_copy(self):
         """*Edit > Copy to Excel*: the ranking as tab-separated cells."""
         dataset = self.current_dataset()
-        header, rows = state.table_rows(dataset) if dataset else ([], [])
+        header, rows = tables.table_rows(dataset) if dataset else ([], [])
         if rows:
-            self._copy(state.as_tsv(header, rows), "Excel")
+            self._copy(tables.as_tsv(header, rows), "Excel")
 
     def latex_clipboard_copy(self):
         """*Edit > Copy to LaTeX*: the ranking as a LaTeX table."""
         dataset = self.current_dataset()
         if dataset is None or dataset.ranking is None:
             return
-        header, rows = state.table_rows(dataset, top=self._report_rows(dataset))
-        self._copy(state.as_latex(header, rows), "LaTeX")
+        header, rows = tables.table_rows(dataset, top=self._report_rows(dataset))
+        self._copy(tables.as_latex(header, rows), "LaTeX")
 
     # ------------------------------------------------------------------ SasView: preferences, help
 

@@ -36,19 +36,10 @@ from PySide6 import QtCore
 
 from ..errors import SasnetsError
 from ..loading import RawCurve
-from ..suggestion import Ranking, get_classifier, prepare, rank
-from .state import Settings
+from ..suggestion import get_classifier, prepare, rank
+from .state import Outcome, Settings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The ranking of one data set, or why it could not be ranked."""
-
-    key: int
-    ranking: Ranking | None = None
-    error: str | None = None
 
 
 def load_network() -> list[str]:

@@ -133,7 +133,7 @@ def test_warnings_are_shown_beside_the_ranking(gui, qtbot, example_data):
     """The 'unlike the training data' warning of a ranking and the 'no candidate fits'
     of a verification (fields later versions add) are shown above the table, for the
     data set they belong to, and only when present."""
-    from sasnets_plugin.gui.worker import Outcome
+    from sasnets_plugin.gui.state import Outcome
     from sasnets_plugin.suggestion import Ranking
 
     load_files(gui, qtbot, [example_data / "1d_data" / n for n in ("sphere_80.txt",
