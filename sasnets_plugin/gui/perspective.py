@@ -26,22 +26,19 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import sas.qtgui.Utilities.GuiUtils as GuiUtils
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
-from matplotlib.figure import Figure
 from PySide6 import QtCore, QtGui, QtWidgets
 from sas.qtgui.Perspectives.perspective import Perspective
 from sas.qtgui.Utilities.Reports.reportdata import ReportData
 
-from ..cleaning import clean_curve
 from ..errors import DataError, SasnetsError
 from ..loading import from_data1d
 from ..models import products
 from ..models.products import display_name
-from . import PERSPECTIVE_NAME, fitting_bridge, sasview_fixes, state, tables
-from .cells import SORT_ROLE, SortCell
+from . import PERSPECTIVE_NAME, fitting_bridge, ranking_table, sasview_fixes, state, tables
 from .overview import OverviewTable
+from .plot import DataPlot
+from .ranking_table import RankingTable
 from .state import DataSet, Outcome, SasViewFit, Settings
 from .worker import (
     VERIFY,
@@ -54,47 +51,18 @@ from .worker import (
 
 log = logging.getLogger(__name__)
 
-#: Rows of the ranking visible without scrolling.
-VISIBLE_ROWS = 5
-#: Widest the model column gets by itself: room for a product such as
-#: "core_shell_ellipsoid × hayter_msa"; longer names are elided, whole in tooltips.
-MODEL_COLUMN_WIDTH = 300
-#: Factor of room below the smallest and above the largest intensity on the plot's
-#: log axis: error bars reaching down to ~0 (dI ≥ I) would otherwise stretch it over
-#: decades and squeeze the data (SDS, apoferritin).
-Y_MARGIN = 3.0
-#: Width of the fit status column (long failure reasons are elided, whole in tooltips).
-STATUS_COLUMN_WIDTH = 100
-COLUMNS = ("Rank", "Model", "Probability", "Verified #", "Combined score", "χ²ᵣ", "BIC",
-           "Fit status", "Category")
-(COL_RANK, COL_MODEL, COL_PROBABILITY, COL_VERIFIED, COL_POSTERIOR, COL_CHI2R, COL_BIC,
- COL_STATUS, COL_CATEGORY) = range(len(COLUMNS))
-#: Columns whose first click sorts the largest first (a higher value is better).
-DESCENDING_FIRST = frozenset({COL_PROBABILITY, COL_POSTERIOR})
-#: Columns shown once the data set has been verified.
-VERIFICATION_COLUMNS = (COL_VERIFIED, COL_POSTERIOR, COL_CHI2R, COL_BIC, COL_STATUS)
-_HEADER_TIPS = {
-    COL_RANK: "Rank by the network's probability",
-    COL_VERIFIED: "Rank after fitting the candidates to the data (best combined score first)",
-    COL_POSTERIOR: "Combined score: the network probability updated by the fit's BIC",
-    COL_CHI2R: "Reduced χ² of the verification fit: χ² / (points − free parameters); "
-               "in brackets the weighting: dI (the file's uncertainties) or no dI "
-               "(a relative error estimated from the curve's scatter)",
-    COL_BIC: "Bayesian information criterion of the fit (lower is better; compare within "
-             "one data set only)",
-    COL_CATEGORY: "The model's category in SasView's Fitting perspective",
-    COL_STATUS: "'ok', or why the fit failed",
-}
+#: Rows of the ranking always visible (the splitter cannot squeeze it further).
+MIN_VISIBLE_ROWS = 3
 _COLOURS = {logging.ERROR: "#b00020", logging.WARNING: "#9a5b00", logging.INFO: ""}
+SUGGEST_TIP = ("Rank every model of the network for the data sets never ranked (or "
+               "again for the one shown, when there are none). Earlier rankings and "
+               "verifications stay.")
 #: Key of the perspective's part of a data set's entry in a SasView project file.
 PROJECT_KEY = "suggestion_params"
 #: The preferences file, in SasView's configuration folder.
 SETTINGS_FILE = "sasnets_model_suggestion.json"
 #: The help page shipped with the package.
 HELP_PAGE = Path(__file__).resolve().parent / "help" / "model_suggestion.html"
-
-#: Item data role holding the model's sasmodels name (the cell shows a readable one).
-MODEL_ROLE = QtCore.Qt.UserRole + 2
 
 
 class _PageWatch(QtCore.QObject):
@@ -179,7 +147,6 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         #: The last plan handed to the Fitting perspective (a fitting_bridge.FitPlan).
         self.last_plan: fitting_bridge.FitPlan | None = None
         self._page_watches: dict[int, _PageWatch] = {}
-        self._filling = False
         self.network_ready: bool | None = None  # None while loading
         self.network_message = ""
         self._preferences_widget = None
@@ -203,7 +170,17 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     # ------------------------------------------------------------------ layout
 
     def _build_ui(self):
-        layout = QtWidgets.QVBoxLayout(self)
+        # Everything in a scroll area: a window shrunk below what the controls need
+        # (a manual resize, SasView opening its Log Explorer) scrolls, never overlaps.
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.scroll = QtWidgets.QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QtWidgets.QFrame.NoFrame)
+        content = QtWidgets.QWidget()
+        self.scroll.setWidget(content)
+        outer.addWidget(self.scroll)
+        layout = QtWidgets.QVBoxLayout(content)
 
         top = QtWidgets.QHBoxLayout()
         top.addWidget(QtWidgets.QLabel("Data set:"))
@@ -231,9 +208,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
         buttons = QtWidgets.QHBoxLayout()
         self.cmdSuggest = QtWidgets.QPushButton("Suggest model")
-        self.cmdSuggest.setToolTip(
-            "Rank every model of the network for the data sets not ranked yet (or again for "
-            "the one shown, when all are ranked). Earlier rankings and verifications stay.")
+        self.cmdSuggest.setToolTip(SUGGEST_TIP)
         self.cmdSuggest.clicked.connect(self.onSuggest)
         buttons.addWidget(self.cmdSuggest)
         self.chkVerify = QtWidgets.QCheckBox()
@@ -292,7 +267,9 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.lblWarning.hide()
         layout.addWidget(self.lblWarning)
 
-        search = QtWidgets.QHBoxLayout()
+        search_box = QtWidgets.QWidget()  # beside the tabs: no row of its own
+        search = QtWidgets.QHBoxLayout(search_box)
+        search.setContentsMargins(0, 0, 0, 2)
         search.addWidget(QtWidgets.QLabel("Find model:"))
         self.txtSearch = QtWidgets.QLineEdit()
         self.txtSearch.setObjectName("txtSearch")
@@ -305,51 +282,25 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         search.addWidget(self.txtSearch, 1)
         self.lblMatches = QtWidgets.QLabel()
         search.addWidget(self.lblMatches)
-        layout.addLayout(search)
 
-        self.tblRanking = QtWidgets.QTableWidget(0, len(COLUMNS))
-        self.tblRanking.setHorizontalHeaderLabels(COLUMNS)
-        for column, tip in _HEADER_TIPS.items():
-            self.tblRanking.horizontalHeaderItem(column).setToolTip(
-                f"{tip} (click to sort by it)")
-        self.tblRanking.verticalHeader().setVisible(False)
-        self.tblRanking.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
-        self.tblRanking.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
-        self.tblRanking.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
-        self.tblRanking.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOn)
-        header = self.tblRanking.horizontalHeader()
-        for column in range(len(COLUMNS)):
-            header.setSectionResizeMode(column, QtWidgets.QHeaderView.ResizeToContents)
-        # Long model names and failure reasons are elided (whole in the tooltips); the
-        # category takes the width left.
-        header.setSectionResizeMode(COL_MODEL, QtWidgets.QHeaderView.Interactive)
-        header.setSectionResizeMode(COL_STATUS, QtWidgets.QHeaderView.Interactive)
-        header.resizeSection(COL_STATUS, STATUS_COLUMN_WIDTH)
-        header.setStretchLastSection(True)
-        # Click a header to sort (e.g. by Verified #); the network rank order at first.
-        # The first click puts the best first: the most probable, the lowest χ²ᵣ.
-        self._sort_order = (COL_RANK, QtCore.Qt.AscendingOrder)
-        header.setSectionsClickable(True)
-        header.setSortIndicatorShown(True)
-        header.setSortIndicator(*self._sort_order)
-        header.sectionClicked.connect(self._sort_clicked)
-        self.tblRanking.setTextElideMode(QtCore.Qt.ElideRight)
-        for column in VERIFICATION_COLUMNS:
-            self.tblRanking.setColumnHidden(column, True)
-        # A double click or Enter on a row fits it (Qt's "activated").
-        self.tblRanking.activated.connect(lambda _index: self.onFit())
-        self.tblRanking.itemSelectionChanged.connect(self._selection_changed)
+        self.tblRanking = RankingTable()
+        self.tblRanking.fitRequested.connect(self.onFit)
+        self.tblRanking.chosen.connect(self._selection_changed)
         self.overview = OverviewTable()
         self.overview.opened.connect(self.open_dataset)
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setObjectName("tabsTables")
         self.tabs.addTab(self.tblRanking, "Ranking")
         self.tabs.addTab(self.overview, "All data sets")
+        self.tabs.setCornerWidget(search_box, QtCore.Qt.TopRightCorner)
         self.tabs.setTabToolTip(0, "The ranking of the data set shown.")
         self.tabs.setTabToolTip(1, "Every data set's chosen model, verification and "
                                    "SasView fit; double-click one to open its ranking.")
-        layout.addWidget(self.tabs)
+        tab_bar = self.tabs.tabBar().sizeHint().height()
+        self.tabs.setMinimumHeight(self.tblRanking.preferred_height(MIN_VISIBLE_ROWS) + tab_bar)
 
+        # The data set's notes and SasView's fit above the splitter: wrapped labels
+        # get their height for the window's width only in a box layout.
         self.lblNotes = QtWidgets.QLabel()
         self.lblNotes.setWordWrap(True)
         self.lblNotes.setObjectName("lblNotes")
@@ -362,24 +313,20 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.lblFit.hide()
         layout.addWidget(self.lblFit)
 
-        self.figure = Figure(figsize=(5.5, 3.6), layout="constrained")
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(240)
-        self.axes = self.figure.add_subplot(1, 1, 1)
-        self.toolbar = NavigationToolbar2QT(self.canvas, self)
-        layout.addWidget(self.toolbar)
-        layout.addWidget(self.canvas, 1)
-        self._fit_table_height()
-        self._apply_settings()
+        self.plot = DataPlot()
 
-    def _fit_table_height(self):
-        table = self.tblRanking
-        rows = VISIBLE_ROWS * table.verticalHeader().defaultSectionSize()
-        scroll = table.horizontalScrollBar().sizeHint().height()  # shown when columns overflow
-        height = (rows + table.horizontalHeader().sizeHint().height() + scroll
-                  + 2 * table.frameWidth() + 2)
-        table.setMinimumHeight(height)
-        table.setMaximumHeight(height)
+        # The user drags the border between the tables and the plot; the plot takes
+        # the height the window gains.
+        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Vertical)
+        self.splitter.setObjectName("splitTablesPlot")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.addWidget(self.plot)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([self.tblRanking.preferred_height() + tab_bar, 10_000])
+        layout.addWidget(self.splitter, 1)
+        self._apply_settings()
 
     def _apply_settings(self):
         """Show the preferences where they matter (top-k in the labels)."""
@@ -427,6 +374,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     def start_network_load(self):
         """Load the network in the background."""
         self.network_ready = None
+        self.lblNetwork.show()
         self.lblNetwork.setStyleSheet("")
         self.lblNetwork.setText("Loading the network in the background…")
         run_in_background(load_network, self._network_loaded, self._network_failed, self,
@@ -437,6 +385,8 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.network_message = f"Network ready: it ranks {len(classes)} models."
         self.lblNetwork.setStyleSheet("")
         self.lblNetwork.setText(self.network_message)
+        self.lblNetwork.hide()  # nothing to act on: its room goes to the ranking
+        self.cmdSuggest.setToolTip(f"{self.network_message}\n{SUGGEST_TIP}")
         self.networkLoaded.emit(True)
         self._update_buttons()
 
@@ -445,6 +395,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.network_message = (f"{error} Model suggestion is unavailable until this is "
                                 "fixed; the rest of SasView works as usual.")
         log.error("Model Suggestion: %s", self.network_message)
+        self.lblNetwork.show()
         self.lblNetwork.setStyleSheet(f"color: {_COLOURS[logging.ERROR]};")
         self.lblNetwork.setText(self.network_message)
         self.networkLoaded.emit(False)
@@ -638,24 +589,25 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     def _refresh(self, *_):
         self._refresh_overview()
         dataset = self.current_dataset()
-        self._fill_table(dataset)
+        self._categories = None  # re-read: the user may have edited categories
+        self.tblRanking.fill(dataset, self.category)
+        self._apply_search()
         self._fill_notes(dataset)
         self._fill_fit(dataset)
         self._fill_warnings(dataset)
         if dataset is not None:
             self._show_status(*dataset.status)
-        self._plot(dataset)
+        self.plot.show_dataset(dataset, self.selected_model())
         self._update_buttons()
 
     def _selection_changed(self):
-        if self._filling:
-            return
+        """The user chose a row: it becomes the data set's chosen model."""
         dataset = self.current_dataset()
         if dataset is not None:
-            dataset.selected = self._selected_row_model()
+            dataset.selected = self.tblRanking.selected_model()
             self._refresh_overview()
         self._update_buttons()
-        self._plot(dataset)
+        self.plot.show_dataset(dataset, self.selected_model())
 
     def _update_buttons(self):
         dataset = self.current_dataset()
@@ -677,156 +629,6 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             self._categories = fitting_bridge.sasview_categories()
         form, _ = products.split(model)
         return self._categories.get(form) or fitting_bridge.fallback_category(form)
-
-    def _fill_table(self, dataset: DataSet | None):
-        table = self.tblRanking
-        self._filling = True
-        try:
-            table.setRowCount(0)
-            ranking = None if dataset is None else dataset.ranking
-            verified = None if dataset is None else dataset.verified
-            for column in VERIFICATION_COLUMNS:
-                table.setColumnHidden(column, verified is None)
-            weighting = "" if verified is None else f" ({state.verification_weighting(verified)})"
-            table.horizontalHeaderItem(COL_CHI2R).setText(f"χ²ᵣ{weighting}")
-            if table.isColumnHidden(self._sort_order[0]):
-                self._sort_order = (COL_RANK, QtCore.Qt.AscendingOrder)
-            if ranking is None:
-                return
-            self._categories = None  # re-read: the user may have edited categories
-            # rows: the network's list, then models only the verification's rescue fitted
-            # (e.g. products a v2 network does not rank): the verified best may be one
-            rows = list(zip(ranking.models, map(float, ranking.probabilities)))
-            listed = set(ranking.models)
-            rescued = [c for c in (verified.candidates if verified is not None else ())
-                       if c.model not in listed]
-            rows += [(c.model, 0.0) for c in rescued]
-            table.setRowCount(len(rows))
-            for row, (model, probability) in enumerate(rows):
-                self._fill_row(dataset, row, model, probability, verified)
-                if row >= len(ranking.models):  # not ranked by the network
-                    cell = SortCell("rescue")
-                    cell.setData(SORT_ROLE, row + 1)
-                    cell.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
-                    table.setItem(row, COL_RANK, cell)
-            self._sort(*self._sort_order)  # the column the user chose (rank at first)
-            table.resizeColumnToContents(COL_MODEL)
-            table.setColumnWidth(COL_MODEL, min(table.columnWidth(COL_MODEL), MODEL_COLUMN_WIDTH))
-        finally:
-            self._filling = False
-        if not self.select_model(dataset.chosen() or ""):
-            table.selectRow(0)
-            table.scrollToTop()
-        self._apply_search()
-
-    def _fill_row(self, dataset: DataSet, row: int, model: str, probability: float, verified):
-        shown = display_name(model)
-        cells = {COL_RANK: (str(row + 1), row + 1), COL_MODEL: (shown, None),
-                 COL_PROBABILITY: (f"{100 * probability:.1f} %", probability),
-                 COL_CATEGORY: (self.category(model), None)}
-        fit = dataset.candidate_fit(model)
-        if verified is not None:
-            cells.update(self._fit_cells(fit))
-        for column, (text, key) in cells.items():
-            cell = SortCell(text)
-            if key is not None and math.isfinite(key):
-                cell.setData(SORT_ROLE, key)
-            if column not in (COL_MODEL, COL_STATUS, COL_CATEGORY):
-                cell.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
-            if column == COL_MODEL:
-                cell.setData(MODEL_ROLE, model)
-                target = state.fit_target(model)
-                tip = model if shown == model else f"{shown} (sasmodels: {model})"
-                if target != model:
-                    tip += (f"\n{model} is a structure factor S(q) alone; Fit in SasView fits "
-                            f"it as {display_name(target)}.")
-                cell.setToolTip(tip)
-            if column == COL_PROBABILITY:
-                cell.setToolTip(f"p = {probability:.6f}")
-                cell.setData(QtCore.Qt.UserRole, probability)
-            if fit is not None and column in VERIFICATION_COLUMNS:
-                cell.setToolTip(self._fit_tooltip(fit))
-                if column == COL_VERIFIED and fit.verified_rank == 1 and fit.ok:
-                    font = cell.font()
-                    font.setBold(True)
-                    cell.setFont(font)
-                if column == COL_STATUS and not fit.ok:
-                    cell.setForeground(QtGui.QColor(_COLOURS[logging.ERROR]))
-            self.tblRanking.setItem(row, column, cell)
-
-    def _sort_clicked(self, column: int):
-        """A header click: sort by that column, best first; again: the other way."""
-        ascending, descending = QtCore.Qt.AscendingOrder, QtCore.Qt.DescendingOrder
-        if column == self._sort_order[0]:
-            order = descending if self._sort_order[1] == ascending else ascending
-        else:
-            order = descending if column in DESCENDING_FIRST else ascending
-        self._sort(column, order)
-
-    def _sort(self, column: int, order):
-        self._sort_order = (column, order)
-        self.tblRanking.horizontalHeader().setSortIndicator(column, order)
-        self.tblRanking.sortItems(column, order)
-
-    @staticmethod
-    def _fit_cells(fit) -> dict[int, tuple[str, float | None]]:
-        """Verification columns of one row: (text, sort key); blank when not verified."""
-        if fit is None:
-            return {column: ("", None) for column in VERIFICATION_COLUMNS}
-
-        def number(value, fmt):
-            return (format(value, fmt) if math.isfinite(value) else "—"), value
-
-        status = tables.fit_status(fit)
-        return {COL_VERIFIED: (str(fit.verified_rank), fit.verified_rank),
-                COL_POSTERIOR: ((f"{100 * fit.posterior:.1f} %", fit.posterior) if fit.ok
-                                else ("—", None)),
-                COL_CHI2R: number(fit.chi2r, ".3g"),
-                COL_BIC: number(fit.bic, ".1f"),
-                COL_STATUS: (status, None)}
-
-    @staticmethod
-    def _fit_tooltip(fit) -> str:
-        if not fit.ok:
-            return fit.status
-        lines = [f"{display_name(fit.model)}: reduced χ² = {fit.chi2r:.4g}, "
-                 f"BIC = {fit.bic:.2f}, combined score {100 * fit.posterior:.1f} %",
-                 "Fitted: " + ", ".join(f"{k} = {v:.4g}" for k, v in fit.parameters.items())]
-        if fit.fixed:
-            lines.append("Held: " + ", ".join(f"{k} = {v:.4g}" for k, v in fit.fixed.items()))
-        lines.extend(fit.notes)
-        return "\n".join(lines)
-
-    def _apply_search(self, *_) -> list[int]:
-        """Show only the rows whose model contains the search text (the rows shown).
-
-        A filter only hides rows: the data set's chosen model stays what it was (Enter
-        in the box selects the first match, as a click would)."""
-        text = self.txtSearch.text().strip().lower()
-        table = self.tblRanking
-        shown = []
-        for row in range(table.rowCount()):
-            item = table.item(row, COL_MODEL)
-            names = f"{item.text()} {item.data(MODEL_ROLE)}".lower()
-            hide = bool(text) and text not in names
-            table.setRowHidden(row, hide)
-            if not hide:
-                shown.append(row)
-        matches = f"{len(shown)} of {table.rowCount()}" if text else ""
-        rows = table.selectionModel().selectedRows()
-        if text and rows and rows[0].row() not in shown:
-            matches += (f"; the chosen {table.item(rows[0].row(), COL_MODEL).text()} is "
-                        "hidden")
-        self.lblMatches.setText(matches)
-        return shown
-
-    def _select_first_match(self):
-        """Enter in the search box: choose the first row shown (as a click would)."""
-        shown = self._apply_search()
-        if shown and self.txtSearch.text().strip():
-            self.tblRanking.selectRow(shown[0])
-            self.tblRanking.scrollToItem(self.tblRanking.item(shown[0], COL_MODEL))
-            self._apply_search()
 
     def _fill_notes(self, dataset: DataSet | None):
         if dataset is None or dataset.outcome is None:
@@ -874,68 +676,6 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         warnings = [] if dataset is None else dataset.warnings()
         self.lblWarning.setText("\n".join(f"⚠ {w}" for w in warnings))
         self.lblWarning.setVisible(bool(warnings))
-
-    @staticmethod
-    def _rows_used(dataset: DataSet) -> np.ndarray:
-        """The raw rows cleaning keeps (those the network reads); none when the data set
-        cannot be cleaned (its status line says why)."""
-        if dataset.ranking is not None:
-            return dataset.ranking.prepared.report.kept
-        raw = dataset.raw
-        try:
-            return clean_curve(raw.q, raw.I, raw.dI)[1].kept
-        except DataError:
-            return np.zeros(np.size(raw.q), dtype=bool)
-
-    def _plot(self, dataset: DataSet | None):
-        ax = self.axes
-        ax.clear()
-        if dataset is None:
-            ax.text(0.5, 0.5, "Send 1D data from the Data Explorer", ha="center", va="center",
-                    transform=ax.transAxes, color="0.5")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            self.canvas.draw_idle()
-            return
-        raw = dataset.raw
-        keep = self._rows_used(dataset)
-        q, I = raw.q[keep], raw.I[keep]  # noqa: E741
-        dI = None if raw.dI is None else raw.dI[keep]
-        if dI is not None and np.all(np.isfinite(dI)) and np.any(dI > 0):
-            ax.errorbar(q, I, yerr=dI, fmt="o", ms=3, lw=0.8, color="C0", label="data")
-        else:
-            ax.plot(q, I, "o", ms=3, color="C0", label="data")
-        ranking = dataset.ranking
-        if ranking is not None:
-            curve = ranking.prepared.curve
-            q_net, i_net = ranking.network_curve()  # relative intensities: put on the data
-            offset = float(np.mean(np.interp(np.log10(q_net), np.log10(curve.q),
-                                             np.log10(curve.I)) - np.log10(i_net)))
-            ax.plot(q_net, i_net * 10 ** offset, "-", color="C3", lw=1.5,
-                    label=f"network input ({q_net.size} points)")
-            title = (f"{dataset.title}: {display_name(ranking.models[0])} "
-                     f"({100 * ranking.probabilities[0]:.0f} %)")
-            verified = dataset.verified
-            if verified is not None and verified.best is not None:
-                title += f"; best fit: {display_name(verified.best.model)}"
-            ax.set_title(title, fontsize=10)
-            fit = dataset.candidate_fit(self.selected_model() or "")
-            if fit is not None and fit.ok and fit.q is not None and fit.I_fit is not None:
-                show = np.isfinite(fit.I_fit) & (fit.I_fit > 0)
-                ax.plot(fit.q[show], fit.I_fit[show], "-", color="C2", lw=1.5,
-                        label=f"{display_name(fit.model)} fit (χ²ᵣ = {fit.chi2r:.3g})")
-        else:
-            ax.set_title(dataset.title, fontsize=10)
-        if q.size:
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            positive = I[I > 0]
-            if positive.size:  # the data fill the plot; long lower error bars are cut
-                ax.set_ylim(positive.min() / Y_MARGIN, positive.max() * Y_MARGIN)
-        ax.set_xlabel("Q (Å$^{-1}$)")
-        ax.set_ylabel("I(Q)")
-        ax.legend(loc="best", fontsize=8)
-        self.canvas.draw_idle()
 
     # ------------------------------------------------------------------ verification
 
@@ -1085,28 +825,29 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
     # ------------------------------------------------------------------ fitting
 
-    def _selected_row_model(self) -> str | None:
-        rows = self.tblRanking.selectionModel().selectedRows()
-        item = self.tblRanking.item(rows[0].row(), COL_MODEL) if rows else None
-        return None if item is None else item.data(MODEL_ROLE)
-
     def selected_model(self) -> str | None:
         """The sasmodels name of the selected row (the preselected model if none)."""
         dataset = self.current_dataset()
         if dataset is None or dataset.ranking is None:
             return None
-        return self._selected_row_model() or dataset.chosen()
+        return self.tblRanking.selected_model() or dataset.chosen()
 
     def select_model(self, model: str) -> bool:
         """Select ``model``'s row in the ranking (as a click would)."""
-        table = self.tblRanking
-        for row in range(table.rowCount()):
-            item = table.item(row, COL_MODEL)
-            if item is not None and item.data(MODEL_ROLE) == model:
-                table.selectRow(row)
-                table.scrollToItem(item)
-                return True
-        return False
+        return self.tblRanking.select_model(model)
+
+    def _apply_search(self, *_) -> list[int]:
+        """Filter the ranking by the search text (the rows shown)."""
+        shown, matches = self.tblRanking.apply_filter(self.txtSearch.text())
+        self.lblMatches.setText(matches)
+        return shown
+
+    def _select_first_match(self):
+        """Enter in the search box: choose the first row shown (as a click would)."""
+        shown = self._apply_search()
+        if shown and self.txtSearch.text().strip():
+            self.tblRanking.select_row(shown[0])
+            self._apply_search()
 
     def onFit(self):
         """Fit the current data set with the selected model in the Fitting perspective."""
@@ -1337,14 +1078,14 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             if dataset.fit.parameters:
                 details["SasView fitted values"] = dataset.fit.parameter_text()
         report.add_table([[k, v] for k, v in details.items()], target_tag="model-details")
-        report.add_plot(self.figure)
+        report.add_plot(self.plot.figure)
         return report.report_data
 
     def _report_rows(self, dataset: DataSet) -> int:
         """Rows worth reporting: the top-k, and every verified one."""
         ranks = [dataset.ranking.models.index(c.model) + 1
                  for c in (dataset.verified.candidates if dataset.verified else ())]
-        return max([VISIBLE_ROWS, self.settings.top_k, *ranks])
+        return max([ranking_table.VISIBLE_ROWS, self.settings.top_k, *ranks])
 
     @property
     def supports_copy(self) -> bool:

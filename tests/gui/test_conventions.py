@@ -190,8 +190,8 @@ def test_help_button_opens_the_shipped_help_page(gui, qtbot, ranked, monkeypatch
 
 
 def test_plot_has_the_navigation_toolbar(gui, qtbot, ranked):
-    toolbar = ranked.toolbar
-    assert toolbar.canvas is ranked.canvas
+    toolbar = ranked.plot.toolbar
+    assert toolbar.canvas is ranked.plot.canvas
     names = {a.text() for a in toolbar.actions()}
     assert {"Home", "Pan", "Zoom", "Save"} <= names
     zoom = next(a for a in toolbar.actions() if a.text() == "Zoom")

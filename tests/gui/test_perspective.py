@@ -106,7 +106,7 @@ def test_suggest_then_fit_cylinder(gui, qtbot, example_data, network_classes):
     assert table.viewport().height() // table.rowHeight(0) == 5
     # The plot shows the data and the curve the network read.
     read_q, _ = perspective.current_dataset().ranking.network_curve()
-    lines = perspective.axes.get_lines()
+    lines = perspective.plot.axes.get_lines()
     assert any(line.get_xdata().size == read_q.size for line in lines)
     assert perspective.tblRanking.selectionModel().selectedRows()[0].row() == 0  # top preselected
 
@@ -152,7 +152,7 @@ def test_several_data_sets_one_ranking_each(gui, qtbot, example_data, network_cl
         assert sum(r[2] for r in rows) == pytest.approx(1.0, abs=1e-6)
         assert rows[0][1] == dataset.ranking.models[0]
         assert dataset.title in perspective.lblNotes.text()
-        assert perspective.axes.get_title().startswith(dataset.title)
+        assert perspective.plot.axes.get_title().startswith(dataset.title)
         tops[dataset.title] = dataset.ranking
     assert len({id(r) for r in tops.values()}) == 3
     # Each data set was ranked from its own curve.
@@ -259,7 +259,7 @@ def test_verify_then_fit_cylinder_from_fitted_values(gui, qtbot, example_data):
     assert perspective.lblStatus.text().startswith("Verified in")
     # The verified best (cylinder) is preselected, and the plot shows its fitted curve.
     assert perspective.selected_model() == "cylinder"
-    labels = [line.get_label() for line in perspective.axes.get_lines()]
+    labels = [line.get_label() for line in perspective.plot.axes.get_lines()]
     assert any(label.startswith("cylinder fit") for label in labels), labels
     if os.environ.get("SASNETS_SCREENSHOT"):  # for the docs: the verified top rows in view
         perspective.tblRanking.scrollToTop()

@@ -185,7 +185,8 @@ def test_table_and_copies_say_the_same(gui, qtbot, verified_sphere):
     table = perspective.tblRanking
     gui._workspace.actionExcel.trigger()
     rows = [line.split("\t") for line in QtWidgets.QApplication.clipboard().text().splitlines()]
-    header = [table.horizontalHeaderItem(c).text() for c in range(table.columnCount())
+    header = [table.horizontalHeaderItem(c).text().replace("\n", " ")
+              for c in range(table.columnCount())
               if not table.isColumnHidden(c)]
     assert "Combined score" in header and "Combined score" in rows[0]
     copied = {row[1]: row for row in rows[1:] if row[3]}
@@ -205,14 +206,14 @@ def test_error_bars_do_not_squeeze_the_data(gui, qtbot, example_data):
     suggest(qtbot, perspective)
     dataset = perspective.current_dataset()
     I = dataset.raw.I[dataset.ranking.prepared.report.kept]  # noqa: E741
-    low, high = perspective.axes.get_ylim()
+    low, high = perspective.plot.axes.get_ylim()
     assert I[I > 0].min() / 10 < low <= I[I > 0].min()
     assert I.max() <= high < I.max() * 10
 
 
 def test_sorting_enter_and_analysis_files(gui, qtbot, example_data, monkeypatch):
     """Defect 11: the first click on Probability sorted the least probable first with
-    no sort arrow; Enter on a row did nothing; Open Analysis did not list *.sugg."""
+    no sort arrow (now an arrow in the sorted column's title); Enter on a row did nothing; Open Analysis did not list *.sugg."""
     from PySide6 import QtWidgets
     from sas.system import config
 
@@ -226,8 +227,11 @@ def test_sorting_enter_and_analysis_files(gui, qtbot, example_data, monkeypatch)
     qtbot.mouseClick(header.viewport(), Qt.LeftButton, pos=QPoint(position, 5))
     probabilities = [table.item(r, 2).data(0x0100) for r in range(table.rowCount())]
     assert probabilities == sorted(probabilities, reverse=True)
-    assert header.isSortIndicatorShown() and header.sortIndicatorSection() == 2
-    assert header.sortIndicatorOrder() == Qt.DescendingOrder
+    assert table.horizontalHeaderItem(2).text() == "Probability ▼"  # the arrow shows it
+    assert table.horizontalHeaderItem(0).text() == "Rank"
+    qtbot.mouseClick(header.viewport(), Qt.LeftButton, pos=QPoint(position, 5))
+    assert table.horizontalHeaderItem(2).text() == "Probability ▲"
+    assert table.item(0, 2).data(0x0100) == min(probabilities)
 
     assert perspective.select_model("cylinder")
     table.setFocus()
