@@ -106,7 +106,7 @@ def test_product_plan_has_form_and_structure_factor(cylinder_raw):
 
 def test_bad_curves_get_messages_without_the_network():
     # Every curve unusable: nothing reaches the network (no TensorFlow import needed).
-    from sasnets_plugin.gui.worker import suggest_all
+    from sasnets_plugin.gui.tasks import suggest_all
     from sasnets_plugin.loading import RawCurve
 
     q = np.linspace(0.01, 0.2, 30)
@@ -117,7 +117,7 @@ def test_bad_curves_get_messages_without_the_network():
 
 
 def test_cancelled_verification_job_stops_before_fitting(cylinder_raw):
-    from sasnets_plugin.gui.worker import VerifyJob, verify
+    from sasnets_plugin.gui.tasks import VerifyJob, verify
 
     job = VerifyJob(0, cylinder_raw, ("sphere", "cylinder"), (0.5, 0.5))
     job.cancel.set()
@@ -127,7 +127,9 @@ def test_cancelled_verification_job_stops_before_fitting(cylinder_raw):
 
 
 def test_importing_the_plugin_loads_no_qt_nor_tensorflow():
+    # (the controller, its tasks and the tables are Qt-free too: tested without a window)
     code = ("import sys, sasnets_plugin, sasnets_plugin.gui, sasnets_plugin.gui.fitting_bridge;"
+            "import sasnets_plugin.gui.controller, sasnets_plugin.gui.tables;"
             "sasnets_plugin.register();"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'tensorflow', 'keras')"
             " or m.startswith('sas.qtgui')];"
