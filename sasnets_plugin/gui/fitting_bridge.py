@@ -29,8 +29,8 @@ Two halves:
   that parameter (:func:`start_text`): bumps coerces a start value on a limit and
   SasView's fit then fails. Choice and integer parameters (``structure_factor_mode``,
   counts: :func:`whole_number_parameters`) are typed as exact whole numbers, a limit
-  included, and never ticked. :func:`fit_outcome` reads SasView's own result when the page signals
-  the end of the fit.
+  included, and never ticked. :func:`fit_outcome` reads SasView's own result when the
+  page signals the end of the fit.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ Qt-free (and SasView-free), so that the rules can be tested without a window:
 * :class:`DataSet`: one data set sent to the perspective, its ranking, its fit
   verification, its own status line, the SasView fit started from here and the fit
   page it uses (one page per data set, reused);
-* the rules: which data sets *Suggest model* ranks (:func:`to_rank`: new ones, keep
+* the rules: which data sets *Suggest model* ranks (:func:`to_rank`: those never tried, keep
   the rest), which model is preselected for *Fit in SasView* and *Auto-fit*
   (:meth:`DataSet.preselected`: the verified best, else the network's first), what a
   structure-factor-only suggestion is fitted as (:func:`fit_target`), the warnings

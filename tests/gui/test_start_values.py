@@ -136,3 +136,17 @@ def test_importing_the_plugin_loads_no_qt_nor_tensorflow():
             "print(bad); sys.exit(bool(bad))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_choices_and_counts_are_whole_numbers_on_their_limits():
+    """Issue 25 defect 1: structure_factor_mode = 0 (P·S) was typed as 0.001, which
+    sasmodels reads as the β approximation. Choices and counts are exact, limits valid."""
+    choices, counts = fb.whole_number_parameters("cylinder@hayter_msa")
+    assert {"structure_factor_mode", "radius_effective_mode"} <= choices
+    assert "Nlayers" in fb.whole_number_parameters("lamellar_stack_caille")[1]
+    assert "n_shells" in fb.whole_number_parameters("onion")[1]  # sets a vector's length
+    assert "case_num" in fb.whole_number_parameters("rpa")[0]
+    assert fb.whole_number_text(0.0, 0.0, 1.0) == "0"  # on its limit, not nudged
+    assert fb.whole_number_text(1.0, 0.0, 7.0) == "1"  # int("1", 0) reads it back
+    assert fb.whole_number_text(7.4, 0.0, 7.0) == "7"
+    assert fb.whole_number_text(0.2, 1.0, math.inf) == "1"
