@@ -14,7 +14,7 @@ from .state import DataSet
 
 #: Columns of the overview: one row per data set.
 OVERVIEW_COLUMNS = ("Data set", "Chosen model", "Probability", "Verification", "χ²ᵣ",
-                    "SasView fit")
+                    "SasView χ²/Npts")
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,13 @@ def overview_row(dataset: DataSet) -> OverviewRow:
             chi2r = fit.chi2r if fit.ok and math.isfinite(fit.chi2r) else None
     sasview, sasview_chi2 = "", None
     record = dataset.fit
-    if record is not None:
+    if record is not None:  # the model named only when it is not the chosen one
         sasview_chi2 = record.chi2
+        other = "" if record.model == model else f" ({display_name(record.model)})"
         if record.outcome == state.COMPLETED and record.chi2 is not None:
-            sasview = f"χ²/Npts = {record.chi2:.4g} ({display_name(record.model)})"
+            sasview = f"{record.chi2:.4g}{other}"
         else:
-            sasview = f"{record.outcome} ({display_name(record.model)})"
+            sasview = f"{record.outcome}{other}"
     return OverviewRow(dataset.key, dataset.title, display_name(model), probability,
                        verification, chi2r, sasview, sasview_chi2)
 

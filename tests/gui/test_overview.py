@@ -64,7 +64,7 @@ def test_overview_lists_every_data_set_and_opens_one(gui, qtbot, example_data, t
     probability = cylinder.ranking.probabilities[cylinder.ranking.models.index("cylinder")]
     assert rows[cylinder.title][2] == f"{100 * probability:.1f} %"
     assert rows[cylinder.title][3] == "not verified"
-    assert rows[cylinder.title][5] == f"χ²/Npts = {chi2:.4g} (cylinder)"
+    assert rows[cylinder.title][5] == f"{chi2:.4g}"  # SasView's, for the chosen model
     assert rows[failed.title][1] == "" and rows[failed.title][3].startswith("not ranked:")
 
     # Sortable: by χ²ᵣ, the verified one first; by data set name.
@@ -87,3 +87,4 @@ def test_overview_lists_every_data_set_and_opens_one(gui, qtbot, example_data, t
     assert perspective.tabs.currentWidget() is perspective.tblRanking
     assert perspective.select_model("sphere")
     assert overview_rows(perspective)[cylinder.title][1] == "sphere"
+    assert overview_rows(perspective)[cylinder.title][5] == f"{chi2:.4g} (cylinder)"

@@ -213,7 +213,8 @@ def test_error_bars_do_not_squeeze_the_data(gui, qtbot, example_data):
 
 def test_sorting_enter_and_analysis_files(gui, qtbot, example_data, monkeypatch):
     """Defect 11: the first click on Probability sorted the least probable first with
-    no sort arrow (now an arrow in the sorted column's title); Enter on a row did nothing; Open Analysis did not list *.sugg."""
+    no sort arrow (now an arrow in the sorted column's title); Enter on a row did
+    nothing; Open Analysis did not list *.sugg."""
     from PySide6 import QtWidgets
     from sas.system import config
 
