@@ -8,10 +8,11 @@ Explorer, sends it to the perspective and, with *Verify top 5 by fitting* and *A
 top choice* ticked, presses *Suggest model*: the network ranks the models, the top 5
 are verified by fitting, and the best verified one is fitted in SasView's Fitting
 perspective. Saves ``docs/fitting.png`` (the window with the fit page after SasView's
-fit) and ``docs/perspective.png`` (the window with the perspective: ranking, verified
-columns, SasView's result), grabbed from the real widgets. Uses the network in
+fit), ``docs/perspective.png`` (the window with the perspective: ranking, verified
+columns, SasView's result) and ``docs/perspective_900x800.png`` (the perspective alone
+at SasView's default size for it), grabbed from the real widgets. Uses the network in
 ``model_weights/`` (or ``$SASNETS_WEIGHTS``). Options: ``--data FILE`` another 1D file,
-``--out DIR`` where to write the PNGs.
+``--out DIR`` where to write the PNGs, ``--sizes`` the perspective's sizes grabbed alone.
 """
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument("--timeout", type=float, default=600,
                         help="seconds to wait for the verification and the fit")
+    parser.add_argument("--sizes", default="900x800",
+                        help="comma-separated WIDTHxHEIGHT sizes of the perspective's "
+                             "window grabbed alone (perspective_WxH.png)")
     args = parser.parse_args(argv)
 
     # SasView's user files in a scratch folder; its config at defaults, not saved.
@@ -120,13 +124,22 @@ def main(argv=None) -> int:
     arrange(perspective)
     pause(1.5)  # let the canvas draw
     window.grab().save(str(args.out / "perspective.png"))
+    written = [args.out / "perspective.png", args.out / "fitting.png"]
+    for size in filter(None, args.sizes.split(",")):
+        width, height = (int(n) for n in size.lower().split("x"))
+        sub = next(w for w in manager.workspace().subWindowList() if w.widget() is perspective)
+        sub.setGeometry(0, 0, width, height)
+        pause(1.5)  # let the layout settle and the canvas draw
+        path = args.out / f"perspective_{width}x{height}.png"
+        sub.grab().save(str(path))
+        written.append(path)
 
     dataset = perspective.current_dataset()
     top = ", ".join(f"{m} {p:.1%}" for m, p in dataset.ranking.top(3))
     best = dataset.verified.best.model if dataset.verified and dataset.verified.best else None
     print(f"top 3: {top}; verified best: {best}; SasView fit of {dataset.fit.model}: "
           f"chi2/Npts = {chi2}")
-    print(f"wrote {args.out / 'perspective.png'} and {args.out / 'fitting.png'}")
+    print("wrote " + ", ".join(str(p) for p in written))
     sys.stdout.flush()
     os._exit(0)  # skip SasView's exit dialog and twisted shutdown
 

@@ -38,7 +38,7 @@ def test_api_cli_and_gui_give_the_identical_verified_answer(example_1d, name, re
     top-k candidates from the data set's ranking): the same verified order (rescue
     included), the same fits, the same models that fit equally well."""
     from sasnets_plugin.gui.state import Settings
-    from sasnets_plugin.gui.worker import VerifyJob, suggest_all, verify
+    from sasnets_plugin.gui.tasks import VerifyJob, suggest_all, verify
 
     path = example_1d / name
     api = suggest_file(path, verify=True)

@@ -25,10 +25,12 @@ Two halves:
   perspective the way a user would: data into a fit page (or the data set's earlier
   page again), category, model and structure factor chosen in their combo boxes,
   values typed into the parameter table, exactly the planned boxes ticked, *Fit*.
-  Every typed value lies strictly inside the min/max SasView shows for that parameter
-  (:func:`start_text`): bumps coerces a start value on a limit and SasView's fit
-  then fails. :func:`fit_outcome` reads SasView's own result when the page signals
-  the end of the fit.
+  Every typed continuous value lies strictly inside the min/max SasView shows for
+  that parameter (:func:`start_text`): bumps coerces a start value on a limit and
+  SasView's fit then fails. Choice and integer parameters (``structure_factor_mode``,
+  counts: :func:`whole_number_parameters`) are typed as exact whole numbers, a limit
+  included, and never ticked. :func:`fit_outcome` reads SasView's own result when the
+  page signals the end of the fit.
 """
 from __future__ import annotations
 
@@ -246,6 +248,52 @@ def start_text(value: float, lo: float, hi: float, default: float = 1.0) -> str:
     return f"{inside:.9g}"
 
 
+def whole_number_parameters(model_name: str) -> tuple[frozenset[str], frozenset[str]]:
+    """``(choices, counts)`` of ``model_name`` (a product too): the parameters SasView
+    must receive as exact whole numbers, never moved off a limit like a continuous one.
+
+    *choices* are those sasmodels declares with a list of choices
+    (``structure_factor_mode``: 0 is P(q)·S(q), any other value the β approximation;
+    ``radius_effective_mode``; rpa's ``case_num``): SasView shows a combo box for them
+    and reads them back from a project with ``int(text, 0)``. *counts* are the integer
+    counts the verification holds (number of layers, pearls...) and the parameters that
+    set another's length (``n_shells``).
+    """
+    from ..verification.parameters import count_names
+
+    parameters = model_info(model_name).parameters.kernel_parameters
+    choices = frozenset(p.name for p in parameters if p.choices)
+    lengths = frozenset(p.length_control for p in parameters if p.length_control)
+    return choices, count_names(products.split(model_name)[0]) | lengths
+
+
+def whole_number_text(value: float, lo: float | None, hi: float | None) -> str:
+    """``value`` rounded to a whole number inside ``lo..hi`` (limits are valid here),
+    as SasView's project loader reads it back (``int(text, 0)``: "0", never "0.0")."""
+    number = round(float(value))
+    if lo is not None and math.isfinite(lo):
+        number = max(number, math.ceil(lo))
+    if hi is not None and math.isfinite(hi):
+        number = min(number, math.floor(hi))
+    return str(int(number))
+
+
+def _type_value(page, row: int, text: str, choice: bool) -> None:
+    """Type ``text`` into the value cell of ``row``; a choice parameter is chosen in
+    the combo box SasView shows in that cell (which writes its index into the cell)."""
+    cell = page._model_model.item(row, 1)
+    view = getattr(page, "lstParams", None)
+    combo = None if view is None else view.indexWidget(page._model_model.index(row, 1))
+    if choice and combo is not None and hasattr(combo, "setCurrentIndex"):
+        index = int(text)
+        if not 0 <= index < combo.count():
+            raise FitHandOffError(f"SasView's page offers no choice {index} for "
+                                  f"{page._model_model.item(row, 0).text()}.")
+        combo.setCurrentIndex(index)
+    if cell.text() != text:
+        cell.setText(text)
+
+
 def _defaults(model_name: str) -> dict[str, float]:
     """sasmodels' default values of ``model_name`` (a product too)."""
     info = model_info(model_name)
@@ -276,8 +324,6 @@ def open_fit_page(gui_manager, item, plan: FitPlan, page=None):
     every other one unticked. Raises :class:`FitHandOffError` with a user message.
     """
     from PySide6.QtCore import Qt
-
-    from ..verification.parameters import count_names
 
     fitting = show_fitting(gui_manager)
     if not page_is_open(gui_manager, page):
@@ -314,17 +360,16 @@ def open_fit_page(gui_manager, item, plan: FitPlan, page=None):
 
     details = page.logic.kernel_module.details
     defaults = _defaults(plan.model)
-    counts = count_names(form)
+    choices, counts = whole_number_parameters(plan.model)
     for name, value in plan.values.items():
         row = page.getRowFromName(name)
-        cell = None if row is None else page._model_model.item(row, 1)
-        if cell is None:
+        if row is None or page._model_model.item(row, 1) is None:
             continue
         _units, lo, hi = details.get(name, ("", None, None))
-        if name in counts:  # integers, held (not fitted): a limit is a valid count
-            cell.setText(f"{min(max(value, lo), hi):.6g}")
+        if name in choices or name in counts:  # held, not fitted: a limit is valid
+            _type_value(page, row, whole_number_text(value, lo, hi), name in choices)
         else:
-            cell.setText(start_text(value, lo, hi, defaults.get(name, 1.0)))
+            _type_value(page, row, start_text(value, lo, hi, defaults.get(name, 1.0)), False)
     # Tick exactly the planned parameters of the main table (SasView's own defaults off).
     # Rows selected in the table would all follow one box (SasView's multi-row toggle).
     view = getattr(page, "lstParams", None)
@@ -336,7 +381,8 @@ def open_fit_page(gui_manager, item, plan: FitPlan, page=None):
         name_item = table.item(row, 0)
         if name_item is None or not page.isCheckable(row):
             continue
-        wanted_tick = name_item.text() in plan.fit
+        wanted_tick = (name_item.text() in plan.fit
+                       and name_item.text() not in choices | counts)  # never fitted
         if (name_item.checkState() == Qt.Checked) != wanted_tick:
             page.changeCheckboxStatus(row, wanted_tick)
         if wanted_tick:

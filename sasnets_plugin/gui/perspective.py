@@ -1,19 +1,16 @@
 """The *Model Suggestion* perspective: rank sasmodels models for 1D data, verify, fit.
 
-*Suggest model* ranks the data sets not ranked yet with the network (worker thread);
-earlier rankings and verifications are kept. *Verify fits* (or the *Verify top k by
-fitting* option, run after each new ranking) fits the top candidates to the data with
-:mod:`sasnets_plugin.verification` on a second worker thread and adds the reduced χ²,
-BIC, combined score and verified rank to the table, and the verified best becomes the
-preselected row. *Fit in SasView* (and *Auto-fit*, which takes the preselected row)
-hands the model to SasView's Fitting perspective, in one fit page per data set,
-starting from the verified fit's values when there is one (:mod:`.fitting_bridge`),
-and reports back what SasView's fit page signals when the fit ends.
+*Suggest model* ranks the data sets never ranked with the network; *Verify fits* (or
+*Verify top k by fitting*, after each new ranking) fits the top candidates and re-ranks
+them; *Fit in SasView* (and *Auto-fit*) hands the chosen model to SasView's Fitting
+perspective, one fit page per data set, and reports what SasView's page signals.
 
-The perspective follows SasView's conventions: project save/load, Report, Copy (plain,
-Excel, LaTeX), a Preferences page (:mod:`.preferences`), a Help page shipped in the
-package, a navigation toolbar on the plot. The rules and the per-data-set state live in
-:mod:`.state` (Qt-free).
+The window is cut the way SasView's perspectives are: the rules and the data sets'
+work in a Qt-free controller (:mod:`.controller`, :mod:`.state`, :mod:`.tables`,
+:mod:`.tasks`), small views (:mod:`.ranking_table`, :mod:`.overview`, :mod:`.plot`,
+:mod:`.handoff` for the SasView fit, :mod:`.window_ui` for the layout), SasView's
+interface in :mod:`.sasview_hooks` and the SasView patches in :mod:`.sasview_fixes`.
+This class wires them: data in, ranking, verification, messages.
 
 Import this module only after SasView installed its Qt reactor (it imports
 ``sas.qtgui.Perspectives``); :mod:`sasnets_plugin.gui.launcher` takes care of that.
@@ -22,118 +19,26 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
-import time
-from pathlib import Path
 
-import numpy as np
 import sas.qtgui.Utilities.GuiUtils as GuiUtils
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
-from matplotlib.figure import Figure
 from PySide6 import QtCore, QtGui, QtWidgets
 from sas.qtgui.Perspectives.perspective import Perspective
-from sas.qtgui.Utilities.Reports.reportdata import ReportData
 
-from ..cleaning import clean_curve
-from ..errors import DataError, SasnetsError
+from ..errors import DataError
 from ..loading import from_data1d
-from ..models import products
 from ..models.products import display_name
-from . import PERSPECTIVE_NAME, fitting_bridge, sasview_fixes, state
-from .state import DataSet, SasViewFit, Settings
-from .worker import (
-    VERIFY,
-    Outcome,
-    VerifyJob,
-    load_network,
-    run_in_background,
-    suggest_all,
-    verify,
-)
+from . import PERSPECTIVE_NAME, fitting_bridge, sasview_fixes
+from .controller import RankingJob, Suggestions, verification_summary
+from .handoff import FitHandOff
+from .sasview_hooks import SasViewHooks, settings_path
+from .state import DataSet, Outcome, Settings
+from .tasks import VerifyJob, load_network, suggest_all, verify
+from .window_ui import COLOURS, SUGGEST_TIP, WindowUi, sentence
+from .worker import VERIFY, run_in_background
 
 log = logging.getLogger(__name__)
 
-#: Rows of the ranking visible without scrolling.
-VISIBLE_ROWS = 5
-#: Widest the model column gets by itself: room for a product such as
-#: "core_shell_ellipsoid × hayter_msa"; longer names are elided, whole in tooltips.
-MODEL_COLUMN_WIDTH = 300
-#: Width of the fit status column (long failure reasons are elided, whole in tooltips).
-STATUS_COLUMN_WIDTH = 100
-COLUMNS = ("Rank", "Model", "Probability", "Verified #", "Posterior", "χ²ᵣ", "BIC",
-           "Fit status", "Category")
-(COL_RANK, COL_MODEL, COL_PROBABILITY, COL_VERIFIED, COL_POSTERIOR, COL_CHI2R, COL_BIC,
- COL_STATUS, COL_CATEGORY) = range(len(COLUMNS))
-#: Columns shown once the data set has been verified.
-VERIFICATION_COLUMNS = (COL_VERIFIED, COL_POSTERIOR, COL_CHI2R, COL_BIC, COL_STATUS)
-_HEADER_TIPS = {
-    COL_RANK: "Rank by the network's probability",
-    COL_VERIFIED: "Rank after fitting the candidates to the data (best combined score first)",
-    COL_POSTERIOR: "Combined score: the network probability updated by the fit's BIC",
-    COL_CHI2R: "Reduced χ² of the verification fit: χ² / (points − free parameters); "
-               "in brackets the weighting: dI (the file's uncertainties) or no dI "
-               "(a relative error estimated from the curve's scatter)",
-    COL_BIC: "Bayesian information criterion of the fit (lower is better; compare within "
-             "one data set only)",
-    COL_CATEGORY: "The model's category in SasView's Fitting perspective",
-    COL_STATUS: "'ok', or why the fit failed",
-}
-_COLOURS = {logging.ERROR: "#b00020", logging.WARNING: "#9a5b00", logging.INFO: ""}
-#: Key of the perspective's part of a data set's entry in a SasView project file.
-PROJECT_KEY = "suggestion_params"
-#: The preferences file, in SasView's configuration folder.
-SETTINGS_FILE = "sasnets_model_suggestion.json"
-#: The help page shipped with the package.
-HELP_PAGE = Path(__file__).resolve().parent / "help" / "model_suggestion.html"
-
-#: Item data role holding a cell's numeric sort key.
-SORT_ROLE = QtCore.Qt.UserRole + 1
-#: Item data role holding the model's sasmodels name (the cell shows a readable one).
-MODEL_ROLE = QtCore.Qt.UserRole + 2
-
-
-class _Cell(QtWidgets.QTableWidgetItem):
-    """A ranking cell: sorts by its numeric key (:data:`SORT_ROLE`) when it has one;
-    cells without a key (not verified, failed fit) go last in either order."""
-
-    def __lt__(self, other):
-        mine, theirs = self.data(SORT_ROLE), other.data(SORT_ROLE)
-        if mine is None and theirs is None:
-            return self.text() < other.text()  # (PySide's base __lt__ would call us back)
-        table = self.tableWidget()
-        descending = (table is not None and table.horizontalHeader().sortIndicatorOrder()
-                      == QtCore.Qt.DescendingOrder)
-        if mine is None:
-            return descending
-        if theirs is None:
-            return not descending
-        return mine < theirs
-
-
-class _PageWatch(QtCore.QObject):
-    """Relays one fit page's ``fittingFinishedSignal`` (SasView's own end-of-fit
-    signal, emitted for completed, stopped and failed fits alike) with the page."""
-
-    finished = QtCore.Signal(object, object)  # page, SasView's result payload
-
-    def __init__(self, page, parent):
-        super().__init__(parent)
-        self.page = page
-        page.fittingFinishedSignal.connect(self.relay)
-
-    @QtCore.Slot(object)
-    def relay(self, result):
-        self.finished.emit(self.page, result)
-
-
-def settings_path() -> Path:
-    """The preferences file in SasView's configuration folder."""
-    from sas.system import user
-
-    return Path(user.get_config_dir()) / SETTINGS_FILE
-
-
-class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
+class ModelSuggestionWindow(QtWidgets.QWidget, WindowUi, SasViewHooks, Perspective):
     """Ranks every model of the network for each data set sent here."""
 
     name = PERSPECTIVE_NAME
@@ -157,6 +62,15 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     def title(self) -> str:
         return "Model Suggestion"
 
+    @property
+    def optimizer(self) -> str:
+        """The Fitting perspective's optimizer: SasView's ``GuiManager.showFitResults``
+        reads it from the perspective in front when a fit ends, and a fit started here
+        may end while this perspective is in front."""
+        fitting = (None if self._manager is None
+                   else self._manager.loadedPerspectives.get(fitting_bridge.FITTING))
+        return getattr(fitting, "optimizer", "Unknown")
+
     def __init__(self, parent=None):
         super().__init__()
         try:  # the fits this perspective starts must not freeze SasView
@@ -166,19 +80,14 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
                         exc_info=True)
         self._manager = parent  # SasView's GuiManager
         self._allow_close = False
-        self._datasets: list[DataSet] = []
-        self._next_key = 0
-        self._generation = 0
-        #: Keys of the data sets being ranked now.
-        self._ranking_keys: set[int] = set()
+        #: The data sets and their work (Qt-free rules).
+        self.work = Suggestions()
         self._categories: dict[str, str] | None = None
-        self._verify_queue: list[tuple[int, tuple[str, ...], bool]] = []
-        #: The verification running now (a worker.VerifyJob), or None.
-        self.verify_job: VerifyJob | None = None
-        #: The last plan handed to the Fitting perspective (a fitting_bridge.FitPlan).
-        self.last_plan: fitting_bridge.FitPlan | None = None
-        self._page_watches: dict[int, _PageWatch] = {}
-        self._filling = False
+        #: The fits handed to SasView's Fitting perspective.
+        self.handoff = FitHandOff(parent, lambda: self.work.datasets, self._say,
+                                  self._fit_ended, self)
+        self.handoff.started.connect(self.fitStarted)
+        self.handoff.finished.connect(self.fitFinished)
         self.network_ready: bool | None = None  # None while loading
         self.network_message = ""
         self._preferences_widget = None
@@ -199,190 +108,6 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         QtCore.QTimer.singleShot(0, self.start_network_load)
         QtCore.QTimer.singleShot(0, self._install_project_loader)
 
-    # ------------------------------------------------------------------ layout
-
-    def _build_ui(self):
-        layout = QtWidgets.QVBoxLayout(self)
-
-        top = QtWidgets.QHBoxLayout()
-        top.addWidget(QtWidgets.QLabel("Data set:"))
-        self.cbDataSet = QtWidgets.QComboBox()
-        self.cbDataSet.setSizeAdjustPolicy(
-            QtWidgets.QComboBox.AdjustToMinimumContentsLengthWithIcon)
-        self.cbDataSet.setToolTip(
-            "Data sets sent here from the Data Explorer; each has its own ranking.")
-        self.cbDataSet.currentIndexChanged.connect(self._refresh)
-        top.addWidget(self.cbDataSet, 1)
-        self.cmdRemove = QtWidgets.QPushButton("Remove")
-        self.cmdRemove.setToolTip("Forget this data set here (it stays in the Data Explorer).")
-        self.cmdRemove.clicked.connect(self.onRemove)
-        top.addWidget(self.cmdRemove)
-        self.cmdHelp = QtWidgets.QPushButton("Help")
-        self.cmdHelp.setToolTip("Open the Model Suggestion help page.")
-        self.cmdHelp.clicked.connect(self.onHelp)
-        top.addWidget(self.cmdHelp)
-        layout.addLayout(top)
-
-        self.lblNetwork = QtWidgets.QLabel()
-        self.lblNetwork.setWordWrap(True)
-        self.lblNetwork.setObjectName("lblNetwork")
-        layout.addWidget(self.lblNetwork)
-
-        buttons = QtWidgets.QHBoxLayout()
-        self.cmdSuggest = QtWidgets.QPushButton("Suggest model")
-        self.cmdSuggest.setToolTip(
-            "Rank every model of the network for the data sets not ranked yet (or again for "
-            "the one shown, when all are ranked). Earlier rankings and verifications stay.")
-        self.cmdSuggest.clicked.connect(self.onSuggest)
-        buttons.addWidget(self.cmdSuggest)
-        self.chkVerify = QtWidgets.QCheckBox()
-        buttons.addWidget(self.chkVerify)
-        self.chkAutoFit = QtWidgets.QCheckBox("Auto-fit top choice")
-        self.chkAutoFit.setToolTip(
-            "After ranking, fit each newly ranked data set in the Fitting perspective with "
-            "its preselected model: the best verified model when the top models are "
-            "verified, else the most probable one. Each data set keeps one fit page.")
-        buttons.addWidget(self.chkAutoFit)
-        buttons.addStretch(1)
-        layout.addLayout(buttons)
-
-        actions = QtWidgets.QHBoxLayout()
-        self.cmdVerify = QtWidgets.QPushButton("Verify fits")
-        self.cmdVerify.clicked.connect(self.onVerify)
-        actions.addWidget(self.cmdVerify)
-        self.cmdCancelVerify = QtWidgets.QPushButton("Cancel")
-        self.cmdCancelVerify.setToolTip("Stop the fit verification (the ranking stays).")
-        self.cmdCancelVerify.clicked.connect(self.cancel_verification)
-        actions.addWidget(self.cmdCancelVerify)
-        self.pbVerify = QtWidgets.QProgressBar()
-        self.pbVerify.setObjectName("pbVerify")
-        self.pbVerify.setTextVisible(True)
-        self.pbVerify.setMaximumHeight(self.cmdVerify.sizeHint().height())
-        policy = self.pbVerify.sizePolicy()
-        policy.setRetainSizeWhenHidden(True)  # no jumping layout when it appears
-        self.pbVerify.setSizePolicy(policy)
-        self.pbVerify.hide()
-        actions.addWidget(self.pbVerify, 1)
-        self.cmdFit = QtWidgets.QPushButton("Fit in SasView")
-        self.cmdFit.setToolTip(
-            "Fit this data set with the selected model in the Fitting perspective "
-            "(double-clicking a row does the same), in this data set's own fit page; a "
-            "verified model starts from its fitted values. After a verification the best "
-            "verified model is preselected.")
-        self.cmdFit.clicked.connect(self.onFit)
-        actions.addWidget(self.cmdFit)
-        layout.addLayout(actions)
-        self._progress_timer = QtCore.QTimer(self)
-        self._progress_timer.setInterval(500)
-        self._progress_timer.timeout.connect(self._show_progress)
-
-        self.lblStatus = QtWidgets.QLabel()
-        self.lblStatus.setWordWrap(True)
-        self.lblStatus.setObjectName("lblStatus")
-        self.lblStatus.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
-        layout.addWidget(self.lblStatus)
-
-        self.lblWarning = QtWidgets.QLabel()
-        self.lblWarning.setWordWrap(True)
-        self.lblWarning.setObjectName("lblWarning")
-        self.lblWarning.setStyleSheet(
-            f"color: {_COLOURS[logging.WARNING]}; background: #fff4e0; "
-            "border: 1px solid #e0b060; padding: 3px;")
-        self.lblWarning.hide()
-        layout.addWidget(self.lblWarning)
-
-        search = QtWidgets.QHBoxLayout()
-        search.addWidget(QtWidgets.QLabel("Find model:"))
-        self.txtSearch = QtWidgets.QLineEdit()
-        self.txtSearch.setObjectName("txtSearch")
-        self.txtSearch.setPlaceholderText("part of a model name, e.g. sphere")
-        self.txtSearch.setClearButtonEnabled(True)
-        self.txtSearch.setToolTip("Show only the rows whose model name contains this text "
-                                  "(the first match is selected).")
-        self.txtSearch.textChanged.connect(self._apply_search)
-        search.addWidget(self.txtSearch, 1)
-        self.lblMatches = QtWidgets.QLabel()
-        search.addWidget(self.lblMatches)
-        layout.addLayout(search)
-
-        self.tblRanking = QtWidgets.QTableWidget(0, len(COLUMNS))
-        self.tblRanking.setHorizontalHeaderLabels(COLUMNS)
-        for column, tip in _HEADER_TIPS.items():
-            self.tblRanking.horizontalHeaderItem(column).setToolTip(
-                f"{tip} (click to sort by it)")
-        self.tblRanking.verticalHeader().setVisible(False)
-        self.tblRanking.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
-        self.tblRanking.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
-        self.tblRanking.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
-        self.tblRanking.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOn)
-        header = self.tblRanking.horizontalHeader()
-        for column in range(len(COLUMNS)):
-            header.setSectionResizeMode(column, QtWidgets.QHeaderView.ResizeToContents)
-        # Long model names and failure reasons are elided (whole in the tooltips); the
-        # category takes the width left.
-        header.setSectionResizeMode(COL_MODEL, QtWidgets.QHeaderView.Interactive)
-        header.setSectionResizeMode(COL_STATUS, QtWidgets.QHeaderView.Interactive)
-        header.resizeSection(COL_STATUS, STATUS_COLUMN_WIDTH)
-        header.setStretchLastSection(True)
-        # Click a header to sort (e.g. by Verified #); the network rank order at first.
-        # No sort arrow: it would widen every column and push the category out of view.
-        header.setSortIndicator(COL_RANK, QtCore.Qt.AscendingOrder)
-        header.setSortIndicatorShown(False)
-        self.tblRanking.setTextElideMode(QtCore.Qt.ElideRight)
-        for column in VERIFICATION_COLUMNS:
-            self.tblRanking.setColumnHidden(column, True)
-        self.tblRanking.itemDoubleClicked.connect(lambda _item: self.onFit())
-        self.tblRanking.itemSelectionChanged.connect(self._selection_changed)
-        layout.addWidget(self.tblRanking)
-
-        self.lblNotes = QtWidgets.QLabel()
-        self.lblNotes.setWordWrap(True)
-        self.lblNotes.setObjectName("lblNotes")
-        layout.addWidget(self.lblNotes)
-
-        self.lblFit = QtWidgets.QLabel()
-        self.lblFit.setWordWrap(True)
-        self.lblFit.setObjectName("lblFit")
-        self.lblFit.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
-        self.lblFit.hide()
-        layout.addWidget(self.lblFit)
-
-        self.figure = Figure(figsize=(5.5, 3.6), layout="constrained")
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(240)
-        self.axes = self.figure.add_subplot(1, 1, 1)
-        self.toolbar = NavigationToolbar2QT(self.canvas, self)
-        layout.addWidget(self.toolbar)
-        layout.addWidget(self.canvas, 1)
-        self._fit_table_height()
-        self._apply_settings()
-
-    def _fit_table_height(self):
-        table = self.tblRanking
-        rows = VISIBLE_ROWS * table.verticalHeader().defaultSectionSize()
-        scroll = table.horizontalScrollBar().sizeHint().height()  # shown when columns overflow
-        height = (rows + table.horizontalHeader().sizeHint().height() + scroll
-                  + 2 * table.frameWidth() + 2)
-        table.setMinimumHeight(height)
-        table.setMaximumHeight(height)
-
-    def _apply_settings(self):
-        """Show the preferences where they matter (top-k in the labels)."""
-        k = self.settings.top_k
-        self.chkVerify.setText(f"Verify top {k} by fitting")
-        self.chkVerify.setToolTip(
-            f"After ranking, fit the {k} most probable models to each newly ranked data set "
-            "(sasmodels + bumps, several starting points) and re-rank them by how well they "
-            "fit; the best verified model is then preselected (and auto-fitted).")
-        self.cmdVerify.setToolTip(
-            f"Fit the {k} most probable models (and the selected one, if it is not among "
-            f"them) to this data set, at most {self.settings.verify_seconds:.0f} s, and "
-            "re-rank them by goodness of fit (reduced χ², BIC). Fit in SasView then starts "
-            "from the fitted values.")
-
-    def sizeHint(self) -> QtCore.QSize:
-        return QtCore.QSize(900, 800)
-
     # ------------------------------------------------------------------ messages
 
     def _say(self, text: str, level: int = logging.INFO, dataset: DataSet | None = None):
@@ -394,6 +119,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         log.log(level, "Model Suggestion: %s", text)
         if dataset is not None:
             dataset.status = (text, level)
+            self._refresh_overview()
             self.statusChanged.emit(dataset.key, text)
             if dataset is not self.current_dataset():
                 return
@@ -401,16 +127,12 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             self.statusChanged.emit(-1, text)
         self._show_status(text, level)
 
-    def _show_status(self, text: str, level: int):
-        colour = _COLOURS.get(level, "")
-        self.lblStatus.setStyleSheet(f"color: {colour};" if colour else "")
-        self.lblStatus.setText(text)
-
     # ------------------------------------------------------------------ network
 
     def start_network_load(self):
         """Load the network in the background."""
         self.network_ready = None
+        self.lblNetwork.show()
         self.lblNetwork.setStyleSheet("")
         self.lblNetwork.setText("Loading the network in the background…")
         run_in_background(load_network, self._network_loaded, self._network_failed, self,
@@ -421,6 +143,8 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.network_message = f"Network ready: it ranks {len(classes)} models."
         self.lblNetwork.setStyleSheet("")
         self.lblNetwork.setText(self.network_message)
+        self.lblNetwork.hide()  # nothing to act on: its room goes to the ranking
+        self.cmdSuggest.setToolTip(f"{self.network_message}\n{SUGGEST_TIP}")
         self.networkLoaded.emit(True)
         self._update_buttons()
 
@@ -429,7 +153,8 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.network_message = (f"{error} Model suggestion is unavailable until this is "
                                 "fixed; the rest of SasView works as usual.")
         log.error("Model Suggestion: %s", self.network_message)
-        self.lblNetwork.setStyleSheet(f"color: {_COLOURS[logging.ERROR]};")
+        self.lblNetwork.show()
+        self.lblNetwork.setStyleSheet(f"color: {COLOURS[logging.ERROR]};")
         self.lblNetwork.setText(self.network_message)
         self.networkLoaded.emit(False)
         self._update_buttons()
@@ -460,24 +185,23 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             data = GuiUtils.dataFromItem(item)
             title = item.text() or getattr(data, "title", "") or "data"
             if data is None:
-                refused.append(f"'{title}' holds no data.")
+                refused.append(f"{title}: it holds no data.")
                 continue
             try:
                 raw = from_data1d(data, title=title)
             except DataError as exc:
-                refused.append(str(exc))
+                refused.append(f"{title}: {sentence(str(exc))}")
                 continue
-            dataset = DataSet(self._next_key, item, raw, status=(
+            dataset = self.work.add(item, raw, (
                 "Received; click Suggest model to rank the models.", logging.INFO))
-            self._next_key += 1
-            self._datasets.append(dataset)
             self.cbDataSet.addItem(title, dataset.key)
             added.append(dataset)
         if added:
             self.cbDataSet.setCurrentIndex(self.cbDataSet.findData(added[-1].key))
         self._refresh()
         if refused:
-            self._say(" ".join(refused), logging.WARNING)
+            self._say("Not added (the rest of SasView can still use them): "
+                      + " ".join(dict.fromkeys(refused)), logging.WARNING)
         elif not added:
             self._say("No data was sent.", logging.WARNING)
 
@@ -498,10 +222,7 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
             self._forget(dataset)
 
     def _forget(self, dataset: DataSet):
-        self._datasets.remove(dataset)
-        self._verify_queue = [entry for entry in self._verify_queue if entry[0] != dataset.key]
-        if self.verify_job is not None and self.verify_job.key == dataset.key:
-            self.verify_job.cancel.set()
+        self.work.forget(dataset)
         index = self.cbDataSet.findData(dataset.key)
         if index >= 0:
             self.cbDataSet.removeItem(index)
@@ -509,28 +230,24 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
     def reset(self):
         """Back to the empty state (SasView's *New project*)."""
-        self._generation += 1
-        self._ranking_keys.clear()
+        self.work.reset()
         self._project_current = None
-        self._verify_queue.clear()
-        if self.verify_job is not None:
-            self.verify_job.cancel.set()
-        self._datasets.clear()
         self.cbDataSet.clear()
         self.txtSearch.clear()
         self._show_status("", logging.INFO)
         self._refresh()
 
     def _find(self, key: int | None = None, item=None) -> DataSet | None:
-        for dataset in self._datasets:
-            if ((key is not None and dataset.key == key)
-                    or (item is not None and dataset.item is item)):
-                return dataset
-        return None
+        return self.work.find(key=key, item=item)
 
     @property
     def datasets(self) -> list[DataSet]:
-        return list(self._datasets)
+        return list(self.work.datasets)
+
+    @property
+    def verify_job(self) -> VerifyJob | None:
+        """The verification running now."""
+        return self.work.job
 
     def current_dataset(self) -> DataSet | None:
         key = self.cbDataSet.currentData()
@@ -539,41 +256,35 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
     # ------------------------------------------------------------------ ranking
 
     def onSuggest(self):
-        """Rank the data sets not ranked yet (or the one shown again), in the background."""
-        if not self._datasets:
+        """Rank the data sets never ranked (or the one shown again), in the background."""
+        if not self.work.datasets:
             self._say("Send 1D data here first: tick it in the Data Explorer, choose "
                       f"'{self.name}' in the 'Send to' list and press 'Send data'.",
                       logging.WARNING)
             return
-        todo = state.to_rank(self._datasets, self.current_dataset())
-        if not todo:
+        started = self.work.start_ranking(self.current_dataset())
+        if started is None:
             return
-        generation = self._generation
-        self._ranking_keys = {d.key for d in todo}
+        job, todo = started
         waiting = " (waiting for the network to load)" if self.network_ready is None else ""
         for dataset in todo:
             self._say(f"Ranking the models{waiting}…", dataset=dataset)
         self._update_buttons()
         run_in_background(functools.partial(suggest_all, [(d.key, d.raw) for d in todo]),
-                          lambda outcomes: self._ranked(generation, outcomes),
-                          lambda error: self._rank_failed(generation, todo, error),
+                          functools.partial(self._ranked, job),
+                          functools.partial(self._rank_failed, job),
                           self, "model suggestion")
 
-    def _ranked(self, generation, outcomes: list[Outcome]):
-        if generation != self._generation:
-            return
-        self._ranking_keys.clear()
-        ranked = []
-        for outcome in outcomes:
-            dataset = self._find(key=outcome.key)
-            if dataset is None:
-                continue
-            dataset.set_outcome(outcome)
+    def _ranked(self, job: RankingJob, outcomes: list[Outcome]):
+        datasets = self.work.take_ranking(job, outcomes)
+        if datasets is None:
+            return  # the perspective was reset meanwhile
+        ranked = [d for d in datasets if d.ranking is not None]
+        for dataset in datasets:
             ranking = dataset.ranking
             if ranking is None:
-                self._say(f"Not ranked: {outcome.error}", logging.WARNING, dataset)
+                self._say(f"Not ranked: {dataset.outcome.error}", logging.WARNING, dataset)
                 continue
-            ranked.append(dataset)
             kept = " (its verification is kept)" if dataset.verified is not None else ""
             self._say(f"Ranked {len(ranking.models)} models{kept}. Most probable: "
                       f"{display_name(ranking.models[0])} "
@@ -593,301 +304,64 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         elif auto_fit:
             self.fit(dataset, dataset.preselected())
 
-    def _rank_failed(self, generation, datasets: list[DataSet], error):
-        if generation != self._generation:
+    def _rank_failed(self, job: RankingJob, error):
+        datasets = self.work.ranking_failed(job)
+        if datasets is None:
             return
-        self._ranking_keys.clear()
         if self.network_ready is not True:
             self._network_failed(error)
         for dataset in datasets:
-            if dataset in self._datasets:
-                self._say(f"No ranking: {error}", logging.ERROR, dataset)
+            self._say(f"No ranking: {error}", logging.ERROR, dataset)
         self._update_buttons()
         self.rankingFinished.emit()
 
     # ------------------------------------------------------------------ display
 
+    def open_dataset(self, key: int):
+        """Show the data set ``key`` with its ranking (the overview's double click)."""
+        index = self.cbDataSet.findData(key)
+        if index >= 0:
+            self.cbDataSet.setCurrentIndex(index)
+            self.tabs.setCurrentWidget(self.tblRanking)
+
     def _refresh(self, *_):
+        self._refresh_overview()
         dataset = self.current_dataset()
-        self._fill_table(dataset)
+        self._categories = None  # re-read: the user may have edited categories
+        self.tblRanking.fill(dataset, self.category)
+        self._apply_search()
         self._fill_notes(dataset)
         self._fill_fit(dataset)
         self._fill_warnings(dataset)
         if dataset is not None:
             self._show_status(*dataset.status)
-        self._plot(dataset)
+        self.plot.show_dataset(dataset, self.selected_model())
         self._update_buttons()
 
     def _selection_changed(self):
-        if self._filling:
-            return
+        """The user chose a row: it becomes the data set's chosen model."""
         dataset = self.current_dataset()
         if dataset is not None:
-            dataset.selected = self._selected_row_model()
+            dataset.selected = self.tblRanking.selected_model()
+            self._refresh_overview()
         self._update_buttons()
-        self._plot(dataset)
+        self.plot.show_dataset(dataset, self.selected_model())
 
     def _update_buttons(self):
         dataset = self.current_dataset()
         ranked = dataset is not None and dataset.ranking is not None
         self.cmdRemove.setEnabled(dataset is not None)
-        self.cmdSuggest.setEnabled(bool(self._datasets) and not self._ranking_keys)
+        self.cmdSuggest.setEnabled(bool(self.work.datasets) and self.work.ranking is None)
         self.cmdFit.setEnabled(ranked and self._manager is not None
                                and bool(self.tblRanking.selectedItems()))
-        job = self.verify_job
-        busy_here = ranked and (
-            (job is not None and job.key == dataset.key and not job.cancel.is_set())
-            or any(key == dataset.key for key, *_ in self._verify_queue))
-        self.cmdVerify.setEnabled(ranked and not busy_here)
-        self.cmdCancelVerify.setEnabled(
-            (job is not None and not job.cancel.is_set()) or bool(self._verify_queue))
-
-    def category(self, model: str) -> str:
-        if self._categories is None:
-            self._categories = fitting_bridge.sasview_categories()
-        form, _ = products.split(model)
-        return self._categories.get(form) or fitting_bridge.fallback_category(form)
-
-    def _fill_table(self, dataset: DataSet | None):
-        table = self.tblRanking
-        header = table.horizontalHeader()
-        self._filling = True
-        try:
-            table.setSortingEnabled(False)  # while filling
-            table.setRowCount(0)
-            ranking = None if dataset is None else dataset.ranking
-            verified = None if dataset is None else dataset.verified
-            for column in VERIFICATION_COLUMNS:
-                table.setColumnHidden(column, verified is None)
-            weighting = "" if verified is None else f" ({state.verification_weighting(verified)})"
-            table.horizontalHeaderItem(COL_CHI2R).setText(f"χ²ᵣ{weighting}")
-            if table.isColumnHidden(header.sortIndicatorSection()):
-                header.setSortIndicator(COL_RANK, QtCore.Qt.AscendingOrder)
-            if ranking is None:
-                return
-            self._categories = None  # re-read: the user may have edited categories
-            # rows: the network's list, then models only the verification's rescue fitted
-            # (e.g. products a v2 network does not rank): the verified best may be one
-            rows = list(zip(ranking.models, map(float, ranking.probabilities)))
-            listed = set(ranking.models)
-            rescued = [c for c in (verified.candidates if verified is not None else ())
-                       if c.model not in listed]
-            rows += [(c.model, 0.0) for c in rescued]
-            table.setRowCount(len(rows))
-            for row, (model, probability) in enumerate(rows):
-                self._fill_row(dataset, row, model, probability, verified)
-                if row >= len(ranking.models):  # not ranked by the network
-                    cell = _Cell("rescue")
-                    cell.setData(SORT_ROLE, row + 1)
-                    cell.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
-                    table.setItem(row, COL_RANK, cell)
-            table.setSortingEnabled(True)  # sorts by the column the user chose (rank at first)
-            header.setSortIndicatorShown(False)  # (turned on by setSortingEnabled; see _build_ui)
-            table.resizeColumnToContents(COL_MODEL)
-            table.setColumnWidth(COL_MODEL, min(table.columnWidth(COL_MODEL), MODEL_COLUMN_WIDTH))
-        finally:
-            self._filling = False
-        if not self.select_model(dataset.chosen() or ""):
-            table.selectRow(0)
-            table.scrollToTop()
-        self._apply_search()
-
-    def _fill_row(self, dataset: DataSet, row: int, model: str, probability: float, verified):
-        shown = display_name(model)
-        cells = {COL_RANK: (str(row + 1), row + 1), COL_MODEL: (shown, None),
-                 COL_PROBABILITY: (f"{100 * probability:.1f} %", probability),
-                 COL_CATEGORY: (self.category(model), None)}
-        fit = dataset.candidate_fit(model)
-        if verified is not None:
-            cells.update(self._fit_cells(fit))
-        for column, (text, key) in cells.items():
-            cell = _Cell(text)
-            if key is not None and math.isfinite(key):
-                cell.setData(SORT_ROLE, key)
-            if column not in (COL_MODEL, COL_STATUS, COL_CATEGORY):
-                cell.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
-            if column == COL_MODEL:
-                cell.setData(MODEL_ROLE, model)
-                target = state.fit_target(model)
-                tip = model if shown == model else f"{shown} (sasmodels: {model})"
-                if target != model:
-                    tip += (f"\n{model} is a structure factor S(q) alone; Fit in SasView fits "
-                            f"it as {display_name(target)}.")
-                cell.setToolTip(tip)
-            if column == COL_PROBABILITY:
-                cell.setToolTip(f"p = {probability:.6f}")
-                cell.setData(QtCore.Qt.UserRole, probability)
-            if fit is not None and column in VERIFICATION_COLUMNS:
-                cell.setToolTip(self._fit_tooltip(fit))
-                if column == COL_VERIFIED and fit.verified_rank == 1 and fit.ok:
-                    font = cell.font()
-                    font.setBold(True)
-                    cell.setFont(font)
-                if column == COL_STATUS and not fit.ok:
-                    cell.setForeground(QtGui.QColor(_COLOURS[logging.ERROR]))
-            self.tblRanking.setItem(row, column, cell)
-
-    @staticmethod
-    def _fit_cells(fit) -> dict[int, tuple[str, float | None]]:
-        """Verification columns of one row: (text, sort key); blank when not verified."""
-        if fit is None:
-            return {column: ("", None) for column in VERIFICATION_COLUMNS}
-
-        def number(value, fmt):
-            return (format(value, fmt) if math.isfinite(value) else "—"), value
-
-        status = fit.verdict  # "fits within the noise", "poor fit (...); may have failed: ..."
-        return {COL_VERIFIED: (str(fit.verified_rank), fit.verified_rank),
-                COL_POSTERIOR: ((f"{100 * fit.posterior:.1f} %", fit.posterior) if fit.ok
-                                else ("—", None)),
-                COL_CHI2R: number(fit.chi2r, ".3g"),
-                COL_BIC: number(fit.bic, ".1f"),
-                COL_STATUS: (status, None)}
-
-    @staticmethod
-    def _fit_tooltip(fit) -> str:
-        if not fit.ok:
-            return fit.status
-        lines = [f"{display_name(fit.model)}: reduced χ² = {fit.chi2r:.4g}, "
-                 f"BIC = {fit.bic:.2f}, combined score {100 * fit.posterior:.1f} %",
-                 "Fitted: " + ", ".join(f"{k} = {v:.4g}" for k, v in fit.parameters.items())]
-        if fit.fixed:
-            lines.append("Held: " + ", ".join(f"{k} = {v:.4g}" for k, v in fit.fixed.items()))
-        lines.extend(fit.notes)
-        return "\n".join(lines)
-
-    def _apply_search(self, *_):
-        """Show only the rows whose model contains the search text; select the first."""
-        text = self.txtSearch.text().strip().lower()
-        table = self.tblRanking
-        shown = []
-        for row in range(table.rowCount()):
-            item = table.item(row, COL_MODEL)
-            names = f"{item.text()} {item.data(MODEL_ROLE)}".lower()
-            hide = bool(text) and text not in names
-            table.setRowHidden(row, hide)
-            if not hide:
-                shown.append(row)
-        self.lblMatches.setText(f"{len(shown)} of {table.rowCount()}" if text else "")
-        if not text:
-            return
-        rows = table.selectionModel().selectedRows()
-        if shown and not (rows and rows[0].row() in shown):
-            table.selectRow(shown[0])
-            table.scrollToItem(table.item(shown[0], COL_MODEL))
-
-    def _fill_notes(self, dataset: DataSet | None):
-        if dataset is None or dataset.outcome is None:
-            self.lblNotes.setStyleSheet("")
-            self.lblNotes.setText("" if dataset is None else
-                                  f"{dataset.title}: {dataset.raw.q.size} points, not ranked yet.")
-            self.lblNotes.setToolTip("")
-            return
-        if dataset.outcome.error:
-            self.lblNotes.setStyleSheet(f"color: {_COLOURS[logging.ERROR]};")
-            self.lblNotes.setText(f"{dataset.title}: {dataset.outcome.error}")
-            self.lblNotes.setToolTip("")
-            return
-        prepared = dataset.ranking.prepared
-        notes = prepared.report.notes()
-        text = f"{dataset.title}: {prepared.curve.q.size} points used"
-        text += ("; cleaning " + "; ".join(notes) + ".") if notes else "; no cleaning needed."
-        verified = dataset.verified
-        tip = ""
-        if verified is not None:
-            text += " " + state.weighting_note(verified)
-            tip = (f"Verification fits: weighting: {verified.weighting}; resolution: "
-                   f"{verified.resolution}; evidence tempered by T = {verified.temperature:.3g}.")
-        self.lblNotes.setStyleSheet("")
-        self.lblNotes.setText(text)
-        self.lblNotes.setToolTip(tip)
-
-    def _fill_fit(self, dataset: DataSet | None):
-        """The last SasView fit of this data set, with SasView's χ², weighting and values."""
-        fit = None if dataset is None else dataset.fit
-        if fit is None or fit.busy:
-            self.lblFit.hide()
-            self.lblFit.clear()
-            return
-        if fit.outcome == state.FAILED:
-            text = fit.summary()
-        else:
-            weighting = f", SasView weighting: {fit.weighting}" if fit.weighting else ""
-            text = (f"Last SasView fit ({display_name(fit.model)}, {fit.page_name}): "
-                    f"χ²/Npts = {fit.chi2:.4g}{weighting}. Fitted: {fit.parameter_text()}.")
-        self.lblFit.setText(text)
-        self.lblFit.show()
-
-    def _fill_warnings(self, dataset: DataSet | None):
-        warnings = [] if dataset is None else dataset.warnings()
-        self.lblWarning.setText("\n".join(f"⚠ {w}" for w in warnings))
-        self.lblWarning.setVisible(bool(warnings))
-
-    @staticmethod
-    def _rows_used(dataset: DataSet) -> np.ndarray:
-        """The raw rows cleaning keeps (those the network reads); none when the data set
-        cannot be cleaned (its status line says why)."""
-        if dataset.ranking is not None:
-            return dataset.ranking.prepared.report.kept
-        raw = dataset.raw
-        try:
-            return clean_curve(raw.q, raw.I, raw.dI)[1].kept
-        except DataError:
-            return np.zeros(np.size(raw.q), dtype=bool)
-
-    def _plot(self, dataset: DataSet | None):
-        ax = self.axes
-        ax.clear()
-        if dataset is None:
-            ax.text(0.5, 0.5, "Send 1D data from the Data Explorer", ha="center", va="center",
-                    transform=ax.transAxes, color="0.5")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            self.canvas.draw_idle()
-            return
-        raw = dataset.raw
-        keep = self._rows_used(dataset)
-        q, I = raw.q[keep], raw.I[keep]  # noqa: E741
-        dI = None if raw.dI is None else raw.dI[keep]
-        if dI is not None and np.all(np.isfinite(dI)) and np.any(dI > 0):
-            ax.errorbar(q, I, yerr=np.where(dI < I, dI, 0.999 * I), fmt="o", ms=3, lw=0.8,
-                        color="C0", label="data")
-        else:
-            ax.plot(q, I, "o", ms=3, color="C0", label="data")
-        ranking = dataset.ranking
-        if ranking is not None:
-            curve = ranking.prepared.curve
-            q_net, i_net = ranking.network_curve()  # relative intensities: put on the data
-            offset = float(np.mean(np.interp(np.log10(q_net), np.log10(curve.q),
-                                             np.log10(curve.I)) - np.log10(i_net)))
-            ax.plot(q_net, i_net * 10 ** offset, "-", color="C3", lw=1.5,
-                    label=f"network input ({q_net.size} points)")
-            title = (f"{dataset.title}: {display_name(ranking.models[0])} "
-                     f"({100 * ranking.probabilities[0]:.0f} %)")
-            verified = dataset.verified
-            if verified is not None and verified.best is not None:
-                title += f"; best fit: {display_name(verified.best.model)}"
-            ax.set_title(title, fontsize=10)
-            fit = dataset.candidate_fit(self.selected_model() or "")
-            if fit is not None and fit.ok and fit.q is not None and fit.I_fit is not None:
-                show = np.isfinite(fit.I_fit) & (fit.I_fit > 0)
-                ax.plot(fit.q[show], fit.I_fit[show], "-", color="C2", lw=1.5,
-                        label=f"{display_name(fit.model)} fit (χ²ᵣ = {fit.chi2r:.3g})")
-        else:
-            ax.set_title(dataset.title, fontsize=10)
-        if q.size:
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-        ax.set_xlabel("Q (Å$^{-1}$)")
-        ax.set_ylabel("I(Q)")
-        ax.legend(loc="best", fontsize=8)
-        self.canvas.draw_idle()
+        self.cmdVerify.setEnabled(ranked and not self.work.verifying(dataset))
+        self.cmdCancelVerify.setEnabled(self.work.can_cancel)
 
     # ------------------------------------------------------------------ verification
 
     def top_candidates(self, dataset: DataSet) -> list[str]:
         """The ``top_k`` most probable models of ``dataset`` (Preferences)."""
-        return list(dataset.ranking.models[:self.settings.top_k])
+        return self.work.top_candidates(dataset, self.settings.top_k)
 
     def verification_candidates(self, dataset: DataSet) -> list[str]:
         """The models *Verify fits* fits: the top ones, plus the selected one."""
@@ -907,122 +381,71 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self._queue_verification(dataset, self.verification_candidates(dataset))
 
     def _queue_verification(self, dataset: DataSet, models, auto_fit: bool = False):
-        self._verify_queue.append((dataset.key, tuple(models), auto_fit))
-        if self.verify_job is not None:
+        if self.work.request_verification(dataset, models, auto_fit):
             self._say("Verification queued after the running one.", dataset=dataset)
         self._next_verification()
         self._update_buttons()
 
     def _next_verification(self):
-        if self.verify_job is not None:
+        started = self.work.next_verification(self.settings.verify_seconds)
+        if started is None:
             return
-        while self._verify_queue:
-            key, models, auto_fit = self._verify_queue.pop(0)
-            dataset = self._find(key=key)
-            if dataset is None or dataset.ranking is None:
-                continue
-            ranking = dataset.ranking
-            job = VerifyJob(key, ranking, tuple(models),
-                            max_seconds=self.settings.verify_seconds)
-            self.verify_job = job
-            generation = self._generation
-            run_in_background(
-                functools.partial(verify, job),
-                lambda result, job=job, ranking=ranking, auto_fit=auto_fit, g=generation:
-                    self._verified(job, ranking, auto_fit, g, result),
-                lambda error, job=job, auto_fit=auto_fit, g=generation:
-                    self._verify_failed(job, auto_fit, g, error),
-                self, "fit verification", thread=VERIFY)
-            names = ", ".join(display_name(m) for m in models)
-            self._say(f"Verifying: fitting {names} to the data (at most "
-                      f"{job.max_seconds:.0f} s; Cancel stops it)…", dataset=dataset)
-            self._show_progress()
-            self._progress_timer.start()
-            self._update_buttons()
-            return
+        job, dataset = started
+        run_in_background(functools.partial(verify, job),
+                          functools.partial(self._verified, job),
+                          functools.partial(self._verify_failed, job),
+                          self, "fit verification", thread=VERIFY)
+        names = ", ".join(display_name(m) for m in job.models)
+        self._say(f"Verifying: fitting {names} to the data (at most "
+                  f"{job.max_seconds:.0f} s; Cancel stops it)…", dataset=dataset)
+        self._show_progress()
+        self._progress_timer.start()
+        self._update_buttons()
 
     def cancel_verification(self):
         """Stop the running verification and drop the queued ones."""
-        self._verify_queue.clear()
-        job = self.verify_job
-        if job is not None and not job.cancel.is_set():
-            job.cancel.set()
+        job = self.work.cancel_verifications()
+        if job is not None:
             self._say("Cancelling the fit verification…", dataset=self._find(key=job.key))
         self._show_progress()
         self._update_buttons()
 
-    def _show_progress(self):
-        bar, job = self.pbVerify, self.verify_job
-        if job is None:
-            bar.hide()
-            return
-        bar.show()
-        if job.cancel.is_set():
-            bar.setRange(0, 0)
-            bar.setFormat("cancelling…")
-        elif job.phase == "fitting" and job.fitting_since is not None:
-            elapsed = time.monotonic() - job.fitting_since
-            bar.setRange(0, int(math.ceil(job.max_seconds)))
-            bar.setValue(min(int(elapsed), bar.maximum()))
-            bar.setFormat(f"fitting {len(job.models)} models: %v s (at most %m s)")
-        else:
-            bar.setRange(0, 0)  # busy: starting the fit workers
-            bar.setFormat("starting the fit workers…")
-
-    def _end_verification(self, job):
-        if self.verify_job is job:
-            self.verify_job = None
-        if self.verify_job is None:
+    def _verification_ended(self, job: VerifyJob, verification=None) -> DataSet | None:
+        """The bookkeeping of an ended verification; its data set when still here."""
+        ended = self.work.end_verification(job, verification)
+        if self.work.job is None:
             self._progress_timer.stop()
         self._show_progress()
+        if ended.outdated:
+            self._say("The verification was for an earlier ranking; verify again.",
+                      logging.WARNING, ended.dataset)
+        return ended.dataset
 
-    def _verified(self, job, ranking, auto_fit, generation, verification):
-        self._end_verification(job)
-        dataset = self._find(key=job.key)
-        if generation == self._generation and dataset is not None:
-            if dataset.ranking is not ranking:
-                self._say("The verification was for an earlier ranking; verify again.",
-                          logging.WARNING, dataset)
-                verification = None
-            else:
-                dataset.verification, dataset.verified_ranking = verification, ranking
-                dataset.selected = None  # the verified best is preselected
-                self._say(self._verification_summary(verification), dataset=dataset)
-                if dataset is self.current_dataset():
-                    self._refresh()
-                if auto_fit:
-                    self.fit(dataset, dataset.preselected())
+    def _verified(self, job: VerifyJob, verification):
+        dataset = self._verification_ended(job, verification)
+        if dataset is not None and dataset.verification is verification:
+            self._say(verification_summary(verification), dataset=dataset)
+            if dataset is self.current_dataset():
+                self._refresh()
+            if job.auto_fit:
+                self.fit(dataset, dataset.preselected())
+        else:
+            verification = None
         self._update_buttons()
         self.verificationFinished.emit(verification)
         self._next_verification()
 
-    @staticmethod
-    def _verification_summary(verification) -> str:
-        fits = verification.candidates
-        ok = sum(c.ok for c in fits)
-        weights = ("without dI: errors estimated from the scatter" if verification.dI_estimated
-                   else "weighted by dI")
-        text = (f"Verified in {verification.seconds:.0f} s ({ok} of {len(fits)} fits ok; "
-                f"χ²ᵣ {weights}).")
-        best = verification.best
-        if best is None:
-            return text + " No fit succeeded; the network ranking stands."
-        group = f" {verification.equally_good}" if verification.equally_good else ""
-        return text + (f" Best fit: {display_name(best.model)} (χ²ᵣ = {best.chi2r:.3g}, "
-                       f"combined score {100 * best.posterior:.0f} %), now selected.{group}")
-
-    def _verify_failed(self, job, auto_fit, generation, error):
+    def _verify_failed(self, job: VerifyJob, error):
         from ..verification import VerificationCancelled
 
-        self._end_verification(job)
-        dataset = self._find(key=job.key)
-        if generation == self._generation and dataset is not None:
+        dataset = self._verification_ended(job)
+        if dataset is not None:
             if isinstance(error, VerificationCancelled):
                 self._say("Fit verification cancelled; the network ranking stands.",
                           dataset=dataset)
             else:
                 self._say(f"Fit verification failed: {error}", logging.ERROR, dataset)
-                if auto_fit and dataset.ranking is not None:
+                if job.auto_fit and dataset.ranking is not None:
                     self.fit(dataset, dataset.preselected())
         self._update_buttons()
         self.verificationFinished.emit(None)
@@ -1030,28 +453,16 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
 
     # ------------------------------------------------------------------ fitting
 
-    def _selected_row_model(self) -> str | None:
-        rows = self.tblRanking.selectionModel().selectedRows()
-        item = self.tblRanking.item(rows[0].row(), COL_MODEL) if rows else None
-        return None if item is None else item.data(MODEL_ROLE)
-
     def selected_model(self) -> str | None:
         """The sasmodels name of the selected row (the preselected model if none)."""
         dataset = self.current_dataset()
         if dataset is None or dataset.ranking is None:
             return None
-        return self._selected_row_model() or dataset.chosen()
+        return self.tblRanking.selected_model() or dataset.chosen()
 
     def select_model(self, model: str) -> bool:
         """Select ``model``'s row in the ranking (as a click would)."""
-        table = self.tblRanking
-        for row in range(table.rowCount()):
-            item = table.item(row, COL_MODEL)
-            if item is not None and item.data(MODEL_ROLE) == model:
-                table.selectRow(row)
-                table.scrollToItem(item)
-                return True
-        return False
+        return self.tblRanking.select_model(model)
 
     def onFit(self):
         """Fit the current data set with the selected model in the Fitting perspective."""
@@ -1063,323 +474,15 @@ class ModelSuggestionWindow(QtWidgets.QWidget, Perspective):
         self.fit(dataset, model)
 
     def fit(self, dataset: DataSet, model: str):
-        """Fit ``dataset`` with ``model`` in SasView, in the data set's own fit page.
+        """Fit ``dataset`` with ``model`` in SasView (:class:`.handoff.FitHandOff`)."""
+        self.handoff.fit(dataset, model)
 
-        A structure factor alone is fitted as ``sphere@<S(q)>`` (SasView fits an S(q)
-        only as a product); a verified model starts from its verified values.
-        """
-        if self._manager is None:
-            self._say("The Fitting perspective is only available inside SasView.",
-                      logging.WARNING, dataset)
-            return
-        if dataset.fit is not None and dataset.fit.busy and not self._fit_gone(dataset):
-            self._say(f"SasView is still fitting this data set with "
-                      f"{display_name(dataset.fit.model)}; wait for that fit to end or stop "
-                      "it in its fit page.", logging.WARNING, dataset)
-            return
-        target = state.fit_target(model)
-        record = dataset.fit = SasViewFit(model=target)
-        if target != model:
-            self._say(f"{model} is a structure factor S(q): SasView fits it multiplied by a "
-                      f"form factor, as {display_name(target)} (choose another form in the "
-                      "Fitting page if you know it). Preparing start values…", dataset=dataset)
-        fit = dataset.candidate_fit(target)
-        if fit is not None and fit.ok:  # verified: start from the fitted values
-            self._hand_off(dataset.key, record, fitting_bridge.plan_from_fit(fit))
-            return
-        if target == model:
-            self._say(f"Preparing the fit with {display_name(target)} (start values)…",
-                      dataset=dataset)
-        run_in_background(functools.partial(fitting_bridge.plan_fit, target,
-                                            dataset.ranking.prepared.data),
-                          lambda plan, key=dataset.key: self._hand_off(key, record, plan),
-                          lambda error, key=dataset.key: self._fit_failed(key, record, error),
-                          self, f"planning the fit with {target}")
+    @property
+    def last_plan(self) -> fitting_bridge.FitPlan | None:
+        """The last plan handed to the Fitting perspective."""
+        return self.handoff.last_plan
 
-    def _hand_off(self, key: int, record: SasViewFit, plan: fitting_bridge.FitPlan):
-        dataset = self._find(key=key)
-        if dataset is None or dataset.fit is not record:
-            return  # forgotten meanwhile
-        try:
-            page = fitting_bridge.open_fit_page(self._manager, dataset.item, plan, dataset.page)
-            dataset.page = page
-            self._watch(page)
-            self.last_plan = plan
-            fitting_bridge.run_fit(page)
-        except SasnetsError as exc:
-            self._fit_failed(key, record, exc)
-            return
-        except Exception as exc:  # SasView raised: report it, SasView keeps running
-            log.exception("Model Suggestion: hand-off to the Fitting perspective failed")
-            self._fit_failed(key, record, exc)
-            return
-        record.outcome = state.RUNNING
-        record.page_name = fitting_bridge.page_name(self._manager, page)
-        free = ", ".join(plan.fit)
-        origin = ("its verified fit" if plan.source == fitting_bridge.FROM_VERIFIED_FIT
-                  else "estimated start values")
-        self._say(f"SasView is fitting {display_name(plan.model)} in {record.page_name}, "
-                  f"starting from {origin} (free: {free}).", dataset=dataset)
-        self.fitStarted.emit(page, plan.model)
-
-    def _fit_gone(self, dataset: DataSet) -> bool:
-        """True when the data set's fit is marked running but its page runs no fit any
-        more (it ended without SasView's signal); it is then marked failed so that a new
-        fit can start."""
-        record = dataset.fit
-        if record.outcome != state.RUNNING or fitting_bridge.fit_running(dataset.page):
-            return False
-        record.outcome = state.FAILED
-        record.messages = ("SasView's fit page ended the fit without reporting it.",)
-        return True
-
-    def _watch(self, page):
-        if id(page) not in self._page_watches:
-            watch = _PageWatch(page, self)
-            watch.finished.connect(self._page_finished)
-            self._page_watches[id(page)] = watch
-
-    @QtCore.Slot(object, object)
-    def _page_finished(self, page, result):
-        """SasView's fit page signalled the end of a fit: report SasView's numbers."""
-        dataset = next((d for d in self._datasets if d.page is page and d.fit is not None
-                        and d.fit.outcome == state.RUNNING), None)
-        if dataset is None:
-            return  # a fit the user started there by hand
-        record = dataset.fit
-        try:
-            outcome = fitting_bridge.fit_outcome(page, result)
-        except Exception as exc:  # an unexpected payload: report it, never leave it running
-            log.exception("Model Suggestion: could not read SasView's fit result")
-            outcome = {"outcome": state.FAILED, "messages": (f"unreadable result: {exc!r}",)}
-        for name, value in outcome.items():
-            setattr(record, name, value)
-        level = logging.WARNING if record.outcome == state.FAILED else logging.INFO
-        text = record.summary()
-        verified = dataset.verified
-        if record.chi2 is not None and verified is not None and verified.dI_estimated:
-            text += (" The verification's χ²ᵣ (no dI) uses other weights: the numbers "
-                     "cannot be compared.")
-        self._say(text, level, dataset)
+    def _fit_ended(self, dataset: DataSet):
         if dataset is self.current_dataset():
             self._fill_fit(dataset)
-        self.fitFinished.emit(page, record.chi2)
 
-    def _fit_failed(self, key: int, record: SasViewFit, error):
-        dataset = self._find(key=key)
-        record.outcome = state.FAILED
-        record.messages = (str(error),)
-        if dataset is not None:
-            self._say(f"Could not fit with {display_name(record.model)}: {error}",
-                      logging.ERROR, dataset)
-        self.fitFinished.emit(None, None)
-
-    # ------------------------------------------------------------------ SasView: projects
-
-    def isSerializable(self) -> bool:
-        return True
-
-    def serializeAll(self) -> dict:
-        """Every data set's ranking, verification and status for SasView's project file:
-        ``{data id: {"suggestion_params": {...}}}`` (*Save Project*)."""
-        current = self.current_dataset()
-        return {data_id: {PROJECT_KEY: {**dataset.to_dict(), "current": dataset is current}}
-                for dataset in self._datasets
-                if (data_id := self._data_id(dataset)) is not None}
-
-    #: The Perspective interface's name for it; SasView's GuiManager calls serializeAll.
-    serialiseAll = serializeAll
-
-    def serializeCurrentPage(self) -> dict:
-        """The shown data set only (*Save Analysis*)."""
-        dataset = self.current_dataset()
-        data_id = None if dataset is None else self._data_id(dataset)
-        if data_id is None:
-            return {}
-        return {data_id: {PROJECT_KEY: {**dataset.to_dict(), "current": True}}}
-
-    @staticmethod
-    def _data_id(dataset: DataSet) -> str | None:
-        data = GuiUtils.dataFromItem(dataset.item)
-        return None if data is None else str(data.id)
-
-    def updateFromParameters(self, params: dict):
-        """Restore the data set just sent (:meth:`setData`) from a project or analysis
-        file, as SasView does for its own perspectives; the data set that was on display
-        when the project was saved is shown again."""
-        dataset = self.current_dataset()
-        if not isinstance(params, dict) or dataset is None:
-            return
-        dataset.restore(params, Outcome)
-        if params.get("current"):
-            self._project_current = dataset.key
-        shown = self._find(key=self._project_current)
-        if shown is not None:
-            self.cbDataSet.setCurrentIndex(self.cbDataSet.findData(shown.key))
-        self._refresh()
-
-    def _install_project_loader(self):
-        """Let *Open Project* / *Open Analysis* give this perspective its part back.
-
-        SasView 6.2's Data Explorer hands a project's entries only to the perspectives it
-        knows (fit, invariant, corfunc, inversion keys); this wraps its
-        ``updatePerspectiveWithProperties`` once, so that an entry with
-        :data:`PROJECT_KEY` is sent to the Model Suggestion perspective of the moment
-        (``setData`` then ``updateFromParameters``).
-        """
-        manager = self._manager
-        explorer = getattr(manager, "filesWidget", None)
-        if explorer is None or getattr(explorer, "_sasnets_project_loader", False):
-            return
-        original = explorer.updatePerspectiveWithProperties
-
-        def update_perspective_with_properties(key, value):
-            original(key, value)
-            if not isinstance(value, dict) or PROJECT_KEY not in value:
-                return
-            try:
-                perspective = manager.loadedPerspectives.get(PERSPECTIVE_NAME)
-                item = explorer.getItemForID(key)
-                if perspective is not None and item is not None:
-                    perspective.setData([item])
-                    perspective.updateFromParameters(value[PROJECT_KEY])
-            except Exception:  # a damaged entry must not stop SasView's project load
-                log.exception("Model Suggestion: could not restore %s from the project", key)
-
-        explorer.updatePerspectiveWithProperties = update_perspective_with_properties
-        explorer._sasnets_project_loader = True
-
-    # ------------------------------------------------------------------ SasView: report, copy
-
-    @property
-    def supports_reports(self) -> bool:
-        return True
-
-    def getReport(self) -> ReportData | None:
-        """SasView's *Report*: the data, the ranking (verified numbers too), warnings,
-        the SasView fit and the plot."""
-        from sas.qtgui.Utilities.Reports.reports import ReportBase
-
-        dataset = self.current_dataset()
-        if dataset is None:
-            return None
-        report = ReportBase(f"Model Suggestion: {dataset.title}")
-        data = GuiUtils.dataFromItem(dataset.item)
-        if data is not None:
-            report.add_data_details(data)
-        header, rows = state.table_rows(dataset, top=self._report_rows(dataset))
-        if rows:
-            report.add_table([[int(row[0]), *row[1:]] for row in rows], titles=header)
-        details = {"Status": dataset.status[0] or "-"}
-        for number, warning in enumerate(dataset.warnings(), 1):
-            details[f"Warning {number}"] = warning
-        if dataset.verified is not None:
-            details["Weighting"] = state.weighting_note(dataset.verified)
-        if dataset.fit is not None and not dataset.fit.busy:
-            details["SasView fit"] = dataset.fit.summary()
-            if dataset.fit.parameters:
-                details["SasView fitted values"] = dataset.fit.parameter_text()
-        report.add_table([[k, v] for k, v in details.items()], target_tag="model-details")
-        report.add_plot(self.figure)
-        return report.report_data
-
-    def _report_rows(self, dataset: DataSet) -> int:
-        """Rows worth reporting: the top-k, and every verified one."""
-        ranks = [dataset.ranking.models.index(c.model) + 1
-                 for c in (dataset.verified.candidates if dataset.verified else ())]
-        return max([VISIBLE_ROWS, self.settings.top_k, *ranks])
-
-    @property
-    def supports_copy(self) -> bool:
-        return True
-
-    @property
-    def supports_copy_excel(self) -> bool:
-        return True
-
-    @property
-    def supports_copy_latex(self) -> bool:
-        return True
-
-    def _copy(self, text: str, what: str):
-        QtWidgets.QApplication.clipboard().setText(text)
-        self._say(f"Ranking copied to the clipboard ({what}).", dataset=self.current_dataset())
-
-    def clipboard_copy(self):
-        """*Edit > Copy*: the data set, its warnings and its ranking as text."""
-        dataset = self.current_dataset()
-        header, rows = state.table_rows(dataset) if dataset else ([], [])
-        if not rows:
-            return
-        lines = [f"Model suggestion for {dataset.title}"]
-        lines += [f"Warning: {w}" for w in dataset.warnings()]
-        if dataset.verified is not None:
-            lines.append(state.weighting_note(dataset.verified))
-        self._copy("\n".join(lines) + "\n" + state.as_tsv(header, rows), "text")
-
-    def excel_clipboard_copy(self):
-        """*Edit > Copy to Excel*: the ranking as tab-separated cells."""
-        dataset = self.current_dataset()
-        header, rows = state.table_rows(dataset) if dataset else ([], [])
-        if rows:
-            self._copy(state.as_tsv(header, rows), "Excel")
-
-    def latex_clipboard_copy(self):
-        """*Edit > Copy to LaTeX*: the ranking as a LaTeX table."""
-        dataset = self.current_dataset()
-        if dataset is None or dataset.ranking is None:
-            return
-        header, rows = state.table_rows(dataset, top=self._report_rows(dataset))
-        self._copy(state.as_latex(header, rows), "LaTeX")
-
-    # ------------------------------------------------------------------ SasView: preferences, help
-
-    @property
-    def preferences(self) -> list:
-        """This perspective's page in SasView's Preferences window."""
-        if self._preferences_widget is None:
-            from .preferences import SuggestionPreferences
-
-            self._preferences_widget = SuggestionPreferences(
-                settings_path(), lambda: self.settings, self.apply_settings)
-        return [self._preferences_widget]
-
-    def onHelp(self):
-        """Open the help page shipped with the plugin (SasView's help browser rules)."""
-        if not HELP_PAGE.is_file():
-            self._say(f"The help page is missing ({HELP_PAGE}).", logging.ERROR)
-            return
-        GuiUtils.showHelp(str(HELP_PAGE))
-
-    # ------------------------------------------------------------------ SasView: window
-
-    def allowBatch(self) -> bool:
-        return True  # several data sets, one ranking each
-
-    def allowSwap(self) -> bool:
-        return False
-
-    def setClosable(self, value: bool = True):
-        self._allow_close = value
-
-    def isClosable(self) -> bool:
-        return self._allow_close
-
-    def closeEvent(self, event):
-        if self._allow_close:
-            # Closed for good (SasView rebuilds its perspectives on Open Project): stop
-            # work and stop listening to SasView.
-            self.setClosable(False)
-            self.reset()
-            for signal, slot in ((self.communicator.dataDeletedSignal, self.removeData),
-                                 (self.communicator.closeSignal, self.cancel_verification)):
-                try:
-                    signal.disconnect(slot)
-                except (RuntimeError, TypeError):
-                    pass
-            if self.parentWidget():
-                self.parentWidget().close()
-            event.accept()
-        else:
-            event.ignore()
-            self.setWindowState(QtCore.Qt.WindowMinimized)

@@ -5,7 +5,7 @@ Qt-free (and SasView-free), so that the rules can be tested without a window:
 * :class:`DataSet`: one data set sent to the perspective, its ranking, its fit
   verification, its own status line, the SasView fit started from here and the fit
   page it uses (one page per data set, reused);
-* the rules: which data sets *Suggest model* ranks (:func:`to_rank`: new ones, keep
+* the rules: which data sets *Suggest model* ranks (:func:`to_rank`: those never tried, keep
   the rest), which model is preselected for *Fit in SasView* and *Auto-fit*
   (:meth:`DataSet.preselected`: the verified best, else the network's first), what a
   structure-factor-only suggestion is fitted as (:func:`fit_target`), the warnings
@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..models import model_info, products
+from ..verification.verify import DEFAULT_MAX_SECONDS
 from ..models.products import display_name
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,9 @@ class Settings:
 
     #: Candidates fitted by a verification (the most probable ones).
     top_k: int = 5
-    #: Wall-clock budget of one verification in seconds (the user can cancel earlier).
-    verify_seconds: float = 30.0
+    #: Wall-clock safety cap of one verification in seconds, the pipeline's own (the fits'
+    #: budgets are work, so the cap only matters on a busy machine; the user can cancel).
+    verify_seconds: float = DEFAULT_MAX_SECONDS
 
     TOP_K_RANGE = (1, 20)
     SECONDS_RANGE = (5.0, 600.0)
@@ -189,6 +191,16 @@ def weighting_note(verification) -> str:
 
 # --------------------------------------------------------------------------- data sets
 
+@dataclass(frozen=True)
+class Outcome:
+    """The ranking of one data set (a ``suggestion.Ranking``), or why it could not be
+    ranked."""
+
+    key: int
+    ranking: Any = None
+    error: str | None = None
+
+
 @dataclass
 class DataSet:
     """One data set sent from the Data Explorer and everything done with it here."""
@@ -197,7 +209,7 @@ class DataSet:
     #: The Data Explorer's item (a QStandardItem; opaque here).
     item: Any
     raw: Any  # loading.RawCurve
-    outcome: Any = None  # worker.Outcome
+    outcome: Outcome | None = None
     #: The fit verification of ``verified_ranking``'s candidates, once run.
     verification: Any = None
     verified_ranking: Any = None
@@ -293,23 +305,22 @@ class DataSet:
             out["sasview_fit"] = _to_plain(self.fit)
         return out
 
-    def restore(self, params: dict, outcome_type) -> None:
-        """Take back what :meth:`to_dict` saved; ``outcome_type`` builds the ranking's
-        ``Outcome`` (``worker.Outcome``). Parts that cannot be restored are dropped
-        with a log message: the data set stays usable and can be ranked again."""
+    def restore(self, params: dict) -> None:
+        """Take back what :meth:`to_dict` saved. Parts that cannot be restored are
+        dropped with a log message: the data set stays usable and can be ranked again."""
         status = params.get("status") or ["", logging.INFO]
         self.status = (str(status[0]), int(status[1]))
         self.selected = params.get("selected")
         if "ranking" in params:
             try:
-                self.outcome = outcome_type(self.key, ranking=_ranking_from_dict(
+                self.outcome = Outcome(self.key, ranking=_ranking_from_dict(
                     params["ranking"], self.raw))
             except Exception:  # the data changed, or a ranking this version can't read
                 log.warning("Model Suggestion: could not restore the ranking of %s",
                             self.title, exc_info=True)
                 return
         elif params.get("error"):
-            self.outcome = outcome_type(self.key, error=str(params["error"]))
+            self.outcome = Outcome(self.key, error=str(params["error"]))
         if "verification" in params and self.ranking is not None:
             try:
                 self.verification = _verification_from_dict(params["verification"])
@@ -338,67 +349,13 @@ def same_ranking(old, new) -> bool:
 
 
 def to_rank(datasets: list[DataSet], current: DataSet | None) -> list[DataSet]:
-    """The data sets *Suggest model* ranks: those not ranked yet; when every one is,
-    the one shown (asked again)."""
-    new = [d for d in datasets if d.ranking is None]
+    """The data sets *Suggest model* ranks: those never tried yet; when there are none,
+    the one shown (asked again). A data set that could not be ranked is tried again
+    only when it is the one shown: it must not stand in the way of the others."""
+    new = [d for d in datasets if d.outcome is None]
     if new:
         return new
     return [current] if current is not None else []
-
-
-# --------------------------------------------------------------------------- table text
-
-def table_rows(dataset: DataSet, top: int | None = None) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the ranking as text (clipboard, report): network rank,
-    model, probability and, when verified, the verification's numbers."""
-    ranking = dataset.ranking
-    if ranking is None:
-        return [], []
-    verified = dataset.verified
-    header = ["Rank", "Model", "Probability"]
-    if verified is not None:
-        header += ["Verified #", "Combined score",
-                   f"chi2r ({verification_weighting(verified)})", "BIC", "Fit status"]
-    rows = []
-    count = len(ranking.models) if top is None else min(top, len(ranking.models))
-    for rank in range(count):
-        model = ranking.models[rank]
-        probability = float(ranking.probabilities[rank])
-        row = [str(rank + 1), display_name(model), f"{100 * probability:.2f} %"]
-        if verified is not None:
-            fit = dataset.candidate_fit(model)
-            if fit is None:
-                row += ["", "", "", "", ""]
-            else:
-                row += [str(fit.verified_rank),
-                        f"{100 * fit.posterior:.1f} %" if fit.ok else "",
-                        _number(fit.chi2r, ".4g"), _number(fit.bic, ".1f"), fit.status]
-        rows.append(row)
-    return header, rows
-
-
-def as_tsv(header: list[str], rows: list[list[str]]) -> str:
-    """Tab-separated text (pastes into a spreadsheet as a table)."""
-    return "\n".join("\t".join(cells) for cells in [header, *rows]) + "\n"
-
-
-def as_latex(header: list[str], rows: list[list[str]]) -> str:
-    """A LaTeX ``tabular`` of the table."""
-    def cell(text: str) -> str:
-        text = text.replace("\\", r"\textbackslash{}")
-        for char in "&%$#_{}":
-            text = text.replace(char, "\\" + char)
-        return text.replace("×", r"$\times$").replace("~", r"\textasciitilde{}")
-
-    lines = [r"\begin{tabular}{" + "l" * len(header) + "}", r"\hline",
-             " & ".join(cell(h) for h in header) + r" \\", r"\hline"]
-    lines += [" & ".join(cell(c) for c in row) + r" \\" for row in rows]
-    lines += [r"\hline", r"\end{tabular}"]
-    return "\n".join(lines) + "\n"
-
-
-def _number(value: float, fmt: str) -> str:
-    return format(value, fmt) if math.isfinite(value) else "—"
 
 
 # --------------------------------------------------------------------------- (de)serialising

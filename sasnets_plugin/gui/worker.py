@@ -1,5 +1,5 @@
-"""Background work for the perspective: network loading, ranking, fit planning,
-fit verification.
+"""The threads the perspective's background work (:mod:`.tasks`: network loading,
+ranking, fit planning, fit verification) runs on.
 
 Two shared, long-lived plain Python threads, each running its jobs in submission
 order; results come back to the GUI thread through Qt signals (queued connections):
@@ -7,8 +7,8 @@ order; results come back to the GUI thread through Qt signals (queued connection
 * the **network** thread (:data:`NETWORK`): the network (load, prediction), and the
   quick start values of a fit (about a second of sasmodels evaluations), so an
   auto-fit follows its ranking;
-* the **verification** thread (:data:`VERIFY`): :func:`verify`, i.e. the pipeline's
-  :func:`sasnets_plugin.suggestion.verify` (no network; the fits run in
+* the **verification** thread (:data:`VERIFY`): :func:`.tasks.verify`, i.e. the
+  pipeline's :func:`sasnets_plugin.suggestion.verify` (no network; the fits run in
   the verification's own process pool, started lazily by the first verification), so
   that a verification, which may take tens of seconds, never holds up ranking.
 
@@ -25,111 +25,15 @@ share the process without precautions.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
-import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from PySide6 import QtCore
 
 from ..errors import SasnetsError
-from ..loading import RawCurve
-from ..suggestion import Ranking, get_classifier, prepare, rank
-from .state import Settings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The ranking of one data set, or why it could not be ranked."""
-
-    key: int
-    ranking: Ranking | None = None
-    error: str | None = None
-
-
-def load_network() -> list[str]:
-    """Load the network (cached; the light runtime, see :class:`.state.Settings`); the
-    class names."""
-    return list(get_classifier().classes)
-
-
-def suggest_all(curves: list[tuple[int, RawCurve]]) -> list[Outcome]:
-    """Clean and rank every curve; a curve that cannot be ranked gets its message.
-
-    A :class:`~sasnets_plugin.errors.WeightsError` (no usable network) is raised, since
-    it concerns every curve.
-    """
-    outcomes: dict[int, Outcome] = {}
-    ready = []
-    for key, raw in curves:
-        try:
-            ready.append((key, prepare(raw)))
-        except SasnetsError as exc:
-            outcomes[key] = Outcome(key, error=str(exc))
-    if ready:
-        for (key, _), ranking in zip(ready, rank(get_classifier(),
-                                                 [p for _, p in ready])):
-            outcomes[key] = Outcome(key, ranking=ranking)
-    return [outcomes[key] for key, _ in curves]
-
-
-# --------------------------------------------------------------------------- verification
-
-@dataclass(eq=False)
-class VerifyJob:
-    """One fit verification: the ranking of one data set, the candidates fitted from it
-    (its top ones, plus the one the user selected), and its cancel switch.
-
-    ``phase`` ("queued", "starting", "fitting", "done") and ``fitting_since`` are
-    written by the verification thread and read by the GUI (progress bar).
-    """
-
-    key: int
-    ranking: Ranking
-    models: tuple[str, ...]
-    max_seconds: float = Settings.verify_seconds
-    cancel: threading.Event = field(default_factory=threading.Event)
-    phase: str = "queued"
-    fitting_since: float | None = None
-
-    @property
-    def workers(self) -> int:
-        """Worker processes: one per candidate, at most one per CPU."""
-        return max(1, min(len(self.models), os.cpu_count() or 1))
-
-
-def verify(job: VerifyJob):
-    """Fit ``job``'s candidates to its data (verification thread); a ``Verification``.
-
-    Before the time budget starts, the verification's process pool is started (first
-    call only) and the candidates' kernels are loaded in it
-    (:func:`~sasnets_plugin.verification.warm_up`; quick once done). Raises
-    :class:`~sasnets_plugin.verification.VerificationCancelled` when ``job.cancel`` is
-    set, ``DataError`` for unusable data.
-    """
-    from ..suggestion import verify as verify_ranking
-    from ..verification import VerificationCancelled, warm_up
-
-    job.phase = "starting"
-    try:
-        if job.cancel.is_set():
-            raise VerificationCancelled([])
-        try:
-            warm_up(workers=job.workers, models=job.models)
-        except Exception:  # no worker processes: the verification then fits in-process
-            log.warning("Model Suggestion: could not start the fit workers", exc_info=True)
-        if job.cancel.is_set():
-            raise VerificationCancelled([])
-        job.fitting_since = time.monotonic()
-        job.phase = "fitting"
-        return verify_ranking(job.ranking, 0, also=job.models, workers=job.workers,
-                              max_seconds=job.max_seconds, cancel=job.cancel)
-    finally:
-        job.phase = "done"
 
 
 # --------------------------------------------------------------------------- threads

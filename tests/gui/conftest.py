@@ -132,7 +132,7 @@ def _clean(manager, qtbot):
     perspective.chkVerify.setChecked(False)
     qtbot.waitUntil(lambda: perspective.verify_job is None, timeout=60_000)
     # Preferences back to the defaults (a test may have changed them).
-    from sasnets_plugin.gui.perspective import settings_path
+    from sasnets_plugin.gui.sasview_hooks import settings_path
     from sasnets_plugin.gui.state import Settings
 
     settings_path().unlink(missing_ok=True)

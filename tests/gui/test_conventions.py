@@ -144,7 +144,7 @@ def test_copy_text_excel_and_latex(gui, qtbot, ranked):
 
 
 def test_preferences_page_sets_top_k_and_budget(gui, qtbot, ranked):
-    from sasnets_plugin.gui.perspective import settings_path
+    from sasnets_plugin.gui.sasview_hooks import settings_path
     from sasnets_plugin.gui.state import Settings
 
     perspective = ranked
@@ -177,7 +177,7 @@ def test_preferences_page_sets_top_k_and_budget(gui, qtbot, ranked):
 
 
 def test_help_button_opens_the_shipped_help_page(gui, qtbot, ranked, monkeypatch):
-    from sasnets_plugin.gui.perspective import HELP_PAGE
+    from sasnets_plugin.gui.sasview_hooks import HELP_PAGE
 
     opened = []
     monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: opened.append(url) or True)
@@ -190,8 +190,8 @@ def test_help_button_opens_the_shipped_help_page(gui, qtbot, ranked, monkeypatch
 
 
 def test_plot_has_the_navigation_toolbar(gui, qtbot, ranked):
-    toolbar = ranked.toolbar
-    assert toolbar.canvas is ranked.canvas
+    toolbar = ranked.plot.toolbar
+    assert toolbar.canvas is ranked.plot.canvas
     names = {a.text() for a in toolbar.actions()}
     assert {"Home", "Pan", "Zoom", "Save"} <= names
     zoom = next(a for a in toolbar.actions() if a.text() == "Zoom")

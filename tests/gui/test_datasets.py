@@ -8,6 +8,7 @@ import dataclasses
 import math
 
 import pytest
+from PySide6.QtCore import Qt
 from sasview_helpers import (click, connected, fit_in_sasview, load_files, send, suggest,
                              suggestion_perspective, verify)
 
@@ -132,7 +133,7 @@ def test_warnings_are_shown_beside_the_ranking(gui, qtbot, example_data):
     """The 'unlike the training data' warning of a ranking and the 'no candidate fits'
     of a verification (fields later versions add) are shown above the table, for the
     data set they belong to, and only when present."""
-    from sasnets_plugin.gui.worker import Outcome
+    from sasnets_plugin.gui.state import Outcome
     from sasnets_plugin.suggestion import Ranking
 
     load_files(gui, qtbot, [example_data / "1d_data" / n for n in ("sphere_80.txt",
@@ -177,11 +178,14 @@ def test_search_box_finds_a_model_among_the_rows(gui, qtbot, example_data):
     send(gui)
     suggest(qtbot, perspective)
     table = perspective.tblRanking
+    chosen = perspective.selected_model()
     qtbot.keyClicks(perspective.txtSearch, "sphere")
     visible = [table.item(r, 1).text() for r in range(table.rowCount())
                if not table.isRowHidden(r)]
     assert "sphere" in visible and all("sphere" in name for name in visible)
-    assert perspective.lblMatches.text() == f"{len(visible)} of {table.rowCount()}"
+    assert perspective.lblMatches.text().startswith(f"{len(visible)} of {table.rowCount()}")
+    assert perspective.selected_model() == chosen  # filtering chooses nothing
+    qtbot.keyClick(perspective.txtSearch, Qt.Key_Return)  # Enter: the first match
     selected = perspective.selected_model()
     assert "sphere" in selected and not table.isRowHidden(table.currentRow())
     assert perspective.select_model("sphere")

@@ -111,7 +111,7 @@ def test_product_plan_has_form_and_structure_factor(cylinder_data):
 
 def test_bad_curves_get_messages_without_the_network():
     # Every curve unusable: nothing reaches the network (no TensorFlow import needed).
-    from sasnets_plugin.gui.worker import suggest_all
+    from sasnets_plugin.gui.tasks import suggest_all
     from sasnets_plugin.loading import RawCurve
 
     q = np.linspace(0.01, 0.2, 30)
@@ -122,7 +122,7 @@ def test_bad_curves_get_messages_without_the_network():
 
 
 def test_cancelled_verification_job_stops_before_fitting(cylinder_raw):
-    from sasnets_plugin.gui.worker import VerifyJob, verify
+    from sasnets_plugin.gui.tasks import VerifyJob, verify
     from sasnets_plugin.suggestion import Ranking, prepare
 
     ranking = Ranking(prepare(cylinder_raw), ("sphere", "cylinder"), np.array([0.5, 0.5]))
@@ -134,10 +134,26 @@ def test_cancelled_verification_job_stops_before_fitting(cylinder_raw):
 
 
 def test_importing_the_plugin_loads_no_qt_nor_tensorflow():
+    # (the controller, its tasks and the tables are Qt-free too: tested without a window)
     code = ("import sys, sasnets_plugin, sasnets_plugin.gui, sasnets_plugin.gui.fitting_bridge;"
+            "import sasnets_plugin.gui.controller, sasnets_plugin.gui.tables;"
             "sasnets_plugin.register();"
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'tensorflow', 'keras')"
             " or m.startswith('sas.qtgui')];"
             "print(bad); sys.exit(bool(bad))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_choices_and_counts_are_whole_numbers_on_their_limits():
+    """Issue 25 defect 1: structure_factor_mode = 0 (P·S) was typed as 0.001, which
+    sasmodels reads as the β approximation. Choices and counts are exact, limits valid."""
+    choices, counts = fb.whole_number_parameters("cylinder@hayter_msa")
+    assert {"structure_factor_mode", "radius_effective_mode"} <= choices
+    assert "Nlayers" in fb.whole_number_parameters("lamellar_stack_caille")[1]
+    assert "n_shells" in fb.whole_number_parameters("onion")[1]  # sets a vector's length
+    assert "case_num" in fb.whole_number_parameters("rpa")[0]
+    assert fb.whole_number_text(0.0, 0.0, 1.0) == "0"  # on its limit, not nudged
+    assert fb.whole_number_text(1.0, 0.0, 7.0) == "1"  # int("1", 0) reads it back
+    assert fb.whole_number_text(7.4, 0.0, 7.0) == "7"
+    assert fb.whole_number_text(0.2, 1.0, math.inf) == "1"

@@ -13,9 +13,9 @@ import math
 import numpy as np
 import pytest
 
-from sasnets_plugin.gui import state
+from sasnets_plugin.gui import state, tables
 from sasnets_plugin.models import products
-from sasnets_plugin.gui.worker import Outcome
+from sasnets_plugin.gui.state import Outcome
 from sasnets_plugin.loading import load_1d
 from sasnets_plugin.preprocessing import get_transform
 from sasnets_plugin.suggestion import Ranking, prepare
@@ -83,6 +83,16 @@ def test_suggest_ranks_new_data_sets_and_keeps_the_others(sphere_raw, ranking):
     # nothing new: the data set shown, asked again
     assert state.to_rank([done], current=done) == [done]
     assert state.to_rank([], current=None) == []
+
+
+def test_a_data_set_that_failed_to_rank_does_not_block_the_others(sphere_raw, ranking):
+    """Issue 25 defect 9: with one data set that could not be ranked, Suggest retried it
+    on every click and never re-ranked the data set shown."""
+    done = dataset(0, sphere_raw, ranking)
+    failed = dataset(1, sphere_raw)
+    failed.set_outcome(Outcome(1, error="The curve has no positive intensities."))
+    assert state.to_rank([done, failed], current=done) == [done]
+    assert state.to_rank([done, failed], current=failed) == [failed]
 
 
 def test_preselected_is_the_verified_best_else_the_network_first(sphere_raw, ranking,
@@ -156,17 +166,17 @@ def test_sasview_fit_summary_names_numbers_and_weighting():
 
 def test_table_text_for_clipboard_and_report(sphere_raw, ranking, verification):
     ds = dataset(0, sphere_raw, ranking)
-    header, rows = state.table_rows(ds, top=3)
+    header, rows = tables.table_rows(ds, top=3)
     assert header == ["Rank", "Model", "Probability"] and len(rows) == 3
     assert rows[0] == ["1", "core_shell_sphere", "50.00 %"]
     ds.verification, ds.verified_ranking = verification, ranking
-    header, rows = state.table_rows(ds)
+    header, rows = tables.table_rows(ds)
     assert len(rows) == len(ranking.models)
     assert "chi2r (no dI)" in header
     assert rows[1][3] == str(ds.candidate_fit("sphere").verified_rank)
-    tsv = state.as_tsv(header, rows)
+    tsv = tables.as_tsv(header, rows)
     assert tsv.splitlines()[0].split("\t") == header
-    latex = state.as_latex(["Model"], [["ellipsoid × hayter_msa"], ["a_b & 5 %"]])
+    latex = tables.as_latex(["Model"], [["ellipsoid × hayter_msa"], ["a_b & 5 %"]])
     assert r"ellipsoid $\times$ hayter\_msa" in latex and r"a\_b \& 5 \%" in latex
     assert latex.startswith(r"\begin{tabular}{l}")
 
@@ -195,7 +205,7 @@ def test_project_form_round_trips_through_json(sphere_raw, ranking, verification
     saved = json.loads(json.dumps(ds.to_dict()))  # what a project file holds
 
     back = state.DataSet(7, item=None, raw=sphere_raw)
-    back.restore(saved, Outcome)
+    back.restore(saved)
     assert back.ranking.models == ranking.models
     np.testing.assert_allclose(back.ranking.probabilities, ranking.probabilities)
     np.testing.assert_allclose(back.ranking.prepared.inputs, ranking.prepared.inputs)
@@ -215,5 +225,5 @@ def test_project_form_of_an_unusable_data_set(sphere_raw):
     ds = dataset(1, sphere_raw)
     ds.set_outcome(Outcome(1, error="fewer than 10 usable points"))
     back = state.DataSet(1, item=None, raw=sphere_raw)
-    back.restore(json.loads(json.dumps(ds.to_dict())), Outcome)
+    back.restore(json.loads(json.dumps(ds.to_dict())))
     assert back.ranking is None and back.outcome.error == "fewer than 10 usable points"
