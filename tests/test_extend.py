@@ -90,29 +90,46 @@ def test_the_same_command_resumes_instead_of_redoing(extended):
     assert json.loads((out / "runs" / "resnet1d" / "state.json").read_text()) == state
 
 
-def test_widening_keeps_every_trained_output_and_starts_the_new_one_mixed(base):
-    """Before fine-tuning, the widened network gives the old forms the old logits, and a
-    new form the old logits weighed by the probabilities its curves get."""
+def test_widening_keeps_every_trained_output(base):
+    """Before fine-tuning, the widened network gives the old forms the old logits."""
     import keras
-    from scipy.special import softmax
 
     from training.extend import trained_network, widen
+    from training.features import Encoded
+    from training.heads import encode_labels
 
     network = trained_network(base)
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(8, *network.input.shape[1:])).astype("float32")
-    samples = [rng.normal(size=(5, *network.input.shape[1:])).astype("float32") for _ in range(2)]
+    shape = network.input.shape[1:]
+    x = rng.normal(size=(60, *shape)).astype("float32")
+    x[40:] += 2.0  # the new model's curves: unlike the others
+    labels = np.array(["sphere"] * 20 + ["lamellar"] * 20 + [NEW] * 20)
+    train = Encoded(x, labels, np.zeros((60, 2)), encode_labels(labels.tolist(), [*BASE, NEW]))
     form, structure, _ = network.predict(x, verbose=0)
-    wide = widen(network, samples).predict(x, verbose=0)
-    assert wide["form"].shape == (8, len(BASE) + 2)
+    wide = widen(network, train, 1).predict(x, verbose=0)
+    assert wide["form"].shape == (60, len(BASE) + 1)
     np.testing.assert_allclose(wide["form"][:, :len(BASE)], form, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(wide["structure"], structure, rtol=1e-5, atol=1e-5)
-    for k, sample in enumerate(samples):
-        mix = softmax(network.predict(sample, verbose=0)[0], axis=1).mean(axis=0)
-        np.testing.assert_allclose(wide["form"][:, len(BASE) + k], form @ mix, rtol=1e-4, atol=1e-4)
     batch_norm = [layer for layer in network.layers
                   if isinstance(layer, keras.layers.BatchNormalization)]
     assert batch_norm and not any(layer.trainable for layer in batch_norm)
+
+
+def test_new_outputs_are_fitted_to_pick_out_their_curves_and_leave_the_others():
+    from training.extend import fit_new_outputs
+
+    rng = np.random.default_rng(1)
+    centres = 3.0 * np.eye(3, 8)  # two trained classes and a new one, in feature space
+    forms = np.repeat([0, 1, 2], [200, 200, 50])
+    features = np.maximum(centres[forms] + 0.5 * rng.normal(size=(len(forms), 8)), 0.0)
+    kernel, bias = centres[:2].T.copy(), np.zeros(2)  # the trained head tells 0 from 1
+    weights = np.where(forms == 2, 4.0, 1.0)  # every form weighs alike
+    new_kernel, new_bias = fit_new_outputs(features, forms, weights, kernel, bias, 1)
+    top = (features @ np.concatenate([kernel, new_kernel], 1) + [*bias, *new_bias]).argmax(1)
+    assert (top[forms == 2] == 2).mean() > 0.95
+    assert (top[forms < 2] == forms[forms < 2]).mean() > 0.95
+    zero = (features @ np.concatenate([kernel, np.zeros((8, 1))], 1)).argmax(1)
+    assert (zero[forms == 2] == 2).mean() < 0.5  # unfitted, the new output would not win
 
 
 @pytest.mark.parametrize("args, message", [

@@ -71,6 +71,10 @@ FINE_TUNE = TrainSettings(epochs=12, batch_size=64, learning_rate=1e-3, patience
 #: A drop of the other classes' top-1 beyond this many standard errors (paired over the
 #: replay test curves) is reported as a drop, smaller ones as noise.
 DROP_SIGMAS = 2.0
+#: Curves (new and replay) the new outputs are first fitted on, and the ridge penalty of
+#: that fit, which keeps it finite where the new model's curves are separable.
+PROBE_CURVES = 20000
+PROBE_L2 = 1e-3
 #: Headline scores recorded in ``metadata.json``.
 HEADLINE = ("top1", "top3", "top5", "mean_rank", "form_top1", "form_top5", "ece", "n_curves")
 
@@ -226,40 +230,67 @@ def trained_network(weights: Path):
     return inner[0]
 
 
-def widen(network, samples: list[np.ndarray]):
-    """``network`` as a ``{form, structure}`` training model whose form head has one more
-    output per new model, ``samples`` holding network inputs of each new model's curves.
+def fit_new_outputs(features: np.ndarray, forms: np.ndarray, weights: np.ndarray,
+                    kernel: np.ndarray, bias: np.ndarray, n_new: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weights and biases of ``n_new`` form outputs after the trained ones, fitted on fixed
+    features (softmax cross-entropy over all outputs, the trained ones held, weighted
+    ``weights``, a small L2 penalty :data:`PROBE_L2`): where the new outputs start."""
+    from scipy.optimize import minimize
+    from scipy.special import logsumexp
 
-    Trained weights are kept. A new output starts as the mix of the old outputs the
-    network gives that model's curves (their mean probabilities weigh the old weights and
-    biases), so it begins level with the classes the new model is taken for and
-    fine-tuning has only to tell them apart; one started from nothing needs far more
-    steps than a fine-tuning has. Batch normalisation is frozen, so replay and new curves
-    do not move the statistics the old classes rely on."""
+    n, d = features.shape
+    n_old = kernel.shape[1]
+    z_old = features @ kernel + bias
+    w = weights / weights.sum()
+    target = forms[:, None] == n_old + np.arange(n_new)
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        new_w, new_b = theta[:d * n_new].reshape(d, n_new), theta[d * n_new:]
+        z = np.concatenate([z_old, features @ new_w + new_b], axis=1)
+        lse = logsumexp(z, axis=1)
+        g = (np.exp(z[:, n_old:] - lse[:, None]) - target) * w[:, None]
+        value = w @ (lse - z[np.arange(n), forms]) + PROBE_L2 * (new_w ** 2).sum()
+        return value, np.concatenate([(features.T @ g + 2 * PROBE_L2 * new_w).ravel(), g.sum(0)])
+
+    fitted = minimize(loss, np.zeros(d * n_new + n_new), jac=True, method="L-BFGS-B",
+                      options={"maxiter": 500}).x
+    return fitted[:d * n_new].reshape(d, n_new), fitted[d * n_new:]
+
+
+def widen(network, train: Encoded, n_new: int, seed: int = 0):
+    """``network`` as a ``{form, structure}`` training model whose form head has ``n_new``
+    more outputs (the last forms of ``train``'s targets).
+
+    Trained weights are kept. The new outputs start fitted on the trained features of
+    (up to :data:`PROBE_CURVES`) ``train`` curves, every form weighing alike
+    (:func:`fit_new_outputs`): started from nothing, or as a mix of the old outputs, a new
+    output stays below the others for more steps than a fine-tuning has. Batch
+    normalisation is frozen, so replay and new curves do not move the statistics the old
+    classes rely on."""
     import keras
     from keras import layers
-    from scipy.special import softmax
+
+    from .train import form_balanced_weights
 
     for layer in network.layers:
         if isinstance(layer, layers.BatchNormalization):
             layer.trainable = False
     old = network.get_layer(FORM)
-    kernel, bias = old.get_weights()
-    mix = np.stack([softmax(network.predict(x, verbose=0)[0], axis=1).mean(axis=0)
-                    for x in samples], axis=1)  # (old forms, new forms)
-    head = layers.Dense(kernel.shape[1] + len(samples), name=FORM, dtype="float32")
+    kernel, bias = (v.astype(np.float64) for v in old.get_weights())
+    rows = np.flatnonzero(train.targets.valid)
+    rows = np.sort(np.random.default_rng(seed).choice(rows, min(PROBE_CURVES, len(rows)),
+                                                      replace=False))
+    features = keras.Model(network.input, old.input).predict(
+        np.asarray(train.inputs[rows]), batch_size=1024, verbose=0).astype(np.float64)
+    balance = form_balanced_weights(train.targets)[rows].astype(np.float64)
+    new_kernel, new_bias = fit_new_outputs(features, train.targets.form[rows], balance,
+                                           kernel, bias, n_new)
+    head = layers.Dense(kernel.shape[1] + n_new, name=FORM, dtype="float32")
     logits = head(old.input)
-    head.set_weights([np.concatenate([kernel, kernel @ mix], axis=1),
-                      np.concatenate([bias, bias @ mix])])
+    head.set_weights([np.concatenate([kernel, new_kernel], axis=1).astype(np.float32),
+                      np.concatenate([bias, new_bias]).astype(np.float32)])
     return keras.Model(network.input, {FORM: logits, STRUCTURE: network.get_layer(STRUCTURE).output},
                        name=network.name)
-
-
-def new_samples(p: Plan, encoded: Encoded, per_model: int = 512) -> list[np.ndarray]:
-    """Network inputs of up to ``per_model`` curves of each new model (for :func:`widen`)."""
-    return [np.asarray(encoded.inputs[np.flatnonzero(
-        encoded.targets.valid & (encoded.targets.form == p.forms.index(m)))[:per_model]])
-        for m in p.new_forms]
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -391,7 +422,7 @@ def extend(args, argv: list[str]) -> Path:
     log.info("fine-tuning %s on %d curves (%s)", p.architecture,
              int(train_data.targets.valid.sum()), device)
     train(train_data, val_data, len(p.forms), p.out / "runs" / p.architecture, settings,
-          initial=lambda: widen(trained_network(p.weights), new_samples(p, data["new"]["train"])),
+          initial=lambda: widen(trained_network(p.weights), train_data, len(p.new_forms), p.seed),
           balance=True)
     timings["fine-tune"] = time.perf_counter() - started
 
