@@ -51,7 +51,7 @@ from .train import TrainingError, TrainSettings
 log = logging.getLogger("training.extend")
 
 
-class UsageError(TrainingError):
+class ExtensionError(TrainingError):
     """A network or command line that cannot be extended; the message says why and what
     to do (``python -m training.run`` prints it as ``error: ...``, exit status 2)."""
 
@@ -127,38 +127,38 @@ def plan(args) -> Plan:
 
     weights = args.extend_from
     if args.stage != "all":
-        raise UsageError("--from runs every step itself (and resumes where it stopped): "
+        raise ExtensionError("--from runs every step itself (and resumes where it stopped): "
                          f"leave out the stage {args.stage!r}.")
     try:
         metadata = Classifier(weights).metadata  # every file there, as the export left it
     except SasnetsError as exc:
-        raise UsageError(f"--from: {exc}") from None
+        raise ExtensionError(f"--from: {exc}") from None
     architecture, old = metadata.get("architecture"), list(metadata.get("forms") or [])
     if not architecture or not old:
-        raise UsageError(f"--from: {weights} records no architecture and forms in its "
+        raise ExtensionError(f"--from: {weights} records no architecture and forms in its "
                          "metadata.json (a network exported before v3 cannot be extended).")
     if SEPARATOR in architecture:
-        raise UsageError(f"--from: the network in {weights} is an ensemble ({architecture}); "
+        raise ExtensionError(f"--from: the network in {weights} is an ensemble ({architecture}); "
                          "only a single network can be extended.")
     if metadata.get("preprocessing_version") != PREPROCESSING_VERSION:
-        raise UsageError(f"--from: the network in {weights} reads preprocessing "
+        raise ExtensionError(f"--from: the network in {weights} reads preprocessing "
                          f"{metadata.get('preprocessing_version')!r}, this code makes "
                          f"{PREPROCESSING_VERSION!r}: retrain it instead of extending it.")
     if args.models is None:
-        raise UsageError("--from needs --models with the models to add (e.g. --models "
+        raise ExtensionError("--from needs --models with the models to add (e.g. --models "
                          "+superball: the default classes and superball).")
     missing = [f for f in old if f not in args.models]
     if missing:
-        raise UsageError(f"--models leaves out {len(missing)} class(es) the network in "
+        raise ExtensionError(f"--models leaves out {len(missing)} class(es) the network in "
                          f"{weights} ranks ({', '.join(missing[:5])}"
                          f"{', ...' if len(missing) > 5 else ''}); extending keeps them all: "
                          "write the new models as +name.")
     new = [m for m in args.models if m not in old]
     if not new:
-        raise UsageError(f"--models names no model that the network in {weights} does not "
+        raise ExtensionError(f"--models names no model that the network in {weights} does not "
                          "rank already: nothing to add.")
     if args.replay_per_model < 3:
-        raise UsageError("--replay-per-model must be at least 3 (one curve each for train, "
+        raise ExtensionError("--replay-per-model must be at least 3 (one curve each for train, "
                          f"val and test), not {args.replay_per_model}.")
     per_model = EXTEND_PER_MODEL if args.per_model is None else args.per_model
     shifted = EXTEND_SHIFTED_PER_MODEL if args.shifted_per_model is None else args.shifted_per_model
@@ -187,7 +187,7 @@ def _generate(folder: Path, models: list[str], per_model: int, shifted: int, see
                          shifted_per_model=shifted, scheduler=args.scheduler,
                          serial_sample=0, progress=not args.quiet)
     except (ValueError, RuntimeError) as exc:
-        raise UsageError(str(exc)) from None
+        raise ExtensionError(str(exc)) from None
 
 
 def concatenate(parts: list[Encoded], forms: list[str]) -> Encoded:
@@ -228,7 +228,7 @@ def trained_network(weights: Path):
     exported = keras.saving.load_model(weights / MODEL_FILE, compile=False)
     inner = [layer for layer in exported.layers if isinstance(layer, keras.Model)]
     if len(inner) != 1 or FORM not in [layer.name for layer in inner[0].layers]:
-        raise UsageError(f"--from: {weights / MODEL_FILE} holds no single trained network "
+        raise ExtensionError(f"--from: {weights / MODEL_FILE} holds no single trained network "
                          "with a form head (not written by training.export?).")
     return inner[0]
 
