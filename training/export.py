@@ -29,6 +29,10 @@ by ``benchmarks/bench_light_runtimes.py`` (``benchmarks/results/light_runtimes.j
 For a folder that has ``model.keras`` but no (or a stale) ``model.tflite``::
 
     python -m training.export WEIGHTS_DIR
+
+The conversion to LiteRT is a TensorFlow step. A network trained on another Keras backend
+(``KERAS_BACKEND=jax`` or ``torch``) is saved as ``model.keras`` (backend-independent) and
+converted by that command in a TensorFlow process.
 """
 from __future__ import annotations
 
@@ -37,7 +41,9 @@ import contextlib
 import io
 import json
 import logging
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -185,6 +191,20 @@ def derive_light_model(out_dir: Path, metadata: dict) -> dict:
     }
 
 
+def derive_in_tensorflow(out_dir: Path) -> None:
+    """:func:`main` on ``out_dir`` in a process with the TensorFlow backend (module doc);
+    RuntimeError with its message when it fails."""
+    env = dict(os.environ, KERAS_BACKEND="tensorflow")
+    proc = subprocess.run([sys.executable, "-m", "training.export", str(out_dir)], env=env,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        raise RuntimeError(f"deriving {LIGHT_MODEL_FILE} with TensorFlow failed: "
+                           f"{lines[-1] if lines else f'exit status {proc.returncode}'}")
+    log.info("wrote %s with TensorFlow (the network was trained on %s)",
+             out_dir / LIGHT_MODEL_FILE, os.environ.get("KERAS_BACKEND"))
+
+
 def export(model, temperatures: dict[str, float], forms: list[str], classes: list[str],
            matrix: np.ndarray, mahalanobis: Mahalanobis, novelty: dict, metadata: dict,
            report: dict, plots_dir: Path, plots: list[str], out_dir: Path) -> Path:
@@ -199,8 +219,14 @@ def export(model, temperatures: dict[str, float], forms: list[str], classes: lis
     meta = {"preprocessing_version": PREPROCESSING_VERSION, "n_classes": len(classes),
             "forms": forms, OUTPUTS_KEY: [[PROBABILITIES, len(classes)], [SHAPE_DISTANCE, 1]],
             "temperature": temperatures, **metadata, NOVELTY_KEY: novelty}
-    meta.update(derive_light_model(out_dir, meta))
-    write_json(out_dir / METADATA_FILE, meta)
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        meta.update(derive_light_model(out_dir, meta))
+        write_json(out_dir / METADATA_FILE, meta)
+    else:
+        write_json(out_dir / METADATA_FILE, meta)
+        derive_in_tensorflow(out_dir)
     write_json(out_dir / REPORT_FILE, report)
     for name in plots:
         if (plots_dir / name).resolve() != (out_dir / name).resolve():

@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export-to", type=Path, default=None, metavar="DIR",
                    help="also copy the exported network here (e.g. model_weights to ship it)")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings")
+    from .extend import add_arguments  # --from: add models to a trained network
+
+    add_arguments(p)
     return p
 
 
@@ -495,12 +498,12 @@ def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
     import keras
     import numpy as np
     import sasmodels
-    import tensorflow as tf
 
     from .ensemble import load_network
     from .export import export
     from .heads import joint_matrix
     from .ood import Mahalanobis
+    from .train import accelerator
     result = report["architectures"][arch]
     dataset_manifest = json.loads((dataset_dir(args) / MANIFEST).read_text())
     headline = ("top1", "top3", "top5", "mean_rank", "form_top1", "form_top5", "ece", "n_curves")
@@ -519,9 +522,8 @@ def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
                      if BASELINE_ARCHITECTURE in report["architectures"]
                      and arch != BASELINE_ARCHITECTURE else None),
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "tensorflow": tf.__version__, "keras": keras.__version__,
-                    "sasmodels": sasmodels.__version__,
-                    "device": "gpu" if tf.config.list_physical_devices("GPU") else "cpu"},
+                    "keras_backend": keras.backend.backend(), "keras": keras.__version__,
+                    "sasmodels": sasmodels.__version__, "device": accelerator()},
     }
     with np.load(evaluation / f"ood-{arch}.npz") as stored:
         mahalanobis = Mahalanobis(stored["means"], stored["cholesky"])
@@ -563,6 +565,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         architectures = check_arguments(args)
+        if args.extend_from is not None:  # adding models to a trained network
+            from .extend import extend
+
+            extend(args, argv)
+            log.info("extension finished in %.0f s", time.perf_counter() - started)
+            return 0
         default_folders(args)
         manifest = read_dataset_manifest(args, args.stage)
         settle_dataset_options(args, manifest)

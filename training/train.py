@@ -18,8 +18,9 @@ A run whose loss stops being finite is stopped with a :class:`TrainingError` bef
 epoch is saved.
 
 The training batches come from the memory-mapped cache (:mod:`training.features`), so
-the full dataset never has to fit in memory. When TensorFlow sees a GPU it is used with
-mixed precision; otherwise the CPU.
+the full dataset never has to fit in memory. Only Keras 3 APIs are used, so any Keras
+backend trains (``KERAS_BACKEND=jax``, ``torch`` or the default ``tensorflow``); when the
+backend computes on a GPU it does so with mixed precision, otherwise on the CPU.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -69,25 +71,51 @@ class TrainSettings:
     structure_loss_weight: float = 1.0
 
 
-def configure_device() -> str:
-    """Use the GPU (mixed precision) when TensorFlow sees one, else the CPU."""
+def accelerator() -> str:
+    """The kind of device the Keras backend computes on: ``"gpu"``, ``"tpu"`` or ``"cpu"``
+    (asked of the backend itself, so no backend is imported that is not in use)."""
     environment.configure()
     import keras
-    import tensorflow as tf
 
-    if tf.config.list_physical_devices("GPU"):
+    if keras.backend.backend() == "torch":  # keras.distribution has no torch support
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    devices = keras.distribution.list_devices()  # the accelerators' when there are any
+    return devices[0].split(":")[0].lower() if devices else "cpu"
+
+
+def configure_device() -> str:
+    """Mixed precision on a GPU; returns ``"<backend> <device>"`` for the log."""
+    import keras
+
+    device = accelerator()
+    if device == "gpu":
         keras.mixed_precision.set_global_policy("mixed_float16")
-        return "gpu"
-    return "cpu"
+    return f"{keras.backend.backend()} {device}"
 
 
-def _batches(data: Encoded, batch_size: int, seed: int | None, first_epoch: int = 0):
+def form_balanced_weights(targets) -> np.ndarray:
+    """Per-curve loss weights that give every form the same total weight, whatever its
+    number of curves (zero for curves outside the list)."""
+    valid = targets.valid
+    counts = np.bincount(targets.form[valid])
+    weights = np.zeros(len(valid), np.float32)
+    present = np.count_nonzero(counts)
+    weights[valid] = valid.sum() / (present * counts[targets.form[valid]])
+    return weights
+
+
+def _batches(data: Encoded, batch_size: int, seed: int | None, first_epoch: int = 0,
+             balance: bool = False):
     """A Keras ``PyDataset`` over the valid rows of ``data``: a new order every epoch from
     ``(seed, epoch)`` (no shuffling for ``seed=None``), so a resumed run sees the batches
-    the uninterrupted one would have."""
+    the uninterrupted one would have. ``balance``: :func:`form_balanced_weights`."""
     import keras
 
     rows = np.flatnonzero(data.targets.valid)
+    row_weights = (form_balanced_weights(data.targets) if balance
+                   else np.ones(len(data.targets.valid), np.float32))
 
     class Batches(keras.utils.PyDataset):
         def __init__(self):
@@ -109,7 +137,7 @@ def _batches(data: Encoded, batch_size: int, seed: int | None, first_epoch: int 
             t = data.targets
             x = np.asarray(data.inputs[pick], dtype=np.float32)
             y = {FORM: t.form[pick], STRUCTURE: t.structure[pick]}
-            weights = {FORM: np.ones(len(pick), np.float32), STRUCTURE: t.structure_weight[pick]}
+            weights = {FORM: row_weights[pick], STRUCTURE: t.structure_weight[pick] * row_weights[pick]}
             return x, y, weights
 
         def on_epoch_end(self):
@@ -248,8 +276,14 @@ def _tidy(run_dir: Path, state: dict | None) -> None:
 
 
 def train(train_data: Encoded, val_data: Encoded, n_forms: int, run_dir: Path,
-          settings: TrainSettings) -> dict:
-    """Train (or resume, or skip when finished) in ``run_dir``; returns the run state."""
+          settings: TrainSettings, initial: Callable[[], object] | None = None,
+          balance: bool = False) -> dict:
+    """Train (or resume, or skip when finished) in ``run_dir``; returns the run state.
+
+    ``initial`` builds the network to start from (default: a new ``settings.architecture``;
+    :mod:`training.extend` passes a trained one widened by new classes). ``balance``
+    weighs the loss so that every form counts alike (:func:`form_balanced_weights`), for
+    data with unequal numbers of curves per form."""
     import keras
 
     from .architectures import ARCHITECTURES
@@ -270,8 +304,8 @@ def train(train_data: Encoded, val_data: Encoded, n_forms: int, run_dir: Path,
             return state
         first_epoch = state["epoch"] if state else 0
         keras.utils.set_random_seed(settings.seed)
-        batches = _batches(train_data, settings.batch_size, settings.seed, first_epoch)
-        validation = _batches(val_data, settings.batch_size, None)
+        batches = _batches(train_data, settings.batch_size, settings.seed, first_epoch, balance)
+        validation = _batches(val_data, settings.batch_size, None, balance=balance)
         if state:
             log.info("resuming %s after epoch %d", settings.architecture, first_epoch)
             model = keras.saving.load_model(run_dir / state["last"])
@@ -280,7 +314,8 @@ def train(train_data: Encoded, val_data: Encoded, n_forms: int, run_dir: Path,
             state = {"settings": asdict(settings), "epoch": 0, "best_epoch": 0, "wait": 0,
                      "best_val_loss": float("inf"), "seconds": 0.0, "history": {},
                      "last": None, "best": None}
-            model = ARCHITECTURES[settings.architecture](n_forms, len(STRUCTURE_CLASSES))
+            model = (initial() if initial is not None
+                     else ARCHITECTURES[settings.architecture](n_forms, len(STRUCTURE_CLASSES)))
             _compile(model, settings, len(batches))
         state["_t0"] = time.perf_counter()
         model.fit(batches, validation_data=validation, epochs=settings.epochs,

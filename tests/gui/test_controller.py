@@ -75,7 +75,7 @@ def test_verification_queue_is_typed_and_ordered(raws):
                           VerifyRequest(1, ("cylinder",), False)]
     first, dataset = work.next_verification(max_seconds=60)
     assert dataset is sphere and first.auto_fit and first.ranking is sphere.ranking
-    assert first.probabilities == tuple(sphere.ranking.probabilities[:2])
+    assert first.models == ("sphere", "cylinder")  # priors come from first.ranking
     assert work.next_verification(60) is None  # one at a time
     assert work.verifying(sphere) and work.verifying(cylinder) and work.can_cancel
     assert work.request_verification(sphere, ["sphere"])  # waits behind the running one
