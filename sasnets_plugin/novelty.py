@@ -129,7 +129,11 @@ class Novelty:
         return Assessment(score, self.threshold, float(window), shape_value, warning)
 
     def _warning(self, q_min: float, q_max: float, window: float, shape: float | None) -> str:
-        if shape is None or window >= shape:
+        """Every reason that applies: a window no instrument measures is named even when
+        the shape stands out more (an unknown window makes every shape unusual too, and
+        the window is what the user can correct)."""
+        reasons = []
+        if shape is None or window > self.threshold or q_max > Q_CAP:
             lowest = 10 ** float(self.reference[:, 0].min())
             reason = (f"its q window ({q_min:.3g} to {q_max:.3g} 1/Å) lies outside the "
                       "windows the network was trained on")
@@ -138,9 +142,10 @@ class Novelty:
                            f"in 1/nm, divide it by {NM_PER_ANGSTROM:g}")
             elif q_max < lowest:
                 reason += "; is q in 1/Å?"
-        else:
-            reason = ("its shape is unlike every curve the network was trained on (a model "
-                      "it does not know, a mixture, or an artefact such as a bad background "
-                      "subtraction)")
-        return (f"This curve is unlike the training data: {reason}. Treat the ranking "
-                "with caution and check the fits.")
+            reasons.append(reason)
+        if shape is not None and shape > self.threshold:
+            reasons.append("its shape is unlike every curve the network was trained on (a "
+                           "model it does not know, a mixture, or an artefact such as a bad "
+                           "background subtraction)")
+        return (f"This curve is unlike the training data: {'; and '.join(reasons)}. Treat "
+                "the ranking with caution and check the fits.")

@@ -89,6 +89,12 @@ def test_a_window_in_nm_read_as_angstrom_is_flagged_with_the_reason():
     odd_shape = novelty.assess(3e-3, 0.3, 1e4)
     assert odd_shape.unusual and "shape is unlike every curve" in odd_shape.warning
     assert odd_shape.as_dict()["unusual"] is True
+    assert "q window" not in odd_shape.warning
+    # q in 1/nm with an odd shape too: the window, which the user can correct, is named
+    both = novelty.assess(3e-2, 4.0, 1e30)
+    assert both.shape > both.window
+    assert "if q is in 1/nm, divide it by 10" in both.warning
+    assert "shape is unlike every curve" in both.warning
 
 
 def test_auroc():

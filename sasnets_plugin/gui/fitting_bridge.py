@@ -236,15 +236,17 @@ def start_text(value: float, lo: float, hi: float, default: float = 1.0) -> str:
     lo = -math.inf if lo is None else float(lo)
     hi = math.inf if hi is None else float(hi)
     text = f"{value:.6g}"
-    if lo < float(text) < hi or not lo < hi:
+    typed = float(text)  # a value just inside a limit may round onto it
+    if lo < typed < hi or not lo < hi:
         return text
     if math.isfinite(lo) and math.isfinite(hi):
         step = INSIDE * (hi - lo)
     else:
         step = INSIDE * (abs(default) or 1.0)
-    inside = lo + step if value <= lo else hi - step
+    low_side = typed <= lo
+    inside = lo + step if low_side else hi - step
     if not lo < inside < hi:  # an open range much wider than the default: use the bound
-        inside = lo + INSIDE * abs(lo) if value <= lo else hi - INSIDE * abs(hi)
+        inside = lo + INSIDE * abs(lo) if low_side else hi - INSIDE * abs(hi)
     return f"{inside:.9g}"
 
 

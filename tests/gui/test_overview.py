@@ -58,7 +58,7 @@ def test_overview_lists_every_data_set_and_opens_one(gui, qtbot, example_data, t
     assert set(rows) == {sphere.title, cylinder.title, failed.title}
     best = sphere.verified.best
     assert rows[sphere.title][1] == display_name(best.model)
-    assert rows[sphere.title][3].startswith(f"#1 of {len(sphere.verified.candidates)}: ok")
+    assert rows[sphere.title][3] == f"#1 of {len(sphere.verified.candidates)}: {best.verdict}"
     assert rows[sphere.title][4] == f"{best.chi2r:.3g}"
     assert rows[cylinder.title][1] == "cylinder"
     probability = cylinder.ranking.probabilities[cylinder.ranking.models.index("cylinder")]

@@ -90,6 +90,13 @@ def test_start_text_lies_strictly_inside_the_limits(value, lo, hi, inside):
     assert fb.start_text(0.25, 0.0, 0.8) == "0.25"  # inside: typed as it is
 
 
+def test_a_value_that_rounds_onto_its_limit_is_moved_inside():
+    # a fit that ends 5e-12 above poly_gauss_coil's polydispersity limit of 1 is typed
+    # as "1": it is moved inside from that side (it was typed "nan")
+    assert fb.start_text(1.0000000000048, 1.0, math.inf, default=2.0) == "1.002"
+    assert fb.start_text(0.9999999999991, -math.inf, 1.0, default=0.5) == "0.9995"
+
+
 def test_start_text_open_range_uses_the_model_default():
     # correlation_length's porod_scale (default 1e-6) at 0: a thousandth of the default
     assert float(fb.start_text(0.0, 0.0, math.inf, default=1e-6)) == pytest.approx(1e-9)
