@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from benchmarks.bench_verified_accuracy import RESULTS as VERIFIED  # noqa: E402
 from benchmarks.bench_verified_accuracy import machine_info, simulated_curve  # noqa: E402
-from sasnets_plugin.verification.fitting import DEFAULT_WORK, NOISE_CHI2R  # noqa: E402
+from sasnets_plugin.verification import DEFAULT_WORK, NOISE_CHI2R  # noqa: E402
 from sasnets_plugin.verification.verify import DEFAULT_N_STARTS  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "product_fits.json"
@@ -61,8 +61,7 @@ def product_curves(report: dict, classes: list[str]) -> list[dict]:
 
 def fit_one(item: dict, n_starts: int, work: float) -> dict:
     """Regenerate one curve and fit its true product (in a worker process)."""
-    from sasnets_plugin.verification import prepare_data
-    from sasnets_plugin.verification.fitting import fit_model
+    from sasnets_plugin.verification import fit_model, prepare_data
     from sasnets_plugin.verification.verify import single_threaded_blas
 
     single_threaded_blas()

@@ -28,7 +28,8 @@ Public API::
 No Qt here: safe to call from a worker thread of the GUI.
 """
 from .data import FitData, make_fit_data, prepare_data
-from .fitting import DEFAULT_WORK, NOISE_CHI2R, CandidateFit, fit_model, start_values
+from .fit_result import NOISE_CHI2R, CandidateFit
+from .fitting import DEFAULT_WORK, fit_model, start_values
 from .invariants import Invariants, curve_invariants
 from .parameters import Setup, setup_for
 from .verify import (

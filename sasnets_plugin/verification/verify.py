@@ -97,14 +97,8 @@ from ..errors import SasnetsError
 from ..models import DEFAULT_MODELS
 from ..models.products import STRUCTURES, combinable
 from .data import FitData, prepare_data
-from .fitting import (
-    DEFAULT_WORK,
-    NOISE_CHI2R,
-    CandidateFit,
-    failed,
-    fit_model,
-    json_float,
-)
+from .fit_result import NOISE_CHI2R, CandidateFit, failed, json_float
+from .fitting import DEFAULT_WORK, fit_model
 from .invariants import Invariants, curve_invariants
 
 log = logging.getLogger(__name__)
