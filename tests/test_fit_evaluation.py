@@ -46,7 +46,7 @@ def test_fit_theory_and_chi2_are_sasviews(example_1d, name, model):
     sasdata loads (pinhole dQ, slit length, none), and so is its chi2 with the fit's
     weights: what SasView shows after the hand-off."""
     raw = load_1d(example_1d / name)[0]
-    data, report = prepare_data(raw)
+    data, _ = prepare_data(raw)
     fit = fit_model(model, data, work=3e5)
     assert fit.ok, fit.status
     sasview = _sasview_data(example_1d / name)

@@ -57,7 +57,7 @@ import numpy as np
 from ..kernels import kernel_model
 from .data import FitData, prepare_data
 from .evaluation import Best, Budget, EvalCost, Evaluator, Problem, Stop
-from .fit_result import CUT, NOISE_CHI2R, CandidateFit, failed
+from .fit_result import CUT, CandidateFit, failed
 from .invariants import Invariants, curve_invariants
 from .levenberg import collapsed, lm
 from .parameters import Setup, setup_for, within_sld_limits
@@ -172,13 +172,13 @@ class _Run:
         self.converged = False
         self.stderr: dict = {}
 
-    def problem_on(self, data: FitData, setup: Setup | None = None) -> Problem:
-        return Problem(setup or self.setup, Evaluator(self.km, data, self.budget, self.cost),
-                       Best())
+    def problem_on(self, data: FitData) -> Problem:
+        """This model on ``data`` (a part of the curve), charged to the same budget."""
+        return Problem(self.setup, Evaluator(self.km, data, self.budget, self.cost), Best())
 
     # --- the search ----------------------------------------------------------------------
     def search(self, n_starts: int, n_random: int, seed: int) -> None:
-        setup, data, budget = self.setup, self.data, self.budget
+        setup, data = self.setup, self.data
         if self.full.ev.cost({**setup.defaults, **setup.fixed}) > SLOW_EVAL_US \
                 and data.n > SUBSET_POINTS:
             idx = np.unique(np.round(np.linspace(0, data.n - 1, SUBSET_POINTS)).astype(int))
@@ -250,7 +250,10 @@ class _Run:
         return _distinct(self.setup, sorted(scored, key=lambda e: e[0]), 2)
 
     def scan(self, starts: list[tuple]) -> list[tuple[float, dict]]:
-        """Dense scans of the main size from the best start and the best guess."""
+        """Dense scans of the main size from the best start and the best guess, and from
+        the best start with a polydisperse main size (:data:`PD_START`; a monodisperse
+        scan's basins can lie far from a polydisperse curve's, whose oscillations are
+        damped); the width is held in the refinements until its own stage frees it."""
         if self.setup.main_size is None or not starts:
             return []
         bases = [min(starts, key=lambda e: e[0])]
@@ -262,6 +265,8 @@ class _Run:
             shape = {k: values[k] for k in self.setup.shape}
             if shape not in shapes:
                 shapes.append(shape)
+        if self.setup.pd is not None:  # and polydisperse, should the data need it
+            shapes.append({**shapes[0], self.setup.pd: PD_START})
         until = self.budget.mark(SCAN_SHARE)
         found = []
         for i, shape in enumerate(shapes):
@@ -384,7 +389,8 @@ def _refine_pd(work: Problem, setup: Setup, max_steps: int):
     """Last stage: LM from the best monodisperse point with the polydispersity width of
     the main size freed (same evaluator and best-point record); ``lm``'s result."""
     problem = Problem(setup.with_pd(), work.ev, work.best)
-    return lm(problem, {**work.best.values, setup.pd: PD_START}, max_steps)
+    start = work.best.values
+    return lm(problem, {**start, setup.pd: start.get(setup.pd) or PD_START}, max_steps)
 
 
 def _with_pd(setup: Setup, values: dict) -> dict:

@@ -3,7 +3,8 @@
 bumps' ``LevenbergMarquardtFit`` is SasView's default fitter. Bounds are built into the
 parametrisation (:class:`Map`: logistic map, in log scale for lengths; ``exp`` for
 amplitudes and background), so LM never meets a hard bound, whose penalty (bumps adds a
-large cost outside them) makes it stick to a boundary. Integer counts are held.
+large cost outside them) makes it stick to a boundary. Integer counts, and a
+polydispersity width a start carries before its stage frees it, are held.
 """
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ class Fitness:
         self.problem = problem
         self._pars = pars
         self._maps = maps
-        self._held = held  # counts: part of every point, not varied
+        self._held = held  # counts, widths: part of every point, not varied
         self._resid = None
         self.stopped: Stop | None = None
         self.evaluations = 0
@@ -177,7 +178,7 @@ def lm(problem: Problem, start: dict, max_steps: int, tol: float = 1.5e-8):
     maps, x0 = maps_for(problem.setup, start, problem.data)
     pars = {name: Parameter(maps[name].to_u(x0[name]), name=name).range(-1e300, 1e300)
             for name in x0}
-    fitness = Fitness(problem, pars, maps, {k: start[k] for k in problem.setup.counts})
+    fitness = Fitness(problem, pars, maps, {k: v for k, v in start.items() if k not in maps})
     fp = FitProblem(fitness)
     driver = FitDriver(fitclass=LevenbergMarquardtFit, problem=fp, monitors=[], steps=max_steps,
                        ftol=tol, xtol=tol)
