@@ -84,8 +84,8 @@ DEFAULT_WORK = 1.5e6
 #: adaptive-quadrature model's evaluation thousands of times dearer: such starts are
 #: left out; the starts read off the curve are always tried).
 SCREEN_SHARE = 0.2
-FORM_SHARE = 0.3
-STRUCTURE_SHARE = 0.15
+FORM_SHARE = 0.2
+STRUCTURE_SHARE = 0.1
 SCAN_SHARE = 0.3
 START_SHARE = 0.05
 #: Share of the work left before the refinements for the monodisperse refinements when
@@ -186,8 +186,8 @@ class _Run:
             self.notes.append(f"slow model: screened and refined on {idx.size} of {data.n} "
                               "points")
         screened = self.screen(n_random, seed)
-        placed = self.product_stages() if form_of(self.model) else []
-        placed += self.scan(screened + [(c, v, False) for c, v in placed])
+        # a product's form was fitted (its size scanned) alone: its starts are placed
+        placed = self.product_stages(screened) if form_of(self.model) else self.scan(screened)
         chosen = self.choose(placed, screened, n_starts)
         at_noise = self.refine(chosen, {id(v) for _, v in placed})
         if setup.pd is not None and not at_noise and self.work.best.values is not None:
@@ -222,26 +222,31 @@ class _Run:
                               f"more than {START_SHARE:.0%} of the work budget")
         return screened
 
-    def product_stages(self) -> list[tuple[float, dict]]:
+    def product_stages(self, screened: list[tuple]) -> list[tuple[float, dict]]:
         """The form fitted alone where S(q) ≈ 1, then the structure-factor grid with the
-        form held (:mod:`.product_stages`): the best distinct product starts."""
+        form held (:mod:`.product_stages`), interleaved with the same grid around the
+        best screened product (beyond a form's last feature its size is unconstrained,
+        e.g. a coil's Rg in the q^-2 tail): the best distinct product starts."""
         form, budget = form_of(self.model), self.budget
         part = self.data.subset(form_part(self.data, self.inv))
         stage = Budget(budget.mark(FORM_SHARE) - budget.spent, budget.max_evaluations,
                        budget.deadline, budget.abort)
         form_inv = curve_invariants(part.q, part.I, None if part.sigma_estimated else part.sigma)
-        form_fit = _fit(form, part, stage, form_inv, n_starts=2, n_random=16,
+        form_fit = _fit(form, part, stage, form_inv, n_starts=2, n_random=8,
                         max_steps=self.max_steps, seed=0)
         budget.spent += stage.spent
         budget.evaluations += stage.evaluations
-        if not form_fit.ok:
+        bases = [min(screened, key=lambda e: e[0])[1]] if screened else []
+        if form_fit.ok:
+            bases.insert(0, form_fit.parameters)
+            self.notes.append(f"form {form} fitted alone on {part.n} points first "
+                              f"(chi2r {form_fit.chi2r:.3g})")
+        else:
             self.notes.append(f"product stages: the form alone failed ({form_fit.status})")
-            return []
-        self.notes.append(f"form {form} fitted alone on {part.n} points first "
-                          f"(chi2r {form_fit.chi2r:.3g})")
+        grids = [structure_grid(self.setup, base, self.inv) for base in bases]
         until = budget.mark(STRUCTURE_SHARE)
         scored = []
-        for shape in structure_grid(self.setup, form_fit.parameters, self.inv):
+        for shape in (s for row in zip_longest(*grids) for s in row if s is not None):
             if budget.spent > until:
                 break
             values, chi2 = self.work.profile(shape)
@@ -296,12 +301,14 @@ class _Run:
         stages = [] if not setup.shape else q_stages(work.data, setup.n_free)
         stage_problems = [self.problem_on(work.data.subset(idx)) for idx in stages]
         pd_from = None if setup.pd is None else self.budget.mark(PD_SHARE)
-        for k, start in enumerate(chosen):
+        continued = 0
+        for start in chosen:
             if pd_from is not None and self.n_lm > 0 and self.budget.spent > pd_from:
                 self.notes.append(f"work budget: {self.n_lm} of {len(chosen)} refinements run")
                 break
-            if id(start) not in placed and k < 2:  # continuation in q for unplaced starts
-                for stage_problem in stage_problems:  # intermediate: loose tolerance
+            if id(start) not in placed and continued < 2:  # the two best unplaced starts:
+                continued += 1  # continuation in q, loose tolerance
+                for stage_problem in stage_problems:
                     start = lm(stage_problem, start, max(10, self.max_steps // 2), tol=1e-5)[2]
             self.n_lm += 1
             err, finished, last = lm(work, start, self.max_steps)

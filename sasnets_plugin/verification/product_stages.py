@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..models import get
 from ..models.products import split
 from .data import FitData
 from .invariants import Invariants
@@ -27,11 +28,15 @@ from .starts import guessed_starts, ordered
 #: S(q) of the hard-sphere-like structure factors is within a few % of 1.
 S_FREE_FROM = 2.5
 #: Fewest points the S(q) ≈ 1 part must hold to fit the form there (else all points).
-MIN_FORM_POINTS = 20
+MIN_FORM_POINTS = 10
 #: Volume fractions tried for the structure factor (the fits' bounds are 0.001..0.6).
 VOLFRACTION_GRID = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
-#: Factors on the form's main size tried with them.
-SIZE_FACTORS = (0.7, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.4)
+#: Factors on the form's main size tried with them, the likeliest first (the grid is
+#: scored in this order while its share of the work lasts).
+SIZE_FACTORS = (1.0, 0.9, 1.1, 0.8, 1.25, 0.7, 1.4)
+#: Where in its range each other interaction parameter (stickiness, well depth, charge...)
+#: is tried besides the structure factor's own guesses (in log for log-drawn ones).
+INTERACTION_STEPS = (0.2, 0.5, 0.8)
 
 
 def form_of(model: str) -> str | None:
@@ -50,22 +55,38 @@ def form_part(data: FitData, inv: Invariants) -> np.ndarray:
 
 
 def structure_grid(setup: Setup, form_values: dict, inv: Invariants) -> list[dict]:
-    """Product shapes to score: the fitted form with the structure factor's guesses and
-    the volume-fraction grid, the main size moved by :data:`SIZE_FACTORS`."""
-    form_shape = {k: v for k, v in form_values.items() if k in setup.shape}
-    interaction = [k for k in setup.shape if k not in form_shape]
+    """Product shapes to score, most likely first: the form's values (of
+    ``form_values``, which may hold a whole product's) with the structure
+    factor's guesses, each other interaction parameter also at :data:`INTERACTION_STEPS`
+    of its range and the volume fraction on :data:`VOLFRACTION_GRID` (within its
+    bounds), the main size moved by :data:`SIZE_FACTORS`."""
+    structure = get(split(setup.name)[1]).fit.free
+    form_shape = {k: v for k, v in form_values.items() if k in setup.shape and k not in structure}
+    interaction = [k for k in setup.shape if k in structure and k != "volfraction"]
+    options = [[]]
+    for name in interaction:
+        lo, hi = setup.shape[name]
+        log = setup.spec.free[name].draws_log() and lo > 0
+        steps = [float(np.exp(np.log(lo) + t * np.log(hi / lo))) if log else lo + t * (hi - lo)
+                 for t in INTERACTION_STEPS]
+        options = [o + [(name, v)] for o in options for v in steps]
     guesses = []
     for g in guessed_starts(setup, inv):
-        part = {k: g[k] for k in interaction if k != "volfraction"}
+        part = {k: g[k] for k in interaction}
         if part not in guesses:
             guesses.append(part)
-    fractions = VOLFRACTION_GRID if "volfraction" in interaction else (None,)
+    guesses += [dict(o) for o in options if dict(o) not in guesses]
+    if "volfraction" in setup.shape:
+        lo, hi = setup.shape["volfraction"]
+        fractions = sorted({float(np.clip(phi, lo, hi)) for phi in VOLFRACTION_GRID})
+    else:
+        fractions = [None]
     size = setup.main_size if setup.main_size in form_shape else None
-    lo, hi = setup.shape[size] if size else (0.0, 0.0)
     out = []
     for factor in SIZE_FACTORS if size else (1.0,):
         shape = dict(form_shape)
         if size:
+            lo, hi = setup.shape[size]
             shape[size] = float(np.clip(form_shape[size] * factor, lo, hi))
         for g in guesses:
             for phi in fractions:
