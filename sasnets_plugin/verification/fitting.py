@@ -9,21 +9,23 @@ Procedure for one model (:func:`fit_model`):
    defaults and :data:`DEFAULT_RANDOM_STARTS` seeded random draws, each evaluated once with
    the linear amplitudes (``scale`` or the model's own, and ``background``) solved exactly
    (variable projection); at most :data:`SCREEN_SHARE` of the work.
-3. **Products in stages** (:mod:`.product_stages`): the form alone where S(q) ≈ 1
-   (:data:`FORM_SHARE` of the work), then the structure factor from the correlation
-   peak with the form held (:data:`STRUCTURE_SHARE`).
-4. **Dense size scan** (:func:`.starts.scan_size`): the main size through its whole
-   range from the best start and the best guess, amplitudes solved at every point, the
-   steps finer than chi2's oscillation (:data:`SCAN_SHARE`).
+3. **Dense size scan** (single models, :func:`.starts.scan_size`): the main size
+   through its whole range from the best start and the best guess, monodisperse and at
+   a polydispersity of :data:`PD_START`, amplitudes solved at every point, the steps
+   finer than chi2's oscillation (:data:`SCAN_SHARE`).
+4. **Products in stages** instead (:mod:`.product_stages`): the form alone where
+   S(q) ≈ 1 (a whole fit, its size scanned, on :data:`FORM_SHARE` of the work), then the
+   structure factor from the correlation peak with the form held, also around the best
+   screened product (:data:`STRUCTURE_SHARE`).
 5. **Refinement** (:mod:`.levenberg`): Levenberg-Marquardt of all free parameters
-   together from ``n_starts`` distinct starts: the scan's and the staged best first,
+   together from ``n_starts`` distinct starts: the scan's or the stages' best first,
    then alternately the best guesses and the best of all. Starts no scan placed are
    first refined by continuation in q (:func:`.starts.q_stages`). After each run an
    integer search over counts (:func:`.starts.search_counts`). It stops once a fit
    reaches the noise level (chi2r < 1). The best point ever evaluated is kept, so a fit
    stopped by its budget still yields the best point found (``converged=False``).
-6. **Polydispersity** (models with a polydisperse main size): the refinements above are
-   monodisperse and stop at :data:`PD_SHARE` of the work left; a last LM run from the
+6. **Polydispersity** (models with a polydisperse main size): the refinements above hold
+   the width (at 0, or at the scan start's) and stop at :data:`PD_SHARE` of the work left; a last LM run from the
    best point also varies the main size's gaussian relative width when the
    monodisperse fit is not at the noise level (the data need it). The width counts as a
    free parameter in ``k`` whether or not this stage ran.
