@@ -19,8 +19,10 @@ Procedure for one model (:func:`fit_model`):
    screened product (:data:`STRUCTURE_SHARE`).
 5. **Refinement** (:mod:`.levenberg`): Levenberg-Marquardt of all free parameters
    together from ``n_starts`` distinct starts: the scan's or the stages' best first,
-   then alternately the best guesses and the best of all. Starts no scan placed are
-   first refined by continuation in q (:func:`.starts.q_stages`). After each run an
+   then alternately the best guesses and the best of all. The first two starts, when no
+   scan or stage placed them, are first refined by continuation in q
+   (:func:`.starts.q_stages`; after a scan it moved a 14-layer stack's starts away from
+   the optimum). After each run an
    integer search over counts (:func:`.starts.search_counts`). It stops once a fit
    reaches the noise level (chi2r < 1). The best point ever evaluated is kept, so a fit
    stopped by its budget still yields the best point found (``converged=False``).
@@ -303,13 +305,11 @@ class _Run:
         stages = [] if not setup.shape else q_stages(work.data, setup.n_free)
         stage_problems = [self.problem_on(work.data.subset(idx)) for idx in stages]
         pd_from = None if setup.pd is None else self.budget.mark(PD_SHARE)
-        continued = 0
-        for start in chosen:
+        for k, start in enumerate(chosen):
             if pd_from is not None and self.n_lm > 0 and self.budget.spent > pd_from:
                 self.notes.append(f"work budget: {self.n_lm} of {len(chosen)} refinements run")
                 break
-            if id(start) not in placed and continued < 2:  # the two best unplaced starts:
-                continued += 1  # continuation in q, loose tolerance
+            if k < 2 and id(start) not in placed:  # continuation in q, loose tolerance
                 for stage_problem in stage_problems:
                     start = lm(stage_problem, start, max(10, self.max_steps // 2), tol=1e-5)[2]
             self.n_lm += 1
