@@ -19,7 +19,8 @@ Public API::
                       n_starts=6, seed=0, rescue=True, slit_length=None,
                       slit_width=None, progress=None) -> Verification
     verify_many([Request(raw, models, probabilities, reserve), ...], ...) -> [Verification | error]
-    start_values(model_name, q, I, dI=None, *, dQ=None, n_random=16, seed=0) -> dict
+    start_values(model_name, q, I, dI=None, *, dQ=None, slit_length=None,
+                 slit_width=None, n_random=16, seed=0) -> dict
     fit_model(model, data: FitData, ...) -> CandidateFit      # one model
     prepare_data(raw) -> (FitData, CleaningReport)   # raw: loading.RawCurve (slit included)
     warm_up(workers=None, models=());  shutdown_pool()
