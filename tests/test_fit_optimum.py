@@ -47,7 +47,8 @@ def _sphere_curve(pd=0.0, noise=0.02) -> RawCurve:
 # --- the dense scan of the main size -------------------------------------------------------
 def test_scan_steps_follow_the_oscillation_period():
     """Steps of 1/SCAN_PER_PERIOD of chi2's period 2 pi / (q size) in ln(size): finer for
-    larger sizes and wider windows; a wide resolution smears fine periods out."""
+    larger sizes and wider windows; a wide resolution smears fine periods out, sparse
+    points alias them."""
     grid = scan_grid(100.0, 2000.0, 0.5, 0.0)
     steps = np.diff(np.log(grid))[:-1]
     expected = 2 * math.pi / (0.5 * grid[:-2]) / SCAN_PER_PERIOD
@@ -55,6 +56,11 @@ def test_scan_steps_follow_the_oscillation_period():
     assert steps[-1] < 0.01  # size 2000 at q_max 0.5: 0.17 % steps
     smeared = np.diff(np.log(scan_grid(100.0, 2000.0, 0.5, 0.15)))
     assert smeared.min() > 5 * steps.min()
+    # 100 points over two decades sample oscillations up to q size = pi / 0.046 only
+    spacing = np.log(100) / 99
+    grid = scan_grid(100.0, 2000.0, 0.5, 0.0, spacing)
+    sampled = np.diff(np.log(grid))[:-1][grid[:-2] > np.pi / (spacing * 0.5)]
+    assert sampled.size > 100 and sampled == pytest.approx(2 * spacing / SCAN_PER_PERIOD)
 
 
 def test_monodisperse_sphere_on_many_points_with_narrow_dq_reaches_its_optimum():

@@ -61,7 +61,7 @@ import numpy as np
 from ..kernels import kernel_model
 from .data import FitData, prepare_data
 from .evaluation import Best, Budget, EvalCost, Evaluator, Problem, Stop
-from .fit_result import CUT, CandidateFit, failed
+from .fit_result import CUT, NOISE_CHI2R, CandidateFit, failed
 from .invariants import Invariants, curve_invariants
 from .levenberg import collapsed, lm
 from .parameters import Setup, setup_for, within_sld_limits
@@ -262,7 +262,8 @@ class _Run:
         """Dense scans of the main size from the best start and the best guess, and from
         the best start with a polydisperse main size (:data:`PD_START`; a monodisperse
         scan's basins can lie far from a polydisperse curve's, whose oscillations are
-        damped); the width is held in the refinements until its own stage frees it."""
+        damped; skipped when a monodisperse minimum already fits within the noise); the
+        width is held in the refinements until its own stage frees it."""
         if self.setup.main_size is None or not starts:
             return []
         bases = [min(starts, key=lambda e: e[0])]
@@ -277,11 +278,15 @@ class _Run:
         if self.setup.pd is not None:  # and polydisperse, should the data need it
             shapes.append({**shapes[0], self.setup.pd: PD_START})
         until = self.budget.mark(SCAN_SHARE)
+        within_noise = NOISE_CHI2R * max(1, self.work.data.n - self.setup.n_free)
         found = []
         for i, shape in enumerate(shapes):
+            if self.setup.pd in shape and found and found[0][0] <= within_noise:
+                break  # a monodisperse size fits within the noise: the data need no width
             share_until = self.budget.spent + (until - self.budget.spent) / (len(shapes) - i)
-            found += scan_size(self.work, shape, self.budget, share_until)
-        return sorted(found, key=lambda e: e[0])
+            found = sorted(found + scan_size(self.work, shape, self.budget, share_until),
+                           key=lambda e: e[0])
+        return found
 
     def choose(self, placed: list[tuple], screened: list[tuple], n_starts: int) -> list[dict]:
         """LM starts: the scan's and staged best first, then alternately the best

@@ -10,8 +10,9 @@ scan of the main size, integer searches over counts, q-continuation windows.
   A monodisperse form factor makes chi2(size) oscillate with a period of about
   ``2 pi / (q_eff size)`` in ``ln size``, where ``q_eff`` is the largest q whose
   oscillations the data still show (``q_max``, or less where the resolution smears them
-  out: ``dQ size`` above :data:`SMEARED_OUT`); the scan steps :data:`SCAN_PER_PERIOD` times
-  per period, so every basin is visited, and its best local minima start LM runs.
+  out, ``dQ size`` above :data:`SMEARED_OUT`, or the points sample them too sparsely);
+  the scan steps :data:`SCAN_PER_PERIOD` times per period, so every basin is visited,
+  then again finely around its best minima, which start LM runs.
 * **Counts** (:func:`search_counts`): integers cannot be moved by least squares; each
   refinement holds its count, then an integer search follows.
 * **q continuation** (:func:`q_stages`): leading parts of the curve, for starts refined
@@ -43,6 +44,9 @@ SCAN_MAX_STEP, SCAN_MIN_STEP = 0.05, 2e-4
 #: ``dQ * size`` above which a Gaussian resolution leaves about 1 % of an oscillation of
 #: period ``2 pi / size`` (exp(-3^2 / 2)): the scan ignores q beyond it.
 SMEARED_OUT = 3.0
+#: Share of a fit's work one scan point may cost at most: sizes where an adaptive
+#: orientation quadrature grows to thousands of points are left out (as random starts are).
+SCAN_POINT_SHARE = 0.005
 #: Local minima of one scan kept as starts.
 SCAN_MINIMA = 3
 
@@ -183,13 +187,21 @@ def relative_resolution(data: FitData) -> float:
     return float(np.median(data.dQ / data.q)) if data.resolution == "pinhole" else 0.0
 
 
-def scan_grid(lo: float, hi: float, q_max: float, rel_dq: float) -> np.ndarray:
+def scan_grid(lo: float, hi: float, q_max: float, rel_dq: float,
+              log_spacing: float = 0.0) -> np.ndarray:
     """Sizes from ``lo`` to ``hi`` stepped :data:`SCAN_PER_PERIOD` times per oscillation
-    period of chi2 in ln(size) as the data show it (``rel_dq`` > 0: oscillations beyond
-    ``dQ size`` = :data:`SMEARED_OUT` ignored), within the step limits."""
+    period of chi2 in ln(size) as the data show it, within the step limits: oscillations
+    beyond ``dQ size`` = :data:`SMEARED_OUT` are smeared out (``rel_dq`` > 0), and those
+    faster than two points per period at the data's median step in ln q
+    (``log_spacing`` > 0) are aliased into ripples that :func:`scan_size`'s second pass
+    resolves."""
     out, size = [lo], lo
     while size < hi:
-        q_eff = min(q_max, SMEARED_OUT / (rel_dq * size)) if rel_dq > 0 else q_max
+        q_eff = q_max
+        if rel_dq > 0:
+            q_eff = min(q_eff, SMEARED_OUT / (rel_dq * size))
+        if log_spacing > 0:
+            q_eff = min(q_eff, math.pi / (log_spacing * size))
         step = 2.0 * math.pi / (q_eff * size) / SCAN_PER_PERIOD
         size *= math.exp(min(max(step, SCAN_MIN_STEP), SCAN_MAX_STEP))
         out.append(min(size, hi))
@@ -213,7 +225,9 @@ def scan_size(problem: Problem, base: dict, budget: Budget, until: float) -> lis
         return []
     lo, hi = setup.shape[name]
     q_max = float(data.q[-1])
-    coarse = _scan(problem, base, name, scan_grid(lo, hi, q_max, relative_resolution(data)),
+    spacing = float(np.median(np.diff(np.log(data.q)))) if data.n > 1 else 0.0
+    coarse = _scan(problem, base, name,
+                   scan_grid(lo, hi, q_max, relative_resolution(data), spacing),
                    budget, budget.spent + 0.6 * (until - budget.spent))
     found = []
     for i in _minima(coarse)[:SCAN_MINIMA]:
@@ -227,9 +241,12 @@ def scan_size(problem: Problem, base: dict, budget: Budget, until: float) -> lis
 
 def _scan(problem: Problem, base: dict, name: str, grid: np.ndarray, budget: Budget,
           until: float) -> list[tuple[float, float, dict]]:
-    """``(size, chi2, values)`` along ``grid`` while the work lasts (thinned to fit)."""
+    """``(size, chi2, values)`` along ``grid`` while the work lasts (thinned to fit),
+    leaving out points dearer than :data:`SCAN_POINT_SHARE` of the fit's work."""
     setup = problem.setup
-    cost = sum(problem.profile_cost({**base, name: float(s)}) for s in grid)
+    costs = np.array([problem.profile_cost({**base, name: float(s)}) for s in grid])
+    affordable = costs <= SCAN_POINT_SHARE * budget.work  # not giant adaptive quadratures
+    grid, cost = grid[affordable], float(costs[affordable].sum())
     allowed = until - budget.spent
     if allowed <= 0:
         return []
