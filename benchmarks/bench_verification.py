@@ -123,7 +123,7 @@ import time, sys
 t0 = time.perf_counter()
 import sasmodels.core, sasmodels.direct_model, bumps.fitters
 t1 = time.perf_counter()
-from sasnets_plugin.verification.fitting import kernel_model
+from sasnets_plugin.kernels import kernel_model
 for m in sys.argv[1:]:
     kernel_model(m)
 t2 = time.perf_counter()
@@ -157,7 +157,7 @@ def recovery(seed: int = 0) -> dict:
     from sasmodels.direct_model import call_kernel
 
     from sasnets_plugin.verification import fit_model, make_fit_data
-    from sasnets_plugin.verification.fitting import kernel_model
+    from sasnets_plugin.kernels import kernel_model
     from sasnets_plugin.verification.parameters import setup_for
     from training.classes import DEFAULT_MODELS
 
@@ -195,12 +195,12 @@ def recovery(seed: int = 0) -> dict:
 COSTS_MODULE = ROOT / "sasnets_plugin" / "verification" / "costs.py"
 _COSTS_HEADER = '''"""Kernel time of every network class per theory point, as the fits evaluate it.
 
-The work budget of a fit (:mod:`.fitting`) counts each model evaluation at a fixed
+The work budget of a fit (:mod:`.evaluation`) counts each model evaluation at a fixed
 estimate built on these numbers, so they must not be measured at run time (the answer
 would depend on the machine's load). Written by ``python benchmarks/bench_verification.py
 --costs``: CPU time per evaluation at the model's default parameters on {points} log-spaced q
 points (1e-3..0.5 1/Å, pinhole dQ/q 5 %: {n_calc} theory points), least of three runs, less
-:data:`.fitting.EVAL_OVERHEAD_US`, per theory point, divided by the adaptive-quadrature
+:data:`.evaluation.EVAL_OVERHEAD_US`, per theory point, divided by the adaptive-quadrature
 factor at those parameters. Relative values matter (which model may take how many
 evaluations); the absolute scale of this machine is absorbed by ``DEFAULT_WORK``.
 """
@@ -214,7 +214,8 @@ KERNEL_US = {{
 def measure_costs(points: int = 200) -> dict[str, float]:
     """Rewrite :data:`COSTS_MODULE` with each network class's measured kernel time."""
     from sasnets_plugin.models import DEFAULT_MODELS
-    from sasnets_plugin.verification import fitting as F
+    from sasnets_plugin.kernels import kernel_model
+    from sasnets_plugin.verification import evaluation as E
     from sasnets_plugin.verification import make_fit_data, setup_for
 
     q = np.geomspace(1e-3, 0.5, points)
@@ -223,8 +224,8 @@ def measure_costs(points: int = 200) -> dict[str, float]:
     for model in DEFAULT_MODELS:
         setup = setup_for(model, q[0], q[-1])
         values = {**setup.defaults, **setup.fixed}
-        cost = dataclasses.replace(F.EvalCost.of(model, setup), per_point_us=1.0)
-        evaluate = F._Evaluator(F.kernel_model(model), data, lambda c, e: None, cost)
+        cost = dataclasses.replace(E.EvalCost.of(model, setup), per_point_us=1.0)
+        evaluate = E.Evaluator(kernel_model(model), data, None, cost)
         evaluate(values)
         best = math.inf
         for _ in range(3):
@@ -234,9 +235,9 @@ def measure_costs(points: int = 200) -> dict[str, float]:
                 n += 1
             best = min(best, (time.process_time() - t) / n)
         # cost(values) = overhead + 1 us x points x factor: recover points x factor
-        scale = cost(values, evaluate.q_calc) - F.EVAL_OVERHEAD_US
+        scale = cost(values, evaluate.q_calc) - E.EVAL_OVERHEAD_US
         n_calc = evaluate.q_calc.size
-        costs[model] = max(0.01, (best * 1e6 - F.EVAL_OVERHEAD_US) / scale)
+        costs[model] = max(0.01, (best * 1e6 - E.EVAL_OVERHEAD_US) / scale)
         print(f"{model:36s} {best * 1e3:9.3f} ms per evaluation -> {costs[model]:9.3g} us/point")
     rows = "".join(f"    {m!r}: {float(f'{c:.2g}')},\n" for m, c in costs.items())
     COSTS_MODULE.write_text(_COSTS_HEADER.format(points=points, n_calc=n_calc, rows=rows))

@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from sasnets_plugin.verification.fitting import NOISE_CHI2R  # noqa: E402
+from sasnets_plugin.verification import NOISE_CHI2R  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "verified_accuracy.json"
 LABELS = ROOT / "benchmarks" / "real_data" / "labels.json"
@@ -282,7 +282,7 @@ def truth_chi2r(model: str, raw, parameters: dict) -> float | None:
 
     from sasnets_plugin.kernels import kernel_model
     from sasnets_plugin.verification import prepare_data
-    from sasnets_plugin.verification.fitting import resolution_for
+    from sasnets_plugin.verification.evaluation import resolution_for
 
     data, _ = prepare_data(raw)
     calc = DirectModel(data.sasmodels_data(), kernel_model(model))

@@ -91,7 +91,7 @@ def _verification_json(verification) -> dict:
     with ``may_have_failed`` and, where its rank goes against its numbers,
     ``rank_reason``), ``indistinguishable`` (the models that fit equally well, the
     chosen one first), ``no_fit`` with ``best_chi2r`` and the ``message``."""
-    from .verification.fitting import json_float
+    from .verification.fit_result import json_float
 
     summary = verification.to_json()
     entries = {c["model"]: c for c in summary["candidates"]}

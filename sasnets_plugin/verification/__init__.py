@@ -23,6 +23,8 @@ Public API::
                       progress=None) -> Verification
     verify_many([Request(data, models, probabilities, reserve, n_classes, title), ...],
                 ...) -> [Verification, ...]
+    start_values(model_name, q, I, dI=None, *, dQ=None, slit_length=None,
+                 slit_width=None, n_random=16, seed=0) -> dict
     fit_model(model, data: FitData, ...) -> CandidateFit      # one model
     prepare_data(raw) -> (FitData, CleaningReport)   # raw: loading.RawCurve
     fit_data(curve) -> FitData                       # curve: cleaning.Curve
@@ -34,7 +36,8 @@ No Qt here: safe to call from a worker thread of the GUI.
 """
 from .data import FitData, fit_data, make_fit_data, prepare_data
 from .engines import shutdown_pool, warm_up
-from .fitting import DEFAULT_WORK, NOISE_CHI2R, CandidateFit, fit_model, start_values
+from .fit_result import NOISE_CHI2R, CandidateFit
+from .fitting import DEFAULT_WORK, fit_model, start_values
 from .invariants import Invariants, curve_invariants
 from .parameters import Setup, setup_for
 from .rerank import Ranked, rerank

@@ -1,11 +1,11 @@
 """Kernel time of every network class per theory point, as the fits evaluate it.
 
-The work budget of a fit (:mod:`.fitting`) counts each model evaluation at a fixed
+The work budget of a fit (:mod:`.evaluation`) counts each model evaluation at a fixed
 estimate built on these numbers, so they must not be measured at run time (the answer
 would depend on the machine's load). Written by ``python benchmarks/bench_verification.py
 --costs``: CPU time per evaluation at the model's default parameters on 200 log-spaced q
 points (1e-3..0.5 1/Å, pinhole dQ/q 5 %: 461 theory points), least of three runs, less
-:data:`.fitting.EVAL_OVERHEAD_US`, per theory point, divided by the adaptive-quadrature
+:data:`.evaluation.EVAL_OVERHEAD_US`, per theory point, divided by the adaptive-quadrature
 factor at those parameters. Relative values matter (which model may take how many
 evaluations); the absolute scale of this machine is absorbed by ``DEFAULT_WORK``.
 """

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 from .. import environment
 from .data import FitData
-from .fitting import CandidateFit, fit_model
+from .fit_result import CandidateFit
+from .fitting import fit_model
 
 log = logging.getLogger(__name__)
 

@@ -127,6 +127,19 @@ class Setup:
         extra = int(self.pd is not None and self.pd not in self.shape)
         return len(self.shape) + len(self.amplitudes) + int(self.spec.background) + extra
 
+    @property
+    def counts(self) -> list[str]:
+        """The integer counts among the shape parameters (held during each LM run)."""
+        return [name for name in self.shape if self.spec.free[name].is_count]
+
+    @property
+    def main_size(self) -> str | None:
+        """The length that sets the curve's main features: the polydisperse size, else
+        the first fitted *size* (None without one). The fits scan it densely."""
+        if self.pd is not None:
+            return self.pd[:-len("_pd")]
+        return next((name for name in self.shape if self.spec.free[name].role == "size"), None)
+
     def free_names(self) -> list[str]:
         bg = ["background"] if self.spec.background else []
         pd = [self.pd] if self.pd is not None and self.pd not in self.shape else []

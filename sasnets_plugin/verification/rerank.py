@@ -23,7 +23,7 @@ the model (a local minimum, a parameter the fit holds, a budget):
 
 * ``e_i = EPS`` (:data:`FIT_FAILURE_RATE`) for a fit that *plausibly failed* (not
   converged, a parameter at a bound, cut by its budget:
-  :attr:`~.fitting.CandidateFit.plausibly_failed`) while *no* candidate fits within the
+  :attr:`~.fit_result.CandidateFit.plausibly_failed`) while *no* candidate fits within the
   noise: such a fit then costs its model at most ``-ln EPS`` nats against the best one,
   so the network's prior is not overruled by a fit that went wrong;
 * ``e_i = 0`` otherwise. A converged fit is evidence: one far worse than the best drops
@@ -79,7 +79,7 @@ import numpy as np
 
 from ..models import get as model_spec
 from ..models.products import split
-from .fitting import NOISE_CHI2R, CandidateFit
+from .fit_result import NOISE_CHI2R, CandidateFit
 
 #: ``EPS`` of the posterior (module docstring): the probability that a fit which
 #: plausibly failed did fail. Calibrated on the validation curves of

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ..models import DEFAULT_MODELS
 from ..models.products import STRUCTURES, combinable
-from .fitting import CandidateFit
+from .fit_result import CandidateFit
 
 #: Rescue: the network's next ranks fitted when none of the candidates fits (often
 #: slow relatives of the candidates that did not fit: a few only).

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from ..errors import SasnetsError
-from .fitting import NOISE_CHI2R, CandidateFit, json_float
+from .fit_result import NOISE_CHI2R, CandidateFit, json_float
 from .rerank import failure_cause
 
 

@@ -49,7 +49,8 @@ from dataclasses import dataclass, field, replace
 
 from .data import FitData
 from .engines import DaskEngine, Engine, PoolEngine, Task, default_workers, forget_pool
-from .fitting import DEFAULT_WORK, CandidateFit, failed
+from .fit_result import CandidateFit, failed
+from .fitting import DEFAULT_WORK
 from .invariants import Invariants, curve_invariants
 from .rerank import rerank
 from .rescue import (
