@@ -1,4 +1,5 @@
-"""Table cells that sort by a number (Qt), shared by the ranking and the overview."""
+"""Table cells that sort by a number, and the read-only row tables they sit in (Qt),
+shared by the ranking and the overview."""
 from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
@@ -35,3 +36,13 @@ def cell(text: str, key: float | None = None, right: bool = False) -> SortCell:
     if right:
         item.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
     return item
+
+
+def read_only_rows(table: QtWidgets.QTableWidget) -> None:
+    """Make ``table`` a read-only list of rows: one whole row selected at a time, long
+    texts elided, no row numbers."""
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
+    table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
+    table.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
+    table.setTextElideMode(QtCore.Qt.ElideRight)

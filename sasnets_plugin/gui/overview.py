@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from .cells import cell
+from .cells import cell, read_only_rows
 from .tables import OVERVIEW_COLUMNS, OverviewRow
 
 #: Item data role holding the data set's key on each row's first cell.
@@ -25,11 +25,7 @@ class OverviewTable(QtWidgets.QTableWidget):
         super().__init__(0, len(OVERVIEW_COLUMNS), parent)
         self.setObjectName("tblOverview")
         self.setHorizontalHeaderLabels(OVERVIEW_COLUMNS)
-        self.verticalHeader().setVisible(False)
-        self.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
-        self.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
-        self.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
-        self.setTextElideMode(QtCore.Qt.ElideRight)
+        read_only_rows(self)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QtWidgets.QHeaderView.Interactive)
         header.setStretchLastSection(True)

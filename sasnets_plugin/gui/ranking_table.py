@@ -14,8 +14,8 @@ from typing import Callable
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..models.products import display_name
-from . import state, tables
-from .cells import cell
+from . import state
+from .cells import cell, read_only_rows
 from .state import DataSet
 
 #: Rows of the ranking visible without scrolling when the perspective opens.
@@ -81,13 +81,9 @@ class RankingTable(QtWidgets.QTableWidget):
         self.setHorizontalHeaderLabels([header_label(name) for name in COLUMNS])
         for column, tip in _HEADER_TIPS.items():
             self.horizontalHeaderItem(column).setToolTip(f"{tip} (click to sort by it)")
-        self.verticalHeader().setVisible(False)
+        read_only_rows(self)
         self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + ROW_PADDING)
-        self.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
-        self.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
-        self.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
         self.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOn)
-        self.setTextElideMode(QtCore.Qt.ElideRight)
         header = self.horizontalHeader()
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeToContents)
         for column in (COL_MODEL, COL_STATUS):  # sized by _fit_columns

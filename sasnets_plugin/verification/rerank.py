@@ -27,7 +27,7 @@ the model (a local minimum, a parameter the fit holds, a budget):
   noise: such a fit then costs its model at most ``-ln EPS`` nats against the best one,
   so the network's prior is not overruled by a fit that went wrong;
 * ``e_i = 0`` otherwise. A converged fit is evidence: one far worse than the best drops
-  accordingly. And once some candidate fits within the noise (``chi2r <= NOISE_CHI2R``)
+  accordingly. And once some candidate fits within the noise (``chi2r <= fit_result.NOISE_CHI2R``)
   the data are explained: a fit within the noise beats any prior against a fit that is
   not, whatever went wrong with the latter.
 
@@ -79,7 +79,7 @@ import numpy as np
 
 from ..models import get as model_spec
 from ..models.products import split
-from .fit_result import NOISE_CHI2R, CandidateFit
+from .fit_result import CandidateFit
 
 #: ``EPS`` of the posterior (module docstring): the probability that a fit which
 #: plausibly failed did fail. Calibrated on the validation curves of
