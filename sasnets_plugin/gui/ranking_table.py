@@ -25,8 +25,9 @@ VISIBLE_ROWS = 5
 MODEL_COLUMN_WIDTH = 300
 #: Narrowest the model column gets when the table is short of room.
 MODEL_COLUMN_MIN = 150
-#: The fit status the status column always has room for (longer ones are elided).
-STATUS_ROOM = "ok (not converged)"
+#: The fit status the status column always has room for (the verdict of a fit within
+#: the noise; longer verdicts are elided, and shown whole in the cell's tooltip).
+STATUS_ROOM = "fits within the noise"
 COLUMNS = ("Rank", "Model", "Probability", "Verified #", "Combined score", "χ²ᵣ", "BIC",
            "Fit status", "Category")
 (COL_RANK, COL_MODEL, COL_PROBABILITY, COL_VERIFIED, COL_POSTERIOR, COL_CHI2R, COL_BIC,
@@ -311,8 +312,9 @@ def _fit_cells(fit) -> dict[int, tuple[str, float | None]]:
 def _fit_tooltip(fit) -> str:
     if not fit.ok:
         return fit.status
-    lines = [f"{display_name(fit.model)}: reduced χ² = {fit.chi2r:.4g}, "
-             f"BIC = {fit.bic:.2f}, combined score {100 * fit.posterior:.1f} %",
+    lines = [f"{display_name(fit.model)}: {fit.verdict}",
+             f"reduced χ² = {fit.chi2r:.4g}, BIC = {fit.bic:.2f}, "
+             f"combined score {100 * fit.posterior:.1f} %",
              "Fitted: " + ", ".join(f"{k} = {v:.4g}" for k, v in fit.parameters.items())]
     if fit.fixed:
         lines.append("Held: " + ", ".join(f"{k} = {v:.4g}" for k, v in fit.fixed.items()))

@@ -51,6 +51,7 @@ def verified_rows(perspective) -> dict[str, dict[str, str]]:
     out = {}
     for row in range(table.rowCount()):
         cells = {ui().COLUMNS[c]: table.item(row, c).text() for c in ui().VERIFICATION_COLUMNS}
+        cells["status tooltip"] = table.item(row, ui().COL_STATUS).toolTip()
         if cells["Verified #"]:
             out[table.item(row, ui().COL_MODEL).text()] = cells
     return out
@@ -237,6 +238,8 @@ def test_verify_then_fit_cylinder_from_fitted_values(gui, qtbot, example_data):
         assert int(cells["Verified #"]) == fit.verified_rank
         if fit.ok:
             assert cells["Fit status"] == fit.verdict  # never a bare "ok" for a poor fit
+            # an elided verdict can always be read whole in the tooltip
+            assert cells["status tooltip"].splitlines()[0].endswith(f": {fit.verdict}")
             assert float(cells["χ²ᵣ"]) == pytest.approx(fit.chi2r, rel=1e-2)
             assert float(cells["BIC"]) == pytest.approx(fit.bic, abs=0.06)
             assert float(cells["Combined score"].rstrip(" %")) == pytest.approx(
