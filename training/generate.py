@@ -136,7 +136,7 @@ def estimated_cost(chunk: Chunk) -> float:
     """Rough relative cost of a chunk (for scheduling slow work first)."""
     family = models.get(chunk.model).simulation.family
     if family is not None:
-        per_curve = family.budget_us * 1.5
+        per_curve = family.budget_us / family.size * 1.5  # a family's budget is per shape
     else:
         per_curve = min(simulate.CURVE_BUDGET_US, simulate.kernel_cost(chunk.model) * 400)
     return chunk.count * (per_curve + 600.0)
