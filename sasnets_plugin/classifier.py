@@ -30,11 +30,13 @@ import sys
 import threading
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from . import environment
 from .errors import SasnetsError, WeightsError
+from .estimates import SlotIndex, slots_from_metadata
 from .novelty import Novelty
 from .preprocessing import Transform, get_transform
 
@@ -58,7 +60,8 @@ EXPORT_COMMAND = "python -m training.export"
 OUTPUTS_KEY = "outputs"
 PROBABILITIES = "probabilities"
 SHAPE_DISTANCE = "shape_distance"
-KNOWN_OUTPUTS = (PROBABILITIES, SHAPE_DISTANCE)
+ESTIMATES = "estimates"
+KNOWN_OUTPUTS = (PROBABILITIES, SHAPE_DISTANCE, ESTIMATES)
 
 
 def default_weights_dir() -> Path:
@@ -302,6 +305,14 @@ def output_layout(metadata: dict, n_classes: int) -> dict[str, slice]:
     return {name: slice(int(end - size), int(end)) for name, size, end in zip(names, sizes, ends)}
 
 
+class Outputs(NamedTuple):
+    """What the network says about a batch of curves."""
+
+    probabilities: np.ndarray      # (n, n_classes)
+    distance: np.ndarray | None    # (n,): the shape distance of the novelty score
+    estimates: np.ndarray | None   # (n, slots): encoded parameter estimates
+
+
 class Classifier:
     """The trained network with its class list; checks both before use.
 
@@ -333,6 +344,13 @@ class Classifier:
                 "retrain it or install the matching SASNets."
             ) from None
         self._outputs = output_layout(self.metadata, len(self.classes))
+        #: which estimate belongs to which model (empty: a network without estimates)
+        self.estimate_slots = SlotIndex(slots_from_metadata(self.metadata))
+        part = self._outputs.get(ESTIMATES)
+        if (0 if part is None else part.stop - part.start) != len(self.estimate_slots):
+            raise WeightsError(f"The network metadata lists {len(self.estimate_slots)} estimate "
+                               f"slots for {0 if part is None else part.stop - part.start} "
+                               "estimate outputs; they do not belong together.")
         self.novelty = Novelty.from_metadata(self.metadata)
         check_files(self.weights_dir, self.metadata)
         self.runtime = runtime
@@ -363,10 +381,9 @@ class Classifier:
     def has_shape_distance(self) -> bool:
         return SHAPE_DISTANCE in self._outputs
 
-    def outputs(self, inputs: np.ndarray, batch_size: int = 1024
-                ) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(probabilities (n, n_classes), shape distance (n,) or None)``: each row of
-        probabilities sums to 1; the distance exists for networks that export it."""
+    def outputs(self, inputs: np.ndarray, batch_size: int = 1024) -> "Outputs":
+        """:class:`Outputs` of the network for ``inputs``: each row of probabilities sums
+        to 1; the distance and the estimates exist for networks that export them."""
         inputs = np.asarray(inputs, dtype=np.float32)
         if inputs.ndim == 2:
             inputs = inputs[None]
@@ -380,7 +397,8 @@ class Classifier:
                 out[start : start + batch.shape[0]] = self._network(batch)
         probs = out[:, self._outputs[PROBABILITIES]]
         distance = out[:, self._outputs[SHAPE_DISTANCE]][:, 0] if self.has_shape_distance else None
-        return probs / probs.sum(axis=1, keepdims=True), distance
+        estimated = out[:, self._outputs[ESTIMATES]] if ESTIMATES in self._outputs else None
+        return Outputs(probs / probs.sum(axis=1, keepdims=True), distance, estimated)
 
     def predict(self, inputs: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """Probabilities, shape ``(n, n_classes)``, each row summing to 1."""

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .classifier import DEVICES, RUNTIMES
 from .errors import SasnetsError
+from .estimates import describe
 from .loading import load_1d
 from .models.products import display_name
 
@@ -78,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="with --verify: fit on the Dask cluster whose scheduler is at "
                         "ADDRESS (tcp://host:8786) instead of this machine's worker processes")
+    parser.add_argument("--estimates", action="store_true",
+                        help="show the network's estimate of each suggestion's main "
+                        "parameters under it (sizes in Å; always in --json as \"estimate\")")
     parser.add_argument("--demo", action="store_true",
                         help="rank a few example files shipped with sasdata")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -190,7 +194,7 @@ def _results(paths: list[Path], weights: Path | None, device: str, top: int,
         return results
     for slot, ranking in zip(slots, rankings):
         results[slot]["suggestions"] = [
-            {"model": m, "probability": p} for m, p in ranking.top(top)
+            {"model": m, "probability": p, **_estimate(ranking, m)} for m, p in ranking.top(top)
         ]
         results[slot]["ood"] = None if ranking.assessment is None else ranking.assessment.as_dict()
     if verify_fits:
@@ -204,6 +208,18 @@ def _results(paths: list[Path], weights: Path | None, device: str, top: int,
     return results
 
 
+def _estimate(ranking, model: str) -> dict:
+    """``{"estimate": {parameter: value}}`` for a network that estimates, else nothing."""
+    estimate = ranking.estimate(model)
+    return {"estimate": estimate} if estimate else {}
+
+
+def _estimate_line(suggestion: dict) -> str | None:
+    """``estimate: radius 52.1 Å, radius_pd 0.08`` for the table (None without one)."""
+    estimate = suggestion.get("estimate")
+    return f"estimate: {describe(suggestion['model'], estimate)}" if estimate else None
+
+
 def _strict(value):
     """``value`` with every float that is not finite replaced by None: JSON has no NaN."""
     if isinstance(value, float):
@@ -215,7 +231,7 @@ def _strict(value):
     return value
 
 
-def _write(results: list[dict], as_json: bool) -> int:
+def _write(results: list[dict], as_json: bool, estimates: bool = False) -> int:
     """Print the results; EXIT_FAILED when they cannot be written, else EXIT_OK."""
     try:
         if as_json:
@@ -223,7 +239,7 @@ def _write(results: list[dict], as_json: bool) -> int:
             print()
         else:
             for result in results:
-                _print_table(result)
+                _print_table(result, estimates)
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader stopped reading (e.g. `| head`): nothing left to tell it.
@@ -241,7 +257,7 @@ def _detach_stdout() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def _print_table(result: dict) -> None:
+def _print_table(result: dict, estimates: bool = False) -> None:
     print(result["file"])
     if "error" in result:
         print(f"  error: {result['error']}\n")
@@ -258,6 +274,9 @@ def _print_table(result: dict) -> None:
         print(f"  {'rank':>4}  {'model':<36} probability")
         for i, s in enumerate(result["suggestions"], 1):
             print(f"  {i:>4}  {display_name(s['model']):<36} {100 * s['probability']:9.1f} %")
+            line = _estimate_line(s) if estimates else None
+            if line:
+                print(f"  {'':>4}    {line}")
     else:
         _print_verified(result)
     if "verification_error" in result:
@@ -340,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     status = EXIT_FAILED if any("error" in r for r in results) else EXIT_OK
-    status = max(status, _write(results, args.json))
+    status = max(status, _write(results, args.json, args.estimates))
     if interrupted:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

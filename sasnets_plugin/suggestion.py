@@ -31,6 +31,7 @@ import numpy as np
 from .classifier import Classifier
 from .cleaning import CleaningReport, Curve, clean_raw, numbers_1d
 from .errors import DataError
+from .estimates import SlotIndex
 from .loading import RawCurve, load_1d
 from .novelty import Assessment
 from .preprocessing import Transform, get_transform
@@ -63,12 +64,24 @@ class Prepared:
 
 @dataclass(frozen=True)
 class Ranking:
-    """Every class of the network, most probable first, and how unusual the curve is."""
+    """Every class of the network, most probable first, how unusual the curve is and
+    (network v4) where the network puts each model's parameters."""
 
     prepared: Prepared
     models: tuple[str, ...]
     probabilities: np.ndarray
     assessment: Assessment | None = None
+    estimates: np.ndarray | None = None  # this curve's encoded estimates
+    slots: SlotIndex | None = None
+
+    def estimate(self, model: str) -> dict[str, float]:
+        """The network's estimate of ``model``'s main parameters for this curve
+        (``{parameter: value}`` in sasmodels' units: sizes in Å, the main size's
+        polydispersity as ``<size>_pd``; a product has its structure factor's too);
+        empty for a network without estimates or a model outside its list."""
+        if self.estimates is None or self.slots is None or model not in self.models:
+            return {}
+        return self.slots.estimate(model, self.estimates, float(self.prepared.curve.q[0]))
 
     def top(self, k: int | None = 5) -> list[tuple[str, float]]:
         """The ``k`` best ``(model, probability)`` pairs (all of them for ``None``)."""
@@ -112,8 +125,9 @@ def rank(classifier: Classifier, prepared: list[Prepared]) -> list[Ranking]:
     if not prepared:
         return []
     prepared = [_encoded(p, classifier.transform) for p in prepared]
-    probs, distances = classifier.outputs(np.stack([p.inputs for p in prepared]))
+    probs, distances, estimated = classifier.outputs(np.stack([p.inputs for p in prepared]))
     classes = np.asarray(classifier.classes)
+    slots = classifier.estimate_slots if estimated is not None else None
     rankings = []
     for i, (item, row) in enumerate(zip(prepared, probs)):
         order = np.argsort(-row, kind="stable")
@@ -123,7 +137,7 @@ def rank(classifier: Classifier, prepared: list[Prepared]) -> list[Ranking]:
                 float(item.curve.q[0]), float(item.curve.q[-1]),
                 None if distances is None else float(distances[i]))
         rankings.append(Ranking(item, tuple(str(c) for c in classes[order]), row[order],
-                                assessment))
+                                assessment, None if estimated is None else estimated[i], slots))
     return rankings
 
 
@@ -161,17 +175,20 @@ get_classifier = _Classifiers()
 def verification_request(ranking: Ranking, top: int = 5, also: Sequence[str] = ()) -> Request:
     """What :func:`verify` fits for ``ranking``: its ``top`` models (plus ``also``, e.g.
     a model the user picked further down) with their probabilities, the rest of the
-    ranking as the rescue's reserve, the network's number of classes, the prepared data."""
+    ranking as the rescue's reserve, the network's number of classes, its parameter
+    estimates (the fits' first starts), the prepared data."""
     from .verification import Request
 
     probability = dict(zip(ranking.models, (float(p) for p in ranking.probabilities)))
     models = list(ranking.models[:top]) + [m for m in also if m not in ranking.models[:top]]
     reserve = tuple((m, probability[m]) for m in ranking.models if m not in models)
     rank_of = {m: i + 1 for i, m in enumerate(ranking.models)}
+    estimates = {m: ranking.estimate(m) for m in [*models, *(m for m, _ in reserve)]}
     return Request(ranking.prepared.data, tuple(models),
                    tuple(probability.get(m, 0.0) for m in models), reserve,
                    n_classes=len(ranking.models), title=ranking.prepared.raw.title,
-                   network_ranks=tuple(rank_of.get(m, 0) for m in models))
+                   network_ranks=tuple(rank_of.get(m, 0) for m in models),
+                   estimates={m: e for m, e in estimates.items() if e})
 
 
 def verify_rankings(rankings: Sequence[Ranking], top: int = 5, **options) -> list[Verification]:

@@ -217,7 +217,7 @@ def _edit_metadata(folder, **changes):
 @pytest.mark.parametrize("outputs, message", [
     ("probabilities", "must list \\[name, size\\] pairs"),
     ([["shape_distance", 1], ["probabilities", 71]], "must start with 'probabilities'"),
-    ([["probabilities", 71], ["entropy", 1]], "name only probabilities, shape_distance once"),
+    ([["probabilities", 71], ["entropy", 1]], "name only probabilities, shape_distance, estimates once"),
 ])
 def test_a_malformed_output_layout_is_refused(weights_copy, outputs, message):
     _edit_metadata(weights_copy, outputs=outputs)

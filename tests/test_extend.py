@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from sasnets_plugin.classifier import Classifier
+from sasnets_plugin.classifier import Classifier, read_metadata
+from sasnets_plugin.estimates import make_slots, slots_from_metadata
 from training.heads import joint_classes
 
 BASE = ["sphere", "lamellar"]
@@ -56,6 +57,7 @@ def test_the_extended_network_ranks_one_more_model_and_its_products(base, extend
     assert meta["light_runtime"]["max_abs_difference"] <= 1e-5
     clf = Classifier(weights)  # hashes, class list and output size all agree
     assert clf.classes == names and clf.has_shape_distance
+    assert clf.estimate_slots.slots == make_slots([*BASE, NEW])  # estimates for the new one too
     x = np.load(out / "cache" / "new" / clf.transform.version / "test.npy")
     probs = clf.predict(x)
     assert probs.shape == (len(x), len(names))
@@ -104,12 +106,23 @@ def test_widening_keeps_every_trained_output(base):
     x = rng.normal(size=(60, *shape)).astype("float32")
     x[40:] += 2.0  # the new model's curves: unlike the others
     labels = np.array(["sphere"] * 20 + ["lamellar"] * 20 + [NEW] * 20)
-    train = Encoded(x, labels, np.zeros((60, 2)), encode_labels(labels.tolist(), [*BASE, NEW]))
-    form, structure, _ = network.predict(x, verbose=0)
-    wide = widen(network, train, 1).predict(x, verbose=0)
+    forms = [*BASE, NEW]
+    slots = make_slots(forms)
+    train = Encoded(x, labels, np.zeros((60, 2)), encode_labels(labels.tolist(), forms),
+                    np.zeros((60, len(slots)), np.float32))
+    form, structure, _, estimated = network.predict(x, verbose=0)
+    old_slots = slots_from_metadata(read_metadata(base))
+    wide = widen(network, train, 1, old_slots=old_slots, forms=forms).predict(x, verbose=0)
     assert wide["form"].shape == (60, len(BASE) + 1)
     np.testing.assert_allclose(wide["form"][:, :len(BASE)], form, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(wide["structure"], structure, rtol=1e-5, atol=1e-5)
+    # the estimates of the models it knew are kept; the new model's slots are added
+    assert wide["estimate"].shape == (60, len(slots))
+    where = {(s.model, s.parameter): i for i, s in enumerate(slots)}
+    for i, slot in enumerate(old_slots):
+        np.testing.assert_allclose(wide["estimate"][:, where[slot.model, slot.parameter]],
+                                   estimated[:, i], rtol=1e-5, atol=1e-5)
+    assert any(s.model == NEW for s in slots)
     batch_norm = [layer for layer in network.layers
                   if isinstance(layer, keras.layers.BatchNormalization)]
     assert batch_norm and not any(layer.trainable for layer in batch_norm)

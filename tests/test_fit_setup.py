@@ -74,3 +74,22 @@ def test_the_main_size_is_the_polydisperse_one_else_the_first_size():
     assert setup_for("cylinder", 1e-3, 0.3).main_size == "radius"
     assert setup_for("sphere@hardsphere", 1e-3, 0.3).main_size == "radius"
     assert setup_for("power_law", 1e-3, 0.3).main_size is None
+
+
+def test_the_network_estimate_is_the_first_start_and_brings_the_fit_to_it():
+    """An estimate near the truth is screened first (clipped into the bounds) and the fit
+    from it ends at the true radius."""
+    from sasnets_plugin.verification import fit_model
+    from sasnets_plugin.verification.data import fit_data
+    from sasnets_plugin.cleaning import clean_curve
+
+    raw = _Curve
+    setup = setup_for("cylinder", raw.q[0], raw.q[-1])
+    inv = curve_invariants(raw.q, raw.I)
+    first = guessed_starts(setup, inv, {"radius": 61.0, "length": 1e9, "radius_pd": 0.1})[0]
+    assert first["radius"] == 61.0 and first["length"] == setup.shape["length"][1]
+    assert guessed_starts(setup, inv)[0] != first  # without it, the invariants' guess leads
+    curve, _ = clean_curve(raw.q, raw.I, 0.01 * raw.I)
+    fit = fit_model("sphere", fit_data(curve), estimate={"radius": 59.0, "radius_pd": 0.0},
+                    n_random=0, n_starts=1)
+    assert fit.parameters["radius"] == pytest.approx(TRUE_RADIUS, rel=1e-4)

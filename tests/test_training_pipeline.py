@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sasnets_plugin import estimates
 from sasnets_plugin.classifier import Classifier
+from sasnets_plugin.errors import WeightsError
 from sasnets_plugin.preprocessing import PREPROCESSING_VERSION, V3
 from training.heads import joint_classes
 
@@ -64,8 +66,12 @@ def test_everything_is_written_under_out(tiny_run):
     assert names == joint_classes(MODELS) and len(names) == 3 + 2 * 4
     meta = json.loads((weights / "metadata.json").read_text())
     assert meta["preprocessing_version"] == PREPROCESSING_VERSION == V3
-    assert meta["outputs"] == [["probabilities", 11], ["shape_distance", 1]]
+    slots = estimates.make_slots(MODELS)
+    assert meta["outputs"] == [["probabilities", 11], ["shape_distance", 1],
+                               ["estimates", len(slots)]]
+    assert estimates.slots_from_metadata(meta) == slots
     assert meta["light_runtime"]["max_abs_difference"] <= 1e-5
+    assert meta["light_runtime"]["estimates_max_abs_difference"] <= 1e-4
     assert set(meta["temperature"]) == {"form", "structure"}
     assert meta["novelty"]["threshold"] > 0 and len(meta["novelty"]["window"]["reference"]) > 50
     assert meta["command"].startswith("python -m training.run --models sphere,cylinder,lamellar")
@@ -112,6 +118,44 @@ def test_exported_network_ranks_files_through_the_runtime(tiny_run, tmp_path):
     table = _suggest(weights, "--top", "11", usual, far)
     assert table.returncode == 0 and " × " in table.stdout  # products shown readably
     assert "OOD score" in table.stdout and "warning: This curve is unlike" in table.stdout
+    # every suggestion carries the network's estimate of its parameters, in sasmodels units
+    for s in first["suggestions"]:
+        form, structure = s["model"].partition("@")[::2]
+        names = {slot.parameter for slot in estimates.model_slots(form)}
+        if structure:
+            names |= {slot.parameter for slot in estimates.model_slots(structure)} - {"radius_effective"}
+        assert set(s["estimate"]) == names and all(v >= 0 for v in s["estimate"].values())
+    sphere = next(s for s in first["suggestions"] if s["model"] == "sphere")
+    assert 1.0 < sphere["estimate"]["radius"] < 1e5  # Å, not the encoded log
+    shown = _suggest(weights, "--top", "3", "--estimates", usual)
+    assert shown.returncode == 0 and shown.stdout.count("estimate: ") == 3
+    assert "estimate: " not in table.stdout  # only on request
+
+
+def test_estimates_and_their_slot_list_must_belong_together(tiny_run, tmp_path):
+    import shutil
+
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_run / "weights", weights)
+    meta = json.loads((weights / "metadata.json").read_text())
+    meta["estimate_slots"] = meta["estimate_slots"][:-1]
+    (weights / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(WeightsError, match="estimate slots"):
+        Classifier(weights)
+
+
+def test_the_cache_keeps_each_curves_estimate_targets(tiny_run):
+    from training.features import encode_split
+
+    forms = MODELS
+    encoded = encode_split(tiny_run / "dataset", "test", forms, PREPROCESSING_VERSION,
+                           tiny_run / "cache")
+    index = estimates.SlotIndex(estimates.make_slots(forms))
+    assert encoded.estimates.shape == (len(encoded), len(index))
+    for label, row in zip(encoded.labels.tolist(), np.asarray(encoded.estimates)):
+        known = set(np.flatnonzero(np.isfinite(row)).tolist())
+        assert known <= set(index.indices(label))  # only the curve's own model's slots
+        assert index.indices(label)[0] in known  # its first fitted parameter, a size
 
 
 def test_the_api_reads_the_resolution_and_reports_the_score(tiny_run, monkeypatch):
@@ -132,6 +176,12 @@ def test_the_api_reads_the_resolution_and_reports_the_score(tiny_run, monkeypatc
         assert len(pairs) == 11 and sum(p for _, p in pairs) == pytest.approx(1.0, abs=1e-6)
         network_q, _ = ranking.network_curve()
         assert network_q[0] == pytest.approx(q[0])
+        # the verification screens the network's estimates first, for every model it may fit
+        from sasnets_plugin.suggestion import verification_request
+
+        request = verification_request(ranking, top=3)
+        assert set(request.estimates) == set(ranking.models)
+        assert request.estimates[ranking.models[0]] == ranking.estimate(ranking.models[0])
         with pytest.raises(ValueError, match="cannot be combined"):
             suggest(q, intensity, verify=True, details=True)
     finally:

@@ -3,7 +3,8 @@
 Every network reads the current transform's input (:data:`INPUT_SHAPE`, see
 :mod:`sasnets_plugin.preprocessing`) and has two heads in *logits*: ``form`` over the
 dataset's models and ``structure`` over none + the four structure factors
-(:mod:`training.heads`). The layer named ``embedding`` holds the features both heads read;
+(:mod:`training.heads`), and (network v4, ``n_estimates`` > 0) a third, ``estimate``: the
+parameter estimates of every model of the list (:mod:`sasnets_plugin.estimates`). The layer named ``embedding`` holds the features both heads read;
 the out-of-distribution score measures distances there (:mod:`training.ood`).
 :mod:`training.export` appends the calibrated softmaxes, the ranked list and that
 distance. ``ARCHITECTURES`` names every trainable network with all its hyperparameters
@@ -20,22 +21,25 @@ from sasnets_plugin.preprocessing import CHANNEL, WINDOW_DECADES, get_transform
 
 #: The input every network here reads: the current preprocessing version's.
 INPUT_SHAPE = get_transform().shape
-FORM, STRUCTURE, EMBEDDING = "form", "structure", "embedding"
+FORM, STRUCTURE, EMBEDDING, ESTIMATE = "form", "structure", "embedding", "estimate"
 #: Added to padded positions before the max pooling, so that they never win it.
 MASK_PENALTY = 1e4
 
 
-def _heads(inputs, features, n_forms: int, n_structures: int, name: str):
-    """The two logits heads on ``features`` (named ``embedding``) as one Keras model."""
+def _heads(inputs, features, n_forms: int, n_structures: int, n_estimates: int, name: str):
+    """The two logits heads on ``features`` and, for ``n_estimates`` > 0, the estimate
+    head, as one Keras model."""
     import keras
     from keras import layers
 
-    form = layers.Dense(n_forms, name=FORM, dtype="float32")(features)
-    structure = layers.Dense(n_structures, name=STRUCTURE, dtype="float32")(features)
-    return keras.Model(inputs, {FORM: form, STRUCTURE: structure}, name=name)
+    outputs = {FORM: layers.Dense(n_forms, name=FORM, dtype="float32")(features),
+               STRUCTURE: layers.Dense(n_structures, name=STRUCTURE, dtype="float32")(features)}
+    if n_estimates:
+        outputs[ESTIMATE] = layers.Dense(n_estimates, name=ESTIMATE, dtype="float32")(features)
+    return keras.Model(inputs, outputs, name=name)
 
 
-def sasnets2017(n_forms: int, n_structures: int):
+def sasnets2017(n_forms: int, n_structures: int, n_estimates: int = 0):
     """The poster's network rebuilt from its description, with the two v3 heads.
 
     Two blocks of Conv1D → MaxPool → Dropout, then a tanh dense layer and the class
@@ -54,7 +58,7 @@ def sasnets2017(n_forms: int, n_structures: int):
     x = layers.Flatten()(x)
     x = layers.Dense(128, activation="tanh", name=EMBEDDING)(x)
     x = layers.Dropout(0.17)(x)
-    return _heads(inputs, x, n_forms, n_structures, "sasnets2017")
+    return _heads(inputs, x, n_forms, n_structures, n_estimates, "sasnets2017")
 
 
 def _residual_block(x, filters: int, kernel: int, dilation: int = 1):
@@ -82,8 +86,8 @@ def _masked_pooling(x, mask):
     return average, largest
 
 
-def resnet1d(n_forms: int, n_structures: int, *, width: int, head_units: int, dropout: float,
-             name: str):
+def resnet1d(n_forms: int, n_structures: int, n_estimates: int = 0, *, width: int,
+             head_units: int, dropout: float, name: str):
     """A small 1D residual network over the v3 input and the local log-log slope.
 
     The local slope d log I / d log q (what SAS users read by eye: -4 Porod, -2 Gaussian
@@ -119,7 +123,7 @@ def resnet1d(n_forms: int, n_structures: int, *, width: int, head_units: int, dr
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(head_units, activation="relu")(x)
     x = layers.Dropout(dropout)(x)
-    return _heads(inputs, x, n_forms, n_structures, name)
+    return _heads(inputs, x, n_forms, n_structures, n_estimates, name)
 
 
 ARCHITECTURES = {

@@ -1,17 +1,18 @@
-"""A trained network, or several as one, with the three outputs evaluation and export read.
+"""A trained network, or several as one, with the outputs evaluation and export read.
 
 An ensemble is named by its members joined with ``+`` (``resnet1d+resnet1d_dropout``).
 It is never trained itself: each member is trained in ``runs/<member>/`` and the
 ensemble is assembled from their best checkpoints. Per head, the members' log-softmaxes
 are averaged (a normalised geometric mean of their probabilities), which keeps each head
 a logits output, so temperature scaling and the exported softmax apply unchanged; their
-embeddings are concatenated for the out-of-distribution distance.
+embeddings are concatenated for the out-of-distribution distance, and their parameter
+estimates (network v4) averaged.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from .architectures import ARCHITECTURES, EMBEDDING, FORM, STRUCTURE
+from .architectures import ARCHITECTURES, EMBEDDING, ESTIMATE, FORM, STRUCTURE
 from .train import best_checkpoint
 
 SEPARATOR = "+"
@@ -27,13 +28,15 @@ def members(name: str) -> list[str]:
 
 
 def with_embedding(model):
-    """``model`` (outputs ``form``, ``structure``) as a model with outputs
-    ``[form logits, structure logits, embedding]``."""
+    """``model`` (outputs ``form``, ``structure``, maybe ``estimate``) as a model with
+    outputs ``[form logits, structure logits, embedding]`` (``+ [estimates]``)."""
     import keras
 
     outputs = model.output
-    return keras.Model(model.input, [outputs[FORM], outputs[STRUCTURE],
-                                     model.get_layer(EMBEDDING).output], name=model.name)
+    listed = [outputs[FORM], outputs[STRUCTURE], model.get_layer(EMBEDDING).output]
+    if ESTIMATE in outputs:
+        listed.append(outputs[ESTIMATE])
+    return keras.Model(model.input, listed, name=model.name)
 
 
 def combine(models: list, name: str):
@@ -52,11 +55,15 @@ def combine(models: list, name: str):
                      for m, o in zip(models, outs)]
         heads.append(layers.Average(name=f"{head}_logits", dtype="float32")(log_probs))
     embedding = layers.Concatenate(name=EMBEDDING)([o[2] for o in outs])
-    return keras.Model(inputs, [*heads, embedding], name=name.replace(SEPARATOR, "_and_"))
+    extra = []
+    if all(len(o) > 3 for o in outs):
+        extra = [layers.Average(name=ESTIMATE, dtype="float32")([o[3] for o in outs])]
+    return keras.Model(inputs, [*heads, embedding, *extra], name=name.replace(SEPARATOR, "_and_"))
 
 
 def load_network(runs_dir: Path, name: str):
-    """The ``[form, structure, embedding]`` model of a trained network or ensemble."""
+    """The ``[form, structure, embedding(, estimates)]`` model of a trained network or
+    ensemble."""
     import keras
 
     loaded = [with_embedding(keras.saving.load_model(best_checkpoint(runs_dir / m), compile=False))

@@ -58,9 +58,10 @@ REPORT_FILE, SUMMARY_FILE = "report.json", "report.md"
 # --------------------------------------------------------------------------- calibration
 
 def predict_heads(model, inputs: np.ndarray, batch_size: int = 2048) -> list[np.ndarray]:
-    """``[form logits, structure logits, embedding]`` of ``model`` on ``inputs``, in batches
-    (a memory-mapped split is read a batch at a time)."""
-    parts: list[list[np.ndarray]] = [[], [], []]
+    """``[form logits, structure logits, embedding]`` (+ ``[estimates]`` for a network
+    with them) of ``model`` on ``inputs``, in batches (a memory-mapped split is read a
+    batch at a time)."""
+    parts: list[list[np.ndarray]] = [[] for _ in model.outputs]
     for start in range(0, len(inputs), batch_size):
         batch = np.asarray(inputs[start:start + batch_size], dtype=np.float32)
         for part, out in zip(parts, model.predict_on_batch(batch)):

@@ -5,8 +5,9 @@ ends where the runtime starts: the two heads calibrated by their temperatures, c
 into probabilities over the ranked list (models and ``form@structure`` products, a frozen
 layer: :mod:`training.heads`), and the shape distance of the out-of-distribution score (a
 frozen branch on the features: :mod:`training.ood`), concatenated into one output vector
-whose layout ``metadata.json`` records (``"outputs"``). One output keeps the LiteRT side
-simple: the converter does not keep a multi-output model's order.
+whose layout ``metadata.json`` records (``"outputs"``); network v4 appends its parameter
+estimates (:mod:`sasnets_plugin.estimates`; their slot list is recorded too). One output
+keeps the LiteRT side simple: the converter does not keep a multi-output model's order.
 
 From ``model.keras``, export derives ``model.tflite`` for the light runtime that ranks
 without TensorFlow, checks that both give the same outputs on network inputs of
@@ -50,9 +51,11 @@ from pathlib import Path
 import numpy as np
 
 from sasnets_plugin import environment
-from sasnets_plugin.classifier import (CLASSES_FILE, FILES_KEY, LIGHT_MODEL_FILE, METADATA_FILE,
-                                       MODEL_FILE, OUTPUTS_KEY, PROBABILITIES, SHAPE_DISTANCE,
-                                       file_record, output_layout, read_classes, read_metadata)
+from sasnets_plugin import estimates
+from sasnets_plugin.classifier import (CLASSES_FILE, ESTIMATES, FILES_KEY, LIGHT_MODEL_FILE,
+                                       METADATA_FILE, MODEL_FILE, OUTPUTS_KEY, PROBABILITIES,
+                                       SHAPE_DISTANCE, file_record, output_layout, read_classes,
+                                       read_metadata)
 from sasnets_plugin.cleaning import clean_curve
 from sasnets_plugin.errors import SasnetsError
 from sasnets_plugin.novelty import METADATA_KEY as NOVELTY_KEY
@@ -70,19 +73,22 @@ TOLERANCE = 1e-5
 #: OOD score reads its log10, so 1e-3 is 0.0004 decades, far below the score's scale
 #: (its validation spread is 0.1 to 1 decade).
 DISTANCE_RTOL = 1e-3
+#: Largest difference of an estimate (log10 units for lengths: 1e-4 is 0.02 %).
+ESTIMATE_TOLERANCE = 1e-4
 #: Synthetic curves the two files are compared on at export.
 N_CHECK = 256
 
 
 def export_model(model, temperature_form: float, temperature_structure: float,
                  matrix: np.ndarray, mahalanobis: Mahalanobis):
-    """One Keras model from a trained ``[form, structure, embedding]`` network: output
-    ``[probabilities over the ranked list..., shape distance]`` (module docstring)."""
+    """One Keras model from a trained ``[form, structure, embedding(, estimates)]``
+    network: output ``[probabilities over the ranked list..., shape distance(,
+    estimates...)]`` (module docstring)."""
     import keras
     from keras import layers
 
     inputs = keras.Input(model.input.shape[1:])
-    form, structure, embedding = model(inputs)
+    form, structure, embedding, *estimated = model(inputs)
     log_form = layers.Activation("log_softmax")(
         layers.Rescaling(1.0 / temperature_form, name="temperature_form")(form))
     log_structure = layers.Activation("log_softmax")(
@@ -93,7 +99,7 @@ def export_model(model, temperature_form: float, temperature_structure: float,
     ranked.set_weights([matrix.astype(np.float32)])
     probs = layers.Softmax(name=PROBABILITIES, dtype="float32")(joint)
     distance = keras_distance(embedding, mahalanobis)
-    out = layers.Concatenate(name="outputs", dtype="float32")([probs, distance])
+    out = layers.Concatenate(name="outputs", dtype="float32")([probs, distance, *estimated])
     return keras.Model(inputs, out, name=f"{model.name}_exported")
 
 
@@ -149,6 +155,9 @@ def differences(model, flatbuffer: bytes, metadata: dict, n_classes: int) -> dic
     layout = output_layout(metadata, n_classes)
     out = {"max_abs_difference": float(np.max(np.abs(keras_out[:, layout[PROBABILITIES]]
                                                      - light[:, layout[PROBABILITIES]])))}
+    if ESTIMATES in layout:
+        out["estimates_max_abs_difference"] = float(np.max(np.abs(
+            keras_out[:, layout[ESTIMATES]] - light[:, layout[ESTIMATES]])))
     if SHAPE_DISTANCE in layout:
         a, b = keras_out[:, layout[SHAPE_DISTANCE]], light[:, layout[SHAPE_DISTANCE]]
         relative = np.abs(a - b) / np.maximum(np.abs(a), 1.0)
@@ -172,6 +181,10 @@ def derive_light_model(out_dir: Path, metadata: dict) -> dict:
         raise RuntimeError(f"{LIGHT_MODEL_FILE} would differ from {MODEL_FILE} by "
                            f"{found['max_abs_difference']:.2g} in a probability (more than "
                            f"{TOLERANCE:g}); not written.")
+    if not found.get("estimates_max_abs_difference", 0.0) <= ESTIMATE_TOLERANCE:
+        raise RuntimeError(f"{LIGHT_MODEL_FILE} would differ from {MODEL_FILE} by "
+                           f"{found['estimates_max_abs_difference']:.2g} in an estimate (more "
+                           f"than {ESTIMATE_TOLERANCE:g}); not written.")
     if not found.get("shape_distance_max_rel_difference", 0.0) <= DISTANCE_RTOL:
         raise RuntimeError(f"{LIGHT_MODEL_FILE} would differ from {MODEL_FILE} by "
                            f"{found['shape_distance_max_rel_difference']:.2g} (relative) in the "
@@ -209,16 +222,26 @@ def export(model, temperatures: dict[str, float], forms: list[str], classes: lis
            matrix: np.ndarray, mahalanobis: Mahalanobis, novelty: dict, metadata: dict,
            report: dict, plots_dir: Path, plots: list[str], out_dir: Path) -> Path:
     """Write model, light model, class list (the ranked list), metadata (preprocessing
-    version, output layout, temperatures, OOD reference, file hashes), report and plots."""
+    version, output layout, temperatures, OOD reference, estimate slots, file hashes),
+    report and plots."""
     out_dir.mkdir(parents=True, exist_ok=True)
     exported = export_model(model, temperatures["form"], temperatures["structure"], matrix,
                             mahalanobis)
     with replacing(out_dir / MODEL_FILE) as tmp:
         exported.save(tmp)
     write_json(out_dir / CLASSES_FILE, classes)
+    layout = [[PROBABILITIES, len(classes)], [SHAPE_DISTANCE, 1]]
+    slots = estimates.make_slots(forms) if len(model.outputs) > 3 else ()
+    if slots:
+        if model.outputs[3].shape[-1] != len(slots):
+            raise RuntimeError(f"the network estimates {model.outputs[3].shape[-1]} numbers, "
+                               f"the models of its list have {len(slots)} estimate slots")
+        layout.append([ESTIMATES, len(slots)])
     meta = {"preprocessing_version": PREPROCESSING_VERSION, "n_classes": len(classes),
-            "forms": forms, OUTPUTS_KEY: [[PROBABILITIES, len(classes)], [SHAPE_DISTANCE, 1]],
-            "temperature": temperatures, **metadata, NOVELTY_KEY: novelty}
+            "forms": forms, OUTPUTS_KEY: layout, "temperature": temperatures, **metadata,
+            NOVELTY_KEY: novelty}
+    if slots:
+        meta[estimates.METADATA_KEY] = [slot.as_list() for slot in slots]
     import keras
 
     if keras.backend.backend() == "tensorflow":

@@ -39,9 +39,10 @@ import numpy as np
 
 from sasnets_plugin.classifier import MODEL_FILE, Classifier, read_metadata
 from sasnets_plugin.errors import SasnetsError
+from sasnets_plugin.estimates import make_slots, slots_from_metadata
 
 from . import storage
-from .architectures import FORM, STRUCTURE
+from .architectures import ESTIMATE, FORM, STRUCTURE
 from .ensemble import SEPARATOR
 from .features import Encoded
 from .generate import DEFAULT_SEED
@@ -195,9 +196,11 @@ def concatenate(parts: list[Encoded], forms: list[str]) -> Encoded:
     from .heads import encode_labels
 
     labels = np.concatenate([p.labels for p in parts])
+    estimated = (None if any(p.estimates is None for p in parts)
+                 else np.concatenate([np.asarray(p.estimates) for p in parts]))
     return Encoded(np.concatenate([np.asarray(p.inputs) for p in parts]), labels,
                    np.concatenate([p.windows for p in parts]),
-                   encode_labels(labels.tolist(), forms))
+                   encode_labels(labels.tolist(), forms), estimated)
 
 
 def _encode(p: Plan, dataset: Path, name: str, split: str) -> Encoded:
@@ -260,9 +263,31 @@ def fit_new_outputs(features: np.ndarray, forms: np.ndarray, weights: np.ndarray
     return fitted[:d * n_new].reshape(d, n_new), fitted[d * n_new:]
 
 
-def widen(network, train: Encoded, n_new: int, seed: int = 0):
+def widen_estimates(network, old_slots: tuple, new_slots: tuple):
+    """The estimate head of ``network`` for ``new_slots``: the columns of the slots it
+    already estimates are kept, a new model's start at zero (the window's scale)."""
+    from keras import layers
+
+    old = network.get_layer(ESTIMATE)
+    kernel, bias = old.get_weights()
+    where = {(s.model, s.parameter): i for i, s in enumerate(old_slots)}
+    new_kernel = np.zeros((kernel.shape[0], len(new_slots)), np.float32)
+    new_bias = np.zeros(len(new_slots), np.float32)
+    for j, slot in enumerate(new_slots):
+        i = where.get((slot.model, slot.parameter))
+        if i is not None:
+            new_kernel[:, j], new_bias[j] = kernel[:, i], bias[i]
+    head = layers.Dense(len(new_slots), name=ESTIMATE, dtype="float32")
+    output = head(old.input)
+    head.set_weights([new_kernel, new_bias])
+    return output
+
+
+def widen(network, train: Encoded, n_new: int, seed: int = 0, old_slots: tuple = (),
+          forms: list[str] | None = None):
     """``network`` as a ``{form, structure}`` training model whose form head has ``n_new``
-    more outputs (the last forms of ``train``'s targets).
+    more outputs (the last forms of ``train``'s targets); a network with estimates
+    (``old_slots``, from its metadata) keeps them and gets the slots of all ``forms``.
 
     Trained weights are kept. The new outputs start fitted on the trained features of
     (up to :data:`PROBE_CURVES`) ``train`` curves, every form weighing alike
@@ -292,8 +317,11 @@ def widen(network, train: Encoded, n_new: int, seed: int = 0):
     logits = head(old.input)
     head.set_weights([np.concatenate([kernel, new_kernel], axis=1).astype(np.float32),
                       np.concatenate([bias, new_bias]).astype(np.float32)])
-    return keras.Model(network.input, {FORM: logits, STRUCTURE: network.get_layer(STRUCTURE).output},
-                       name=network.name)
+    outputs = {FORM: logits, STRUCTURE: network.get_layer(STRUCTURE).output}
+    if old_slots and forms and train.estimates is not None:
+        outputs[ESTIMATE] = widen_estimates(network, old_slots, make_slots(forms))
+    return keras.Model(network.input, outputs, name=network.name)
+
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -321,7 +349,7 @@ def evaluate(p: Plan, model, data: dict[str, dict[str, Encoded]], evaluation: Pa
 
     def probabilities(encoded: Encoded) -> tuple[np.ndarray, list[str]]:
         valid = encoded.targets.valid
-        f, s, _ = predict_heads(model, encoded.inputs[valid])
+        f, s = predict_heads(model, encoded.inputs[valid])[:2]
         return calibrated.probabilities(f, s), encoded.labels[valid].tolist()
 
     report: dict = {"extended_from": str(p.weights), "architecture": p.architecture,
@@ -425,7 +453,8 @@ def extend(args, argv: list[str]) -> Path:
     log.info("fine-tuning %s on %d curves (%s)", p.architecture,
              int(train_data.targets.valid.sum()), device)
     train(train_data, val_data, len(p.forms), p.out / "runs" / p.architecture, settings,
-          initial=lambda: widen(trained_network(p.weights), train_data, len(p.new_forms), p.seed),
+          initial=lambda: widen(trained_network(p.weights), train_data, len(p.new_forms), p.seed,
+                                slots_from_metadata(read_metadata(p.weights)), p.forms),
           balance=True)
     timings["fine-tune"] = time.perf_counter() - started
 

@@ -28,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from sasnets_plugin.cleaning import clean_curve
+from sasnets_plugin.estimates import SlotIndex, make_slots
 from sasnets_plugin.preprocessing import get_transform
 
 from . import atomic
@@ -49,6 +50,9 @@ class Encoded:
     labels: np.ndarray        # str (n,): model, form@structure or nested-limit model
     windows: np.ndarray       # (n, 2) log10 q_min, log10 q_max of each cleaned curve
     targets: Targets
+    #: (n, slots) float32, memory-mapped: the estimate head's targets
+    #: (:mod:`sasnets_plugin.estimates`), NaN where a curve informs no slot
+    estimates: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -66,20 +70,22 @@ def _record(dataset_dir: Path, split: str, forms: list[str], version: str) -> di
             "seed": manifest["seed"], "per_model": manifest["per_model"],
             "shifted_per_model": manifest.get("shifted_per_model", 0),
             "models": manifest["models"], "split": split, "version": version,
-            "forms": list(forms), "withhold": WITHHOLD}
+            "forms": list(forms), "withhold": WITHHOLD,
+            "estimate_slots": [slot.as_list() for slot in make_slots(forms)]}
 
 
 def _paths(cache_dir: Path, version: str, split: str) -> dict[str, Path]:
     folder = Path(cache_dir) / version
     return {"inputs": folder / f"{split}.npy", "labels": folder / f"{split}.npz",
-            "record": folder / f"{split}.json"}
+            "estimates": folder / f"{split}.estimates.npy", "record": folder / f"{split}.json"}
 
 
 def _load(paths: dict[str, Path], forms: list[str]) -> Encoded:
     with np.load(paths["labels"], allow_pickle=False) as stored:
         labels, windows = stored["labels"], stored["windows"]
     return Encoded(np.load(paths["inputs"], mmap_mode="r"), labels, windows,
-                   encode_labels(labels.tolist(), forms))
+                   encode_labels(labels.tolist(), forms),
+                   np.load(paths["estimates"], mmap_mode="r"))
 
 
 def _cached(paths: dict[str, Path], record: dict, forms: list[str]) -> Encoded | None:
@@ -122,6 +128,8 @@ def encode_split(dataset_dir: Path, split: str, forms: list[str], version: str,
     hide = withheld(manifest["seed"], split, n)
     labels: list[str] = []
     windows = np.empty((n, 2))
+    slots = SlotIndex(make_slots(forms))
+    estimates = np.full((n, len(slots)), np.nan, np.float32)
     with atomic.replacing(paths["inputs"]) as tmp:
         inputs = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
                                            shape=(n, *transform.shape))
@@ -139,6 +147,10 @@ def encode_split(dataset_dir: Path, split: str, forms: list[str], version: str,
                         slit_length=None if hide["resolution"][row] else slit)
                     inputs[row] = transform.encode(curve)
                     windows[row] = np.log10([curve.q[0], curve.q[-1]])
+                    record = data.params[i]
+                    if "nested_limit" not in record:  # drawn as another model
+                        estimates[row] = slots.targets(data.label[i], record["model"],
+                                                       float(curve.q[0]))
                     row += 1
                 labels.extend(data.label.tolist())
                 bar.update(len(data))
@@ -150,6 +162,9 @@ def encode_split(dataset_dir: Path, split: str, forms: list[str], version: str,
     with atomic.replacing(paths["labels"]) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, labels=np.array(labels, dtype=str), windows=windows)
+    with atomic.replacing(paths["estimates"]) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, estimates)
     atomic.write_json(paths["record"], record)
     encoded = _load(paths, forms)
     left_out = int((~encoded.targets.valid).sum())

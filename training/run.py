@@ -377,7 +377,7 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
                     args, split, splits[split], probs, names)
         if real:
             x = np.stack([transform.encode(p_.curve) for _, p_ in real])
-            f, s, _ = predict_heads(model, x)
+            f, s = predict_heads(model, x)[:2]
             result["real"] = real_scores(calibrated.probabilities(f, s), names,
                                          [e for e, _ in real])
         if arch in architectures:  # the OOD reference of every network that can be exported

@@ -39,7 +39,7 @@ import numpy as np
 from sasnets_plugin import environment
 
 from . import atomic
-from .architectures import FORM, STRUCTURE
+from .architectures import ESTIMATE, FORM, STRUCTURE
 from .features import Encoded
 from .heads import STRUCTURE_CLASSES
 
@@ -69,6 +69,31 @@ class TrainSettings:
     patience: int = 4
     seed: int = 2017
     structure_loss_weight: float = 1.0
+    estimate_loss_weight: float = 1.0
+
+
+#: Where the estimate loss turns from quadratic to linear (log10 units for lengths: a
+#: factor 3 off counts linearly, so a few curves whose size the window cannot tell do not
+#: dominate).
+HUBER_DELTA = 0.5
+
+
+def masked_huber(y_true, y_pred):
+    """The estimate head's loss: Huber over the slots a curve informs (the others are NaN
+    in ``y_true``), averaged per curve; 0 for a curve that informs none."""
+    from keras import ops
+
+    known = ops.logical_not(ops.isnan(y_true))
+    diff = ops.where(known, y_pred - ops.where(known, y_true, 0.0), 0.0)
+    size = ops.abs(diff)
+    huber = ops.where(size <= HUBER_DELTA, 0.5 * diff * diff,
+                      HUBER_DELTA * (size - 0.5 * HUBER_DELTA))
+    count = ops.sum(ops.cast(known, huber.dtype), axis=-1)
+    return ops.sum(huber, axis=-1) / ops.maximum(count, 1.0)
+
+
+#: What loading a checkpoint needs to rebuild its compiled losses.
+CUSTOM_OBJECTS = {"masked_huber": masked_huber}
 
 
 def accelerator() -> str:
@@ -107,10 +132,11 @@ def form_balanced_weights(targets) -> np.ndarray:
 
 
 def _batches(data: Encoded, batch_size: int, seed: int | None, first_epoch: int = 0,
-             balance: bool = False):
+             balance: bool = False, estimates: bool = False):
     """A Keras ``PyDataset`` over the valid rows of ``data``: a new order every epoch from
     ``(seed, epoch)`` (no shuffling for ``seed=None``), so a resumed run sees the batches
-    the uninterrupted one would have. ``balance``: :func:`form_balanced_weights`."""
+    the uninterrupted one would have. ``balance``: :func:`form_balanced_weights`;
+    ``estimates``: the estimate head's targets too."""
     import keras
 
     rows = np.flatnonzero(data.targets.valid)
@@ -138,6 +164,9 @@ def _batches(data: Encoded, batch_size: int, seed: int | None, first_epoch: int 
             x = np.asarray(data.inputs[pick], dtype=np.float32)
             y = {FORM: t.form[pick], STRUCTURE: t.structure[pick]}
             weights = {FORM: row_weights[pick], STRUCTURE: t.structure_weight[pick] * row_weights[pick]}
+            if estimates:
+                y[ESTIMATE] = np.asarray(data.estimates[pick], dtype=np.float32)
+                weights[ESTIMATE] = row_weights[pick]
             return x, y, weights
 
         def on_epoch_end(self):
@@ -146,15 +175,23 @@ def _batches(data: Encoded, batch_size: int, seed: int | None, first_epoch: int 
     return Batches()
 
 
+def has_estimates(model) -> bool:
+    """Whether ``model`` has the estimate head (network v4)."""
+    return ESTIMATE in model.output
+
+
 def _compile(model, settings: TrainSettings, steps_per_epoch: int) -> None:
     import keras
 
     schedule = keras.optimizers.schedules.CosineDecay(
         settings.learning_rate, settings.epochs * steps_per_epoch, alpha=0.02)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    losses = {FORM: loss, STRUCTURE: loss}
+    weights = {FORM: 1.0, STRUCTURE: settings.structure_loss_weight}
+    if has_estimates(model):
+        losses[ESTIMATE], weights[ESTIMATE] = masked_huber, settings.estimate_loss_weight
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=settings.weight_decay),
-                  loss={FORM: loss, STRUCTURE: loss},
-                  loss_weights={FORM: 1.0, STRUCTURE: settings.structure_loss_weight},
+                  loss=losses, loss_weights=weights,
                   metrics={FORM: ["accuracy"]},
                   # weighted: only the curves the structure head learns from (forms SasView
                   # combines); unweighted, it also counted the others' untrained answers
@@ -251,11 +288,14 @@ def _epoch_checkpoint(run_dir: Path, settings: TrainSettings, state: dict):
                               {k: v for k, v in state.items() if not k.startswith("_")})
             for name in old - {state["last"], state["best"], None}:
                 (run_dir / name).unlink(missing_ok=True)
-            log.info("%s epoch %d/%d: loss %.3f form acc %.3f structure acc %.3f | val_loss %.3f "
-                     "val form acc %.3f%s", settings.architecture, epoch + 1, settings.epochs,
-                     logs["loss"], logs.get("form_accuracy", float("nan")),
-                     logs.get("structure_accuracy", float("nan")), logs["val_loss"],
-                     logs.get("val_form_accuracy", float("nan")), "  (best)" if improved else "")
+            log.info("%s epoch %d/%d: loss %.3f form acc %.3f structure acc %.3f estimate loss "
+                     "%.3f | val_loss %.3f val form acc %.3f val estimate loss %.3f%s",
+                     settings.architecture, epoch + 1, settings.epochs, logs["loss"],
+                     logs.get("form_accuracy", float("nan")),
+                     logs.get("structure_accuracy", float("nan")),
+                     logs.get("estimate_loss", float("nan")), logs["val_loss"],
+                     logs.get("val_form_accuracy", float("nan")),
+                     logs.get("val_estimate_loss", float("nan")), "  (best)" if improved else "")
             if state["wait"] >= settings.patience:
                 log.info("early stop: no val_loss improvement for %d epochs", settings.patience)
                 self.model.stop_training = True
@@ -304,18 +344,25 @@ def train(train_data: Encoded, val_data: Encoded, n_forms: int, run_dir: Path,
             return state
         first_epoch = state["epoch"] if state else 0
         keras.utils.set_random_seed(settings.seed)
-        batches = _batches(train_data, settings.batch_size, settings.seed, first_epoch, balance)
-        validation = _batches(val_data, settings.batch_size, None, balance=balance)
+        n_estimates = 0 if train_data.estimates is None else train_data.estimates.shape[1]
         if state:
             log.info("resuming %s after epoch %d", settings.architecture, first_epoch)
-            model = keras.saving.load_model(run_dir / state["last"])
-            _restore_random_state(model, state.get("random_state"))
+            model = keras.saving.load_model(run_dir / state["last"], custom_objects=CUSTOM_OBJECTS)
         else:
             state = {"settings": asdict(settings), "epoch": 0, "best_epoch": 0, "wait": 0,
                      "best_val_loss": float("inf"), "seconds": 0.0, "history": {},
                      "last": None, "best": None}
             model = (initial() if initial is not None
-                     else ARCHITECTURES[settings.architecture](n_forms, len(STRUCTURE_CLASSES)))
+                     else ARCHITECTURES[settings.architecture](n_forms, len(STRUCTURE_CLASSES),
+                                                               n_estimates))
+        estimates = has_estimates(model)
+        batches = _batches(train_data, settings.batch_size, settings.seed, first_epoch, balance,
+                           estimates)
+        validation = _batches(val_data, settings.batch_size, None, balance=balance,
+                              estimates=estimates)
+        if first_epoch:
+            _restore_random_state(model, state.get("random_state"))
+        else:
             _compile(model, settings, len(batches))
         state["_t0"] = time.perf_counter()
         model.fit(batches, validation_data=validation, epochs=settings.epochs,

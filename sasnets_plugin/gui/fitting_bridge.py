@@ -15,9 +15,11 @@ Two halves:
   - *start values*: a verified candidate's fitted values
     (:meth:`~sasnets_plugin.verification.CandidateFit.start_values`) when the model
     was verified (:func:`plan_from_fit`), else those of a short verification fit on the
-    same prepared data, resolution (slit included) and all (:func:`plan_fit`);
+    same prepared data, resolution (slit included) and all, started from the network's
+    estimate when it gives one (:func:`plan_fit`);
   - *products* ``form@structure`` (:func:`plan_fit`): the form's plan, plus the
-    structure factor's own defaults with what the verification fits of it ticked (its
+    structure factor's own defaults (its parameters the network estimated: the
+    estimates) with what the verification fits of it ticked (its
     volume fraction and interaction parameters, from ``sasnets_plugin.models``); its
     effective radius follows the form (SasView's default effective-radius mode).
 
@@ -37,6 +39,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from ..errors import SasnetsError
 from ..models import get, model_info, products
@@ -118,12 +121,13 @@ def plan_from_fit(candidate) -> FitPlan:
                    _ticked(candidate.model, candidate.parameters), FROM_VERIFIED_FIT)
 
 
-def plan_fit(model_name: str, data) -> FitPlan:
+def plan_fit(model_name: str, data, estimate: Mapping[str, float] | None = None) -> FitPlan:
     """Quick plan for ``model_name`` on ``data`` (the prepared curve,
     ``suggestion.Prepared.data``: cleaned once, with its pinhole dQ or slit) without a
-    full verification: a short verification fit (:data:`PLAN_WORK`, one LM run) on those
-    data, its free parameters ticked; for a product ``form@structure``, the form's plan
-    and the structure factor's defaults.
+    full verification: a short verification fit (:data:`PLAN_WORK`, one LM run, the
+    network's ``estimate`` screened first) on those data, its free parameters ticked; for
+    a product ``form@structure``, the form's plan and the structure factor's defaults,
+    replaced by the estimate where it has one.
 
     Takes about a second: call it off the GUI thread. Raises :class:`PlanningError` with
     a user message.
@@ -132,9 +136,9 @@ def plan_fit(model_name: str, data) -> FitPlan:
 
     form, structure = products.split(model_name)
     if structure is not None:
-        return _plan_product(plan_fit(form, data), structure)
+        return _plan_product(plan_fit(form, data, estimate), structure, estimate or {})
     fit = free_parameters(model_name, data.q[0], data.q[-1])
-    result = fit_model(model_name, data, n_starts=1, work=PLAN_WORK)
+    result = fit_model(model_name, data, n_starts=1, work=PLAN_WORK, estimate=estimate)
     if not result.ok:
         raise PlanningError(f"No start values for '{model_name}': {result.status}.")
     values = result.start_values()
@@ -142,17 +146,20 @@ def plan_fit(model_name: str, data) -> FitPlan:
                    FROM_START_VALUES)
 
 
-def _plan_product(form_plan: FitPlan, structure: str) -> FitPlan:
-    """``form_plan`` times the structure factor ``structure``: its defaults, and ticked
-    what the verification fits of it (``sasnets_plugin.models``: the volume fraction and
-    the interaction parameters; the effective radius follows the form)."""
+def _plan_product(form_plan: FitPlan, structure: str,
+                  estimate: Mapping[str, float]) -> FitPlan:
+    """``form_plan`` times the structure factor ``structure``: its defaults (the
+    ``estimate`` where it has one), and ticked what the verification fits of it
+    (``sasnets_plugin.models``: the volume fraction and the interaction parameters; the
+    effective radius follows the form)."""
     name = f"{form_plan.model}{products.SEPARATOR}{structure}"
     try:
         fitted = get(name).fit.free
     except ValueError as exc:  # not a structure factor, or a form SasView can't multiply
         raise PlanningError(f"Cannot fit {display_name(name)}: {exc}.") from exc
     info = model_info(structure)
-    defaults = {p.name: float(p.default) for p in info.parameters.kernel_parameters
+    defaults = {p.name: float(estimate.get(p.name, p.default))
+                for p in info.parameters.kernel_parameters
                 if p.name != "radius_effective" and not isinstance(p.default, str)}
     return FitPlan(name, {**defaults, **form_plan.values},
                    form_plan.fit + tuple(n for n in fitted if n in defaults),

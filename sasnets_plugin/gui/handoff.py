@@ -94,7 +94,8 @@ class FitHandOff(QtCore.QObject):
             self._say(f"Preparing the fit with {display_name(target)} (start values)…",
                       dataset=dataset)
         run_in_background(functools.partial(fitting_bridge.plan_fit, target,
-                                            dataset.ranking.prepared.data),
+                                            dataset.ranking.prepared.data,
+                                            dataset.ranking.estimate(target)),
                           lambda plan, key=dataset.key: self._hand_off(key, record, plan),
                           lambda error, key=dataset.key: self._fit_failed(key, record, error),
                           self, f"planning the fit with {target}")

@@ -13,6 +13,7 @@ from typing import Callable
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..estimates import describe
 from ..models.products import display_name
 from . import state
 from .cells import cell, read_only_rows
@@ -170,6 +171,9 @@ class RankingTable(QtWidgets.QTableWidget):
                 if target != model:
                     tip += (f"\n{model} is a structure factor S(q) alone; Fit in SasView fits "
                             f"it as {display_name(target)}.")
+                estimate = dataset.ranking.estimate(model)
+                if estimate:
+                    tip += f"\nNetwork estimate: {describe(model, estimate)}"
                 item.setToolTip(tip)
             if column == COL_PROBABILITY:
                 item.setToolTip(f"p = {probability:.6f}")

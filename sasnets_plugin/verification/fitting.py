@@ -54,7 +54,7 @@ from __future__ import annotations
 import math
 import time
 from itertools import zip_longest
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -111,7 +111,8 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
               work: float = DEFAULT_WORK, deadline: float | None = None,
               abort: Callable[[], bool] | None = None, max_steps: int = 100,
               max_evaluations: int = 10000, seed: int = 0,
-              invariants: Invariants | None = None) -> CandidateFit:
+              invariants: Invariants | None = None,
+              estimate: Mapping[str, float] | None = None) -> CandidateFit:
     """Fit ``model`` to ``data``; never raises for model or fit problems.
 
     ``work``: the budget in estimated kernel microseconds (module docstring); the fit
@@ -121,18 +122,21 @@ def fit_model(model: str, data: FitData, *, n_starts: int = 6, n_random: int | N
     true stops it too, but the result has status ``"fit failed: cancelled"``.
     ``n_random`` seeded random starts are screened besides the invariant-based ones
     (default :data:`DEFAULT_RANDOM_STARTS`). LM runs from ``n_starts`` distinct starts
-    (module docstring). Below the safety cap the result depends on the arguments only.
+    (module docstring). ``estimate``: the network's estimate of the parameters
+    (:meth:`sasnets_plugin.suggestion.Ranking.estimate`), screened as the first start.
+    Below the safety cap the result depends on the arguments only.
     """
     budget = Budget(work, max_evaluations, deadline, abort)
     inv = invariants or curve_invariants(data.q, data.I,
                                          None if data.sigma_estimated else data.sigma)
     return _fit(model, data, budget, inv, n_starts=n_starts,
                 n_random=DEFAULT_RANDOM_STARTS if n_random is None else n_random,
-                max_steps=max_steps, seed=seed)
+                max_steps=max_steps, seed=seed, estimate=estimate)
 
 
 def _fit(model: str, data: FitData, budget: Budget, inv: Invariants, *, n_starts: int,
-         n_random: int, max_steps: int, seed: int) -> CandidateFit:
+         n_random: int, max_steps: int, seed: int,
+         estimate: Mapping[str, float] | None = None) -> CandidateFit:
     """:func:`fit_model` charging ``budget`` (shared with the stages of a product)."""
     t0, cpu0 = time.time(), time.process_time()
     try:
@@ -144,7 +148,7 @@ def _fit(model: str, data: FitData, budget: Budget, inv: Invariants, *, n_starts
     except Exception as exc:  # noqa: BLE001 - compilation errors etc.
         return failed(model, f"could not load the model ({type(exc).__name__}: {exc})",
                       seconds=time.time() - t0)
-    run = _Run(model, setup, km, cost, data, budget, inv, max_steps)
+    run = _Run(model, setup, km, cost, data, budget, inv, max_steps, estimate or {})
     stop = None
     try:
         run.search(n_starts, n_random, seed)
@@ -166,9 +170,11 @@ class _Run:
     was tried, and the refinements' outcome."""
 
     def __init__(self, model: str, setup: Setup, km, cost: EvalCost, data: FitData,
-                 budget: Budget, inv: Invariants, max_steps: int):
+                 budget: Budget, inv: Invariants, max_steps: int,
+                 estimate: Mapping[str, float]):
         self.model, self.setup, self.km, self.cost = model, setup, km, cost
         self.data, self.budget, self.inv, self.max_steps = data, budget, inv, max_steps
+        self.estimate = estimate
         self.notes: list[str] = list(data.notes)
         self.full = Problem(setup, Evaluator(km, data, budget, cost), Best())
         self.work = self.full
@@ -203,7 +209,7 @@ class _Run:
     def screen(self, n_random: int, seed: int) -> list[tuple[float, dict, bool]]:
         """``(chi2, values, is_guess)`` of every start screened (amplitudes solved)."""
         setup, budget = self.setup, self.budget
-        starts = guessed_starts(setup, self.inv)
+        starts = guessed_starts(setup, self.inv, self.estimate)
         n_guessed = len(starts)
         if setup.shape:
             rng = np.random.default_rng(seed_for(self.model, seed))
@@ -237,7 +243,7 @@ class _Run:
                        budget.deadline, budget.abort)
         form_inv = curve_invariants(part.q, part.I, None if part.sigma_estimated else part.sigma)
         form_fit = _fit(form, part, stage, form_inv, n_starts=2, n_random=8,
-                        max_steps=self.max_steps, seed=0)
+                        max_steps=self.max_steps, seed=0, estimate=self.estimate)
         budget.spent += stage.spent
         budget.evaluations += stage.evaluations
         bases = [min(screened, key=lambda e: e[0])[1]] if screened else []

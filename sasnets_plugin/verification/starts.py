@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from typing import Mapping
 
 import numpy as np
 
@@ -81,9 +82,12 @@ def draw(setup: Setup, rng: np.random.Generator) -> dict:
     return ordered(setup, s)
 
 
-def guessed_starts(setup: Setup, inv: Invariants) -> list[dict]:
-    """Invariant-based starts for ``setup`` (clipped into the bounds), then the defaults."""
-    guesses = list(setup.spec.guess(inv)) if setup.spec.guess else []
+def guessed_starts(setup: Setup, inv: Invariants,
+                   estimate: Mapping[str, float] | None = None) -> list[dict]:
+    """The network's ``estimate`` (when given), invariant-based starts for ``setup``, then
+    the defaults, each clipped into the bounds."""
+    guesses = [dict(estimate)] if estimate else []
+    guesses += list(setup.spec.guess(inv)) if setup.spec.guess else []
     guesses.append({})  # model defaults
     contrasts = [name for name in setup.shape if setup.spec.free[name].is_contrast]
     if contrasts:  # each geometry with each contrast ratio (all components alike)

@@ -43,7 +43,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 
@@ -91,7 +91,8 @@ class Request:
     and their priors come from it), how many classes the network ranks (``n_classes``,
     for the priors of models it was not asked about; None: the project's single models)
     and the candidates' ranks in the network's ranking (``network_ranks``; None: their
-    order)."""
+    order), and the network's parameter estimates by model (``estimates``, network v4:
+    each fit screens its model's estimate as its first start)."""
 
     data: FitData
     models: tuple[str, ...]
@@ -100,6 +101,7 @@ class Request:
     n_classes: int | None = None
     title: str = "data"
     network_ranks: tuple[int, ...] | None = None
+    estimates: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -191,7 +193,10 @@ class _Run:
                 self._record(file, i, failed(file.candidates[i].model, _NOT_STARTED,
                                              cut="safety cap"))
                 continue
-            task = Task(file.candidates[i].model, file.request.data, options)
+            model = file.candidates[i].model
+            estimate = file.request.estimates.get(model)
+            task = Task(model, file.request.data,
+                        {**options, "estimate": dict(estimate)} if estimate else options)
             self._launch(file, i, task)
 
     def _record(self, file: _File, index: int, fit: CandidateFit):
