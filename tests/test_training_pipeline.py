@@ -76,6 +76,12 @@ def test_everything_is_written_under_out(tiny_run):
     assert meta["novelty"]["threshold"] > 0 and len(meta["novelty"]["window"]["reference"]) > 50
     assert meta["command"].startswith("python -m training.run --models sphere,cylinder,lamellar")
     assert meta["architecture"] == "resnet1d" and set(meta["training"]) == {"resnet1d"}
+    # the wall time of every stage is kept with the run, and the weights carry it
+    times = json.loads((tiny_run / "stage_times.json").read_text())
+    assert set(times) == {"generate", "encode", "train resnet1d", "train sasnets2017",
+                          "evaluate", "export"}
+    assert all(r["finished"] and r["seconds"] > 0 for runs in times.values() for r in runs)
+    assert set(meta["stage_seconds"]) == set(times) - {"export"}
     report = json.loads((weights / "report.json").read_text())
     for row in (report["architectures"]["resnet1d"], report["architectures"]["sasnets2017"],
                 report["shipped"]):
@@ -209,6 +215,8 @@ def test_a_second_run_resumes_instead_of_redoing(tiny_run):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "epoch 1/1" not in proc.stderr and "already trained" in proc.stderr
+    times = json.loads((tiny_run / "stage_times.json").read_text())
+    assert len(times["train resnet1d"]) == 1 and len(times["encode"]) == 1  # nothing redone
     assert json.loads((tiny_run / "runs" / "resnet1d" / "state.json").read_text()) == state
 
 

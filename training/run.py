@@ -44,13 +44,13 @@ from sasnets_plugin import environment
 
 from . import storage
 from .architectures import ARCHITECTURES, BASELINE_ARCHITECTURE, DEFAULT_ARCHITECTURE, hyperparameters
-from . import atomic
+from . import atomic, stage_times
 from .classes import MODELS_HELP, resolve_models
 from .dataset import DamagedChunk
 from .ensemble import SEPARATOR, members
 from .evaluate import EQUIVALENT_SAMPLE, EQUIVALENT_TOP
 from .generate import DEFAULT_PER_MODEL, DEFAULT_SEED, DEFAULT_SHIFTED_PER_MODEL
-from .train import TrainingError, TrainSettings
+from .train import TrainingError, TrainSettings, is_finished, read_state
 
 log = logging.getLogger("training")
 
@@ -279,9 +279,11 @@ def stage_generate(args, manifest: dict | None) -> Path:
         log.info("dataset %s is complete: generation skipped", dataset_dir(args))
         return dataset_dir(args)
     try:
-        return generate_dataset(dataset_dir(args), args.models, args.per_model, seed=args.seed,
-                                workers=args.workers, shifted_per_model=args.shifted_per_model,
-                                scheduler=args.scheduler)
+        with stage_times.timed(args.out, "generate"):
+            return generate_dataset(dataset_dir(args), args.models, args.per_model, seed=args.seed,
+                                    workers=args.workers,
+                                    shifted_per_model=args.shifted_per_model,
+                                    scheduler=args.scheduler)
     except (ValueError, RuntimeError) as exc:  # other settings in the folder, a generator
         raise UsageError(str(exc)) from None   # already writing there, a model that fails
     except OSError as exc:
@@ -294,14 +296,26 @@ def stage_train(args, architectures: list[str]) -> dict:
     from .train import configure_device, train
 
     device = configure_device()
-    train_data = _encode(args, "train", args.models)
-    val_data = _encode(args, "val", args.models)
+    with stage_times.timed(args.out, "encode", skip=_encoded_already(args, ("train", "val"))):
+        train_data = _encode(args, "train", args.models)
+        val_data = _encode(args, "val", args.models)
     runs = {}
     for arch in _all_members(architectures):
+        settings = _settings(args, arch)
         log.info("training %s on %d curves (%s)", arch, int(train_data.targets.valid.sum()), device)
-        runs[arch] = train(train_data, val_data, len(args.models), args.out / "runs" / arch,
-                           _settings(args, arch))
+        with stage_times.timed(args.out, f"train {arch}",
+                               skip=is_finished(read_state(args.out / "runs" / arch), settings)):
+            runs[arch] = train(train_data, val_data, len(args.models), args.out / "runs" / arch,
+                               settings)
     return runs
+
+
+def _encoded_already(args, splits) -> bool:
+    """Whether every split is in the input cache already (its record written last)."""
+    from sasnets_plugin.preprocessing import PREPROCESSING_VERSION
+
+    folder = args.out / "cache" / PREPROCESSING_VERSION
+    return all((folder / f"{split}.json").is_file() for split in splits)
 
 
 def _training_record(runs_dir: Path, architecture: str) -> tuple[dict, dict]:
@@ -514,6 +528,7 @@ def stage_export(args, architectures: list[str], argv: list[str]) -> Path:
         "command": "python -m training.run " + shlex.join(a for a in argv if a not in STAGES),
         "training": result["training"],  # per member: settings, hyperparameters, time
         "training_seconds": result["training_seconds"],
+        "stage_seconds": stage_times.totals(args.out),  # wall time of each stage, this run
         "data": dataset_manifest,
         "test_scores": {k: result["test"][k] for k in headline},
         "shifted_scores": ({k: result["shifted"][k] for k in headline}
@@ -583,9 +598,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.stage in ("train", "all"):
                 stage_train(args, architectures)
             if args.stage in ("evaluate", "all"):
-                stage_evaluate(args, architectures)
+                with stage_times.timed(args.out, "evaluate"):
+                    stage_evaluate(args, architectures)
             if args.stage in ("export", "all"):
-                stage_export(args, architectures, argv)
+                with stage_times.timed(args.out, "export"):
+                    stage_export(args, architectures, argv)
     except (UsageError, TrainingError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
