@@ -60,7 +60,7 @@ def test_everything_is_written_under_out(tiny_run):
     weights = tiny_run / "weights"
     for name in ("model.keras", "model.tflite", "classes.json", "metadata.json", "report.json",
                  "report.md", "confusion_matrix.png", "confusion_dendrogram.png",
-                 "training_curves.png", "calibration.png", "ood_scores.png"):
+                 "training_curves.png", "calibration.png", "ood_scores.png", "estimates.png"):
         assert (weights / name).is_file(), name
     names = json.loads((weights / "classes.json").read_text())
     assert names == joint_classes(MODELS) and len(names) == 3 + 2 * 4
@@ -101,6 +101,12 @@ def test_everything_is_written_under_out(tiny_run):
         assert (eq["fits"] > 0) != every_set_exact  # every miss was fitted
     # the network in model_weights/ is scored beside the new one, with its own transform
     assert report["shipped"]["preprocessing_version"] == Classifier().transform.version
+    for split in ("test", "shifted"):  # the estimates, scored per model and slot
+        scored = report["architectures"]["resnet1d"][split]["estimates"]
+        assert scored["models"]["sphere"]["main_size"] == "radius"
+        assert scored["models"]["sphere"]["parameters"]["radius"]["n"] > 0
+        assert scored["compact_models"] == 2  # sphere, cylinder (lamellar is not compact)
+    assert "parameter estimates (resnet1d, test split)" in (weights / "report.md").read_text()
     ood = report["architectures"]["resnet1d"]["ood"]["sets"]
     assert ood["q x 1000"]["auroc_vs_test"] > 0.9  # far-out windows are told apart
     assert "shifted split" in ood and report["unseen_models"]

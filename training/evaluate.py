@@ -506,6 +506,11 @@ def summary_markdown(report: dict) -> str:
             auc = "-" if row["auroc_vs_test"] is None else f"{row['auroc_vs_test']:.3f}"
             lines.append(f"| {name} ({row['n']}) | {auc} | {_pct(row['flagged'])} |")
         lines.append("")
+    from .estimate_scores import markdown
+
+    for split in ("test", "shifted"):
+        if main.get(split, {}).get("estimates"):
+            lines += markdown(main[split]["estimates"], f"{report['main']}, {split}")
     return "\n".join(lines)
 
 

@@ -348,7 +348,9 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
     from sasnets_plugin.novelty import Novelty
     from sasnets_plugin.preprocessing import get_transform
 
-    from . import ood
+    from sasnets_plugin.estimates import make_slots
+
+    from . import estimate_scores, ood
     from .ensemble import load_network
     from .evaluate import (FAR_WINDOWS, calibrate, predict_heads, real_curves, real_entries,
                            real_scores, save_plots, scores, unseen_curves, write_report)
@@ -369,7 +371,7 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
     report = {"classes": names, "forms": forms, "structures": list(STRUCTURE_CLASSES),
               "main": architectures[0], "dataset": str(dataset_dir(args)),
               "unseen_models": unseen_models, "real_files_in_list": len(real), "architectures": {}}
-    histories, ood_scores = {}, {}
+    histories, ood_scores, predicted_estimates = {}, {}, None
     rng = np.random.default_rng(args.seed)
     train_valid = np.flatnonzero(splits["train"].targets.valid)
     fit_rows = np.sort(rng.choice(train_valid, min(ood.N_FIT, len(train_valid)), replace=False))
@@ -389,11 +391,16 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
             if arch == architectures[0] and args.equivalent_sample > 0:
                 result[split]["with_equivalents"] = _with_equivalents(
                     args, split, splits[split], probs, names)
+            if arch == architectures[0] and len(heads[split]) > 3:
+                result[split]["estimates"] = estimate_scores.score(
+                    heads[split][3], splits[split].estimates, make_slots(forms))
         if real:
             x = np.stack([transform.encode(p_.curve) for _, p_ in real])
             f, s = predict_heads(model, x)[:2]
             result["real"] = real_scores(calibrated.probabilities(f, s), names,
                                          [e for e, _ in real])
+        if arch == architectures[0] and len(heads["test"]) > 3:
+            predicted_estimates = heads["test"][3]
         if arch in architectures:  # the OOD reference of every network that can be exported
             fit_heads = predict_heads(model, splits["train"].inputs[fit_rows])
             maha = ood.fit_mahalanobis(fit_heads[2], splits["train"].targets.form[fit_rows])
@@ -435,8 +442,16 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
     if str(args.shipped_weights) != "none":
         report["shipped"] = evaluate_shipped(args, args.shipped_weights, splits, forms, real)
     report["plots"] = save_plots(architectures[0], report, histories, ood_scores, out)
+    if predicted_estimates is not None and estimate_scores.plot(
+            predicted_estimates, splits["test"].estimates, make_slots(forms),
+            out / ESTIMATES_PLOT, args.seed):
+        report["plots"].append(ESTIMATES_PLOT)
     write_report(out, report)
     return report
+
+
+#: The plot of the main network's estimates against the truth (test split).
+ESTIMATES_PLOT = "estimates.png"
 
 
 def _with_equivalents(args, split: str, encoded, probs, names: list[str]) -> dict:
