@@ -51,7 +51,7 @@ def fit_one(item: tuple[str, str, int, int]) -> dict:
     """Simulate one curve and fit its true model (in a worker process)."""
     from benchmarks.bench_verified_accuracy import simulated_curve, truth_chi2r
     from sasnets_plugin.verification import fit_model, prepare_data
-    from sasnets_plugin.verification.verify import single_threaded_blas
+    from sasnets_plugin.verification.engines import single_threaded_blas
 
     model, split, k, seed = item
     single_threaded_blas()
