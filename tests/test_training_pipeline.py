@@ -107,6 +107,10 @@ def test_everything_is_written_under_out(tiny_run):
         assert scored["models"]["sphere"]["parameters"]["radius"]["n"] > 0
         assert scored["compact_models"] == 2  # sphere, cylinder (lamellar is not compact)
     assert "parameter estimates (resnet1d, test split)" in (weights / "report.md").read_text()
+    by = report["architectures"]["resnet1d"]["test"]["products"]["by_volfraction"]
+    assert sum(b["n_curves"] for b in by.values()) == \
+        report["architectures"]["resnet1d"]["test"]["products"]["n_curves"]  # every product binned
+    assert "by volume fraction" in (weights / "report.md").read_text()
     ood = report["architectures"]["resnet1d"]["ood"]["sets"]
     assert ood["q x 1000"]["auroc_vs_test"] > 0.9  # far-out windows are told apart
     assert "shifted split" in ood and report["unseen_models"]

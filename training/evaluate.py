@@ -165,9 +165,41 @@ def _share(hits: np.ndarray) -> float | None:
     return float(hits.mean()) if hits.size else None
 
 
-def scores(probs: np.ndarray, names: list[str], labels: list[str], confusion: bool = False) -> dict:
+#: Volume fractions splitting the products by how strongly their S(q) shows: a few
+#: percent barely bends the curve, beyond 20 % the correlation peak dominates.
+VOLFRACTION_BINS = (0.05, 0.2)
+
+
+def structure_volfraction(targets: np.ndarray | None, slots) -> np.ndarray | None:
+    """Each curve's true structure-factor volume fraction (NaN for single models), read
+    from the estimate head's targets (:attr:`training.features.Encoded.estimates`)."""
+    if targets is None:
+        return None
+    columns = [i for i, s in enumerate(slots)
+               if s.parameter == "volfraction" and s.model in products.STRUCTURES]
+    out = np.full(len(targets), np.nan)
+    for i in columns:
+        known = np.isfinite(targets[:, i])
+        out[known] = [slots[i].decode(float(t), 1.0) for t in np.asarray(targets)[known, i]]
+    return out
+
+
+def _by_volfraction(hits: np.ndarray, volfraction: np.ndarray) -> dict:
+    edges = (0.0, *VOLFRACTION_BINS, np.inf)
+    out = {}
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (volfraction >= lo) & (volfraction < hi)
+        name = (f"< {100 * hi:g} %" if lo == 0 else f">= {100 * lo:g} %" if hi == np.inf
+                else f"{100 * lo:g}-{100 * hi:g} %")
+        out[name] = {"n_curves": int(inside.sum()), "top5": _share(hits[inside])}
+    return out
+
+
+def scores(probs: np.ndarray, names: list[str], labels: list[str], confusion: bool = False,
+           volfraction: np.ndarray | None = None) -> dict:
     """Headline metrics of one network (probabilities over ``names``) on curves with the
-    true ``labels`` (model or ``form@structure``); see the module docstring."""
+    true ``labels`` (model or ``form@structure``); see the module docstring. With each
+    curve's true ``volfraction``, the products' top 5 by :data:`VOLFRACTION_BINS` too."""
     labels = [str(x) for x in labels]
     ranks = true_ranks(probs, names, labels)
     form_probs, forms = form_probabilities(probs, names)
@@ -188,6 +220,9 @@ def scores(probs: np.ndarray, names: list[str], labels: list[str], confusion: bo
                      "top5": _share(ranks[is_product] <= 5),
                      "form_top5": _share(form_ranks[is_product] <= 5)},
     }
+    if volfraction is not None:
+        out["products"]["by_volfraction"] = _by_volfraction(
+            ranks[is_product] <= 5, np.asarray(volfraction)[is_product])
     top1 = np.asarray(names)[probs.argmax(axis=1)]
     true = np.asarray(labels)
     out["per_class_recall"] = {name: float((top1[true == name] == name).mean())
@@ -473,6 +508,19 @@ def summary_markdown(report: dict) -> str:
                          f"{_pct(s['form_top1'])} | {_pct(s['form_top5'])} | "
                          f"{_pct(s['products']['top5'])} | {s['ece']:.3f} | "
                          f"{_pct(c['coverage'])} / {c['mean_size']:.1f} |")
+        lines.append("")
+    bins = [name for name in next((r[s]["products"].get("by_volfraction", {}) for r in rows.values()
+                                   for s in ("test",) if r.get(s)), {})]
+    if bins:
+        lines += ["### products: exact form@structure in the top 5, by volume fraction", "",
+                  "| network | split | " + " | ".join(bins) + " |",
+                  "| --- | --- | " + " | ".join("---" for _ in bins) + " |"]
+        for name, row in rows.items():
+            for split in ("test", "shifted"):
+                by = row.get(split, {}).get("products", {}).get("by_volfraction")
+                if by:
+                    lines.append(f"| {name} | {split} | " + " | ".join(
+                        f"{_pct(by[b]['top5'])} ({by[b]['n_curves']})" for b in bins) + " |")
         lines.append("")
     lines += ["### labelled real files", "", "| network | top-1 | top-3 | top-5 | files |",
               "| --- | --- | --- | --- | --- |"]

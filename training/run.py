@@ -353,7 +353,8 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
     from . import estimate_scores, ood
     from .ensemble import load_network
     from .evaluate import (FAR_WINDOWS, calibrate, predict_heads, real_curves, real_entries,
-                           real_scores, save_plots, scores, unseen_curves, write_report)
+                           real_scores, save_plots, scores, structure_volfraction,
+                           unseen_curves, write_report)
     from .heads import STRUCTURE_CLASSES, joint_classes
 
     _check_trained(args, architectures)
@@ -372,6 +373,8 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
               "main": architectures[0], "dataset": str(dataset_dir(args)),
               "unseen_models": unseen_models, "real_files_in_list": len(real), "architectures": {}}
     histories, ood_scores, predicted_estimates = {}, {}, None
+    volfractions = {s: structure_volfraction(d.estimates, make_slots(forms))
+                    for s, d in splits.items()}
     rng = np.random.default_rng(args.seed)
     train_valid = np.flatnonzero(splits["train"].targets.valid)
     fit_rows = np.sort(rng.choice(train_valid, min(ood.N_FIT, len(train_valid)), replace=False))
@@ -387,7 +390,8 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
             valid = splits[split].targets.valid
             probs = calibrated.probabilities(heads[split][0], heads[split][1])[valid]
             result[split] = scores(probs, names, splits[split].labels[valid].tolist(),
-                                   confusion=arch == architectures[0] and split == "test")
+                                   confusion=arch == architectures[0] and split == "test",
+                                   volfraction=volfractions[split][valid])
             if arch == architectures[0] and args.equivalent_sample > 0:
                 result[split]["with_equivalents"] = _with_equivalents(
                     args, split, splits[split], probs, names)
@@ -440,7 +444,8 @@ def stage_evaluate(args, architectures: list[str]) -> dict:
                  100 * t["form_top1"], t["ece"], 100 * t["credible_set"]["coverage"],
                  t["credible_set"]["mean_size"])
     if str(args.shipped_weights) != "none":
-        report["shipped"] = evaluate_shipped(args, args.shipped_weights, splits, forms, real)
+        report["shipped"] = evaluate_shipped(args, args.shipped_weights, splits, forms, real,
+                                             volfractions)
     report["plots"] = save_plots(architectures[0], report, histories, ood_scores, out)
     if predicted_estimates is not None and estimate_scores.plot(
             predicted_estimates, splits["test"].estimates, make_slots(forms),
@@ -482,7 +487,8 @@ def _with_equivalents(args, split: str, encoded, probs, names: list[str]) -> dic
                                  args.seed, workers=args.workers or None)
 
 
-def evaluate_shipped(args, weights: Path, splits: dict, forms: list[str], real: list) -> dict:
+def evaluate_shipped(args, weights: Path, splits: dict, forms: list[str], real: list,
+                     volfractions: dict) -> dict:
     """The current network on the same curves, through the runtime, with its own transform."""
     import numpy as np
 
@@ -503,7 +509,8 @@ def evaluate_shipped(args, weights: Path, splits: dict, forms: list[str], real: 
             data = _encode(args, split, forms, version)
             valid = data.targets.valid
             probs = classifier.predict(np.asarray(data.inputs)[valid])
-            row[split] = scores(probs, classifier.classes, data.labels[valid].tolist())
+            row[split] = scores(probs, classifier.classes, data.labels[valid].tolist(),
+                                volfraction=volfractions[split][valid])
     if real:
         x = np.stack([classifier.transform.encode(p.curve) for _, p in real])
         row["real"] = real_scores(classifier.predict(x), classifier.classes, [e for e, _ in real])
