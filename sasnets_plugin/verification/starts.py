@@ -212,10 +212,11 @@ def scan_grid(lo: float, hi: float, q_max: float, rel_dq: float,
     return np.asarray(out)
 
 
-def scan_size(problem: Problem, base: dict, budget: Budget, until: float) -> list[tuple]:
-    """Scan the main size from shape ``base`` (the rest held), amplitudes solved at every
-    point, using work up to ``until``: ``(chi2, values)`` of its best local minima
-    (at most :data:`SCAN_MINIMA`), best first.
+def scan_size(problem: Problem, base: dict, budget: Budget, until: float,
+              name: str | None = None) -> list[tuple]:
+    """Scan the main size (or the length ``name``) from shape ``base`` (the rest held),
+    amplitudes solved at every point, using work up to ``until``: ``(chi2, values)`` of
+    its best local minima (at most :data:`SCAN_MINIMA`), best first.
 
     Two passes: the whole range on the grid the smeared oscillations need, then around
     each of its best minima (to the neighbouring points) on the grid of the unsmeared
@@ -224,7 +225,7 @@ def scan_size(problem: Problem, base: dict, budget: Budget, until: float) -> lis
     averaged out, and leave ripples of period ``2 pi / (q_max size)`` in chi2.
     A grid dearer than the work left allows is thinned evenly."""
     setup, data = problem.setup, problem.data
-    name = setup.main_size
+    name = name or setup.main_size
     if name is None:
         return []
     lo, hi = setup.shape[name]
