@@ -84,6 +84,15 @@ def test_cyl_400_20_multistart_avoids_the_length_300_local_minimum(example_1d):
     assert fit.n_starts >= 1 and fit.n_screened > 10  # screened many, refined the best
 
 
+def test_cyl_400_40_length_is_scanned_out_of_its_local_minimum(example_1d):
+    """The main-size scan finds the radius (40 Å); from there LM kept the length at 207 Å
+    (chi2r 14); the length's own scan finds the file's 400 Å."""
+    data, _ = prepare_data(load_1d(example_1d / "cyl_400_40.txt")[0])
+    fit = fit_model("cylinder", data)
+    assert fit.parameters["length"] == pytest.approx(400.0, rel=1e-3)
+    assert fit.parameters["radius"] == pytest.approx(40.0, rel=1e-3) and fit.chi2r < 1e-3
+
+
 def test_slit_smeared_sphere_is_fitted(example_1d):
     slit, _ = prepare_data(load_1d(example_1d / "1umSlitSmearSphere.ABS")[0])
     assert slit.resolution == "slit" and np.allclose(slit.slit_length, 0.117)
