@@ -37,7 +37,8 @@ No Qt here: safe to call from a worker thread of the GUI.
 from .data import FitData, fit_data, make_fit_data, prepare_data
 from .engines import shutdown_pool, warm_up
 from .fit_result import NOISE_CHI2R, CandidateFit
-from .fitting import DEFAULT_WORK, fit_model, start_values
+from .fitting import DEFAULT_WORK, fit_model
+from .start_values import start_values
 from .invariants import Invariants, curve_invariants
 from .parameters import Setup, setup_for
 from .rerank import Ranked, rerank
