@@ -164,8 +164,11 @@ def test_the_cache_keeps_each_curves_estimate_targets(tiny_run):
     from training.features import encode_split
 
     forms = MODELS
+    inputs_file = tiny_run / "cache" / PREPROCESSING_VERSION / "test.npy"
+    written = inputs_file.stat().st_mtime_ns
     encoded = encode_split(tiny_run / "dataset", "test", forms, PREPROCESSING_VERSION,
                            tiny_run / "cache")
+    assert inputs_file.stat().st_mtime_ns == written  # the run's cache is reused, not redone
     index = estimates.SlotIndex(estimates.make_slots(forms))
     assert encoded.estimates.shape == (len(encoded), len(index))
     for label, row in zip(encoded.labels.tolist(), np.asarray(encoded.estimates)):

@@ -147,9 +147,9 @@ def encode_split(dataset_dir: Path, split: str, forms: list[str], version: str,
                         slit_length=None if hide["resolution"][row] else slit)
                     inputs[row] = transform.encode(curve)
                     windows[row] = np.log10([curve.q[0], curve.q[-1]])
-                    record = data.params[i]
-                    if "nested_limit" not in record:  # drawn as another model
-                        estimates[row] = slots.targets(data.label[i], record["model"],
+                    drawn = data.params[i]
+                    if "nested_limit" not in drawn:  # drawn as another model
+                        estimates[row] = slots.targets(data.label[i], drawn["model"],
                                                        float(curve.q[0]))
                     row += 1
                 labels.extend(data.label.tolist())
