@@ -60,10 +60,7 @@ class Slot:
             return float(np.clip((value - self.lo) / (self.hi - self.lo), -0.5, 1.5))
         if not value > 0:
             return math.nan
-        x = math.log10(value)
-        x += {LENGTH: math.log10(q_min), AREA: 2 * math.log10(q_min),
-              WAVEVECTOR: -math.log10(q_min)}.get(self.scale, 0.0)
-        return float(np.clip(x, -LIMIT, LIMIT))
+        return float(np.clip(math.log10(value) + self._window(q_min), -LIMIT, LIMIT))
 
     def decode(self, t: float, q_min: float) -> float:
         """The parameter value for the network output ``t`` on a window from ``q_min``."""
@@ -71,10 +68,12 @@ class Slot:
             return max(float(t), 0.0)
         if self.scale == BOUNDED:
             return float(self.lo + np.clip(t, 0.0, 1.0) * (self.hi - self.lo))
-        x = float(np.clip(t, -LIMIT, LIMIT))
-        x -= {LENGTH: math.log10(q_min), AREA: 2 * math.log10(q_min),
-              WAVEVECTOR: -math.log10(q_min)}.get(self.scale, 0.0)
-        return 10.0 ** x
+        return 10.0 ** (float(np.clip(t, -LIMIT, LIMIT)) - self._window(q_min))
+
+    def _window(self, q_min: float) -> float:
+        """What a log scale adds to log10(value) to put it in the window's units."""
+        power = {LENGTH: 1, AREA: 2, WAVEVECTOR: -1}.get(self.scale, 0)
+        return power * math.log10(q_min)
 
     def as_list(self) -> list:
         return [self.model, self.parameter, self.scale, self.lo, self.hi]

@@ -104,7 +104,7 @@ def plot(predicted: np.ndarray, targets: np.ndarray, slots: tuple[Slot, ...], pa
         ax.scatter(true, guess, s=3, alpha=0.4)
         lo, hi = np.percentile(np.r_[true, guess], [1, 99])
         ax.plot([lo, hi], [lo, hi], color="k", lw=0.8)
-        median = np.median(10.0 ** np.abs(predicted[rows_known, i] - targets[rows_known, i]) - 1)
+        median = np.median(_error(slots[i], predicted[rows_known, i], targets[rows_known, i]))
         ax.set_title(f"{model}\n{slots[i].parameter}: {100 * median:.0f} %", fontsize=8)
         ax.tick_params(labelsize=6)
     fig.supxlabel("true log10(size · q_min)")
